@@ -1,0 +1,105 @@
+"""User accounts, roles and API tokens: the door. Tokens are random, shown once, stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlmodel import Field, Session, SQLModel, select
+
+from instruments.actor import Actor, Role
+from instruments.audit import record
+from instruments.db import utc_field, utcnow
+from instruments.errors import InvalidInput, NotFound, Unauthorized
+from instruments.ids import new_id
+
+TOKEN_PREFIX = "lsk_"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: str = Field(default_factory=lambda: new_id("usr"), primary_key=True)
+    name: str
+    email: str = Field(unique=True, index=True)
+    role: Role
+    owner_unit_id: str | None = Field(default=None, foreign_key="owner_unit.id", index=True)
+    enterprise_id: str | None = Field(default=None, foreign_key="enterprise.id", index=True)
+    operator_id: str | None = Field(default=None, foreign_key="operator.id")
+    active: bool = True
+    created_at: datetime = utc_field(default_factory=utcnow)
+
+    def actor(self) -> Actor:
+        return Actor(
+            user_id=self.id,
+            role=self.role,
+            owner_unit_id=self.owner_unit_id,
+            enterprise_id=self.enterprise_id,
+            operator_id=self.operator_id,
+            name=self.name,
+        )
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: str = Field(default_factory=lambda: new_id("tok"), primary_key=True)
+    user_id: str = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(unique=True, index=True)
+    label: str = ""
+    created_at: datetime = utc_field(default_factory=utcnow)
+    revoked_at: datetime | None = utc_field(nullable=True, default=None)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+SCOPE_FIELDS = {
+    Role.lab_manager: "owner_unit_id",
+    Role.enterprise_member: "enterprise_id",
+    Role.operator: "operator_id",
+}
+
+
+def create_user(session: Session, actor: Actor, user: User) -> User:
+    actor.require_admin()
+    need = SCOPE_FIELDS.get(user.role)
+    if need and not getattr(user, need):
+        raise InvalidInput(f"A {user.role.value} must be scoped: give {need}.", field=need)
+    if session.exec(select(User).where(User.email == user.email)).first():
+        raise InvalidInput(f"A user with e-mail {user.email} exists already.", field="email")
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", "user", user.id, after=user.model_dump(mode="json"))
+    return user
+
+
+def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken, str]:
+    """Create a token; the plain text is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    tok = ApiToken(user_id=user.id, token_hash=hash_token(plain), label=label)
+    session.add(tok)
+    session.flush()
+    return tok, plain
+
+
+def authenticate(session: Session, plain: str) -> User:
+    tok = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(plain))).first()
+    if tok is None or tok.revoked_at is not None:
+        raise Unauthorized("The API token is unknown or revoked.")
+    user = session.get(User, tok.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("The account behind this token is disabled.")
+    return user
+
+
+def revoke_token(session: Session, actor: Actor, token_id: str) -> ApiToken:
+    tok = session.get(ApiToken, token_id)
+    if tok is None or (tok.user_id != actor.user_id and not actor.is_admin):
+        raise NotFound(f"No token {token_id!r} of yours.")
+    tok.revoked_at = utcnow()
+    session.add(tok)
+    record(session, actor, "token.revoke", "api_token", tok.id)
+    return tok

@@ -1,0 +1,79 @@
+"""Request-scoped dependencies: the database session and the acting user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from instruments.actor import Actor, Role
+from instruments.errors import Conflict, Forbidden, Unauthorized
+
+from .accounts import authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer lsk_…`")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+def commit(session: Session) -> None:
+    """End the request's transaction; a constraint the database enforces becomes a 409."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"The change conflicts with existing data: {exc.orig}") from exc
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def optional_actor(
+    session: SessionDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor | None:
+    if creds is None:
+        return None
+    return authenticate(session, creds.credentials).actor()
+
+
+def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise Unauthorized("Send an API token: Authorization: Bearer lsk_…")
+    return actor
+
+
+def require_admin(actor: Annotated[Actor, Depends(require_actor)]) -> Actor:
+    if actor.role != Role.programme_admin:
+        raise Forbidden("Only a programme admin may do this.")
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(require_actor)]
+MaybeActorDep = Annotated[Actor | None, Depends(optional_actor)]
+AdminDep = Annotated[Actor, Depends(require_admin)]
+
+
+class Page:
+    """Pagination parameters shared by every list endpoint."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
+        offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PageDep = Annotated[Page, Depends()]

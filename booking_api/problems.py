@@ -1,0 +1,50 @@
+"""Domain errors → RFC 9457 problem+json, in one place. No client input may produce a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from instruments.errors import DomainError
+
+log = logging.getLogger("labshare")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        slug = type(exc).__name__
+        return problem(exc.status, exc.title, exc.detail, f"/problems/{slug}", **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        violations = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            violations.append(
+                {"code": err.get("type", "invalid"), "field": ".".join(loc), "message": err.get("msg", "")}
+            )
+        detail = "; ".join(f"{v['field']}: {v['message']}" for v in violations)
+        return problem(422, "Invalid input", detail, "/problems/InvalidInput", violations=violations)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(ValueError)
+    async def _value(_: Request, exc: ValueError) -> JSONResponse:
+        # e.g. a naive datetime reaching the database layer
+        return problem(422, "Invalid input", str(exc), "/problems/InvalidInput")

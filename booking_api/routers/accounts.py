@@ -1,0 +1,108 @@
+"""Who am I, user accounts (programme admin) and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from instruments.actor import Role
+from instruments.audit import AuditLog
+from instruments.errors import NotFound
+
+from ..accounts import ApiToken, User, create_user, issue_token, revoke_token
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    role: Role
+    owner_unit_id: str | None = None
+    enterprise_id: str | None = None
+    operator_id: str | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: Role
+    owner_unit_id: str | None
+    enterprise_id: str | None
+    operator_id: str | None
+
+
+class TokenIn(BaseModel):
+    label: str = Field(default="", max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+    token: str | None = Field(default=None, description="Shown once, at creation")
+
+
+@router.get("/me", response_model=UserOut, summary="The account behind your token")
+def me(session: SessionDep, actor: ActorDep) -> UserOut:
+    return UserOut.model_validate(session.get(User, actor.user_id).model_dump())
+
+
+@router.post("/users", response_model=UserOut, status_code=201, summary="Create a user (programme admin)")
+def create(body: UserIn, session: SessionDep, actor: AdminDep) -> UserOut:
+    user = create_user(session, actor, User(**body.model_dump()))
+    commit(session)
+    return UserOut.model_validate(user.model_dump())
+
+
+@router.post(
+    "/users/{user_id}/tokens",
+    response_model=TokenOut,
+    status_code=201,
+    summary="Issue a token for a user (programme admin)",
+)
+def issue_for(user_id: str, body: TokenIn, session: SessionDep, actor: AdminDep) -> TokenOut:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id!r}.")
+    tok, plain = issue_token(session, user, body.label)
+    commit(session)
+    return TokenOut(id=tok.id, label=tok.label, created_at=tok.created_at, revoked_at=None, token=plain)
+
+
+@router.get("/tokens", response_model=list[TokenOut], summary="Your tokens (without their secrets)")
+def my_tokens(session: SessionDep, actor: ActorDep) -> list[TokenOut]:
+    rows = session.exec(select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.created_at)).all()
+    return [TokenOut(id=t.id, label=t.label, created_at=t.created_at, revoked_at=t.revoked_at) for t in rows]
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201, summary="Create another token for yourself")
+def new_token(body: TokenIn, session: SessionDep, actor: ActorDep) -> TokenOut:
+    tok, plain = issue_token(session, session.get(User, actor.user_id), body.label)
+    commit(session)
+    return TokenOut(id=tok.id, label=tok.label, created_at=tok.created_at, revoked_at=None, token=plain)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
+def revoke(token_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    revoke_token(session, actor, token_id)
+    commit(session)
+    return Response(status_code=204)
+
+
+@router.get("/audit", response_model=list[AuditLog], tags=["audit"], summary="The audit trail (programme admin)")
+def audit(
+    session: SessionDep, actor: AdminDep, page: PageDep, entity: str | None = None, entity_id: str | None = None
+) -> list[AuditLog]:
+    q = select(AuditLog)
+    if entity:
+        q = q.where(AuditLog.entity == entity)
+    if entity_id:
+        q = q.where(AuditLog.entity_id == entity_id)
+    return list(session.exec(q.order_by(AuditLog.at.desc()).offset(page.offset).limit(page.limit)).all())

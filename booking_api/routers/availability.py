@@ -1,0 +1,311 @@
+"""Published availability: opening rules, exceptions/blackouts, the national calendar, free time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlmodel import select
+
+from instruments.audit import record, snapshot
+from instruments.availability import (
+    AvailabilityException,
+    ExceptionKind,
+    OpeningRule,
+    validate_exception,
+    validate_rule,
+    zone,
+)
+from instruments.errors import InvalidInput, NotFound
+from instruments.inventory import Instrument
+from instruments.settings import get_settings
+from instruments.workdays import CalendarOverride, WorkCalendar
+from scheduler.free_time import free_time
+
+from ..deps import ActorDep, AdminDep, MaybeActorDep, SessionDep, commit
+from ..schemas import BusyOut, Interval
+
+router = APIRouter(prefix="/api/v1", tags=["availability"])
+
+
+class RuleIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+                    "start_time": "08:30",
+                    "end_time": "12:00",
+                    "valid_from": "2026-01-01",
+                }
+            ]
+        }
+    }
+    rrule: str = Field(min_length=1, max_length=500, description="RFC 5545 RRULE value")
+    start_time: time
+    end_time: time
+    valid_from: date
+    valid_until: date | None = None
+    follows_holidays: bool = Field(default=True, description="Closed on public holidays, open on 调休 make-up workdays")
+    label: str = ""
+
+
+class ExceptionIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "kind": "closed",
+                    "start": "2026-12-07T08:00:00+08:00",
+                    "end": "2026-12-09T18:00:00+08:00",
+                    "reason": "annual maintenance",
+                }
+            ]
+        }
+    }
+    kind: ExceptionKind = ExceptionKind.closed
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class AvailabilityOut(BaseModel):
+    instrument_id: str
+    timezone: str
+    start: datetime
+    end: datetime
+    open: list[Interval]
+    free: list[Interval]
+    busy: list[BusyOut]
+    warnings: list[str]
+
+
+class OverrideIn(BaseModel):
+    day: date
+    is_workday: bool
+    name: str = ""
+
+
+class DayOut(BaseModel):
+    day: date
+    kind: str
+    name: str | None
+
+
+def _managed_instrument(session, actor, instrument_id: str) -> Instrument:
+    inst = session.get(Instrument, instrument_id)
+    if inst is None:
+        raise NotFound(f"No instrument {instrument_id!r}.")
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    return inst
+
+
+def _public_instrument(session, instrument_id: str) -> Instrument:
+    inst = session.get(Instrument, instrument_id)
+    if inst is None:
+        raise NotFound(f"No instrument {instrument_id!r}.")
+    return inst
+
+
+@router.get(
+    "/instruments/{instrument_id}/opening-rules", response_model=list[OpeningRule], summary="Opening rules (public)"
+)
+def list_rules(instrument_id: str, session: SessionDep) -> list[OpeningRule]:
+    _public_instrument(session, instrument_id)
+    return list(session.exec(select(OpeningRule).where(OpeningRule.instrument_id == instrument_id)).all())
+
+
+@router.post(
+    "/instruments/{instrument_id}/opening-rules",
+    response_model=OpeningRule,
+    status_code=201,
+    summary="Publish an opening rule (lab manager)",
+)
+def create_rule(instrument_id: str, body: RuleIn, session: SessionDep, actor: ActorDep) -> OpeningRule:
+    inst = _managed_instrument(session, actor, instrument_id)
+    rule = validate_rule(OpeningRule(instrument_id=inst.id, **body.model_dump()))
+    session.add(rule)
+    session.flush()
+    record(session, actor, "opening_rule.create", "opening_rule", rule.id, after=snapshot(rule))
+    commit(session)
+    return rule
+
+
+@router.delete(
+    "/instruments/{instrument_id}/opening-rules/{rule_id}",
+    status_code=204,
+    summary="Delete an opening rule (lab manager)",
+)
+def delete_rule(instrument_id: str, rule_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    inst = _managed_instrument(session, actor, instrument_id)
+    rule = session.get(OpeningRule, rule_id)
+    if rule is None or rule.instrument_id != inst.id:
+        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
+    record(session, actor, "opening_rule.delete", "opening_rule", rule.id, before=snapshot(rule))
+    session.delete(rule)
+    commit(session)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/instruments/{instrument_id}/exceptions",
+    response_model=list[AvailabilityException],
+    summary="Exceptions and blackouts (public)",
+)
+def list_exceptions(instrument_id: str, session: SessionDep) -> list[AvailabilityException]:
+    _public_instrument(session, instrument_id)
+    q = select(AvailabilityException).where(AvailabilityException.instrument_id == instrument_id)
+    return list(session.exec(q.order_by(AvailabilityException.start)).all())
+
+
+@router.post(
+    "/instruments/{instrument_id}/exceptions",
+    response_model=AvailabilityException,
+    status_code=201,
+    summary="Add an exception: a maintenance blackout/closure or an extra opening (lab manager)",
+)
+def create_exception(
+    instrument_id: str, body: ExceptionIn, session: SessionDep, actor: ActorDep
+) -> AvailabilityException:
+    inst = _managed_instrument(session, actor, instrument_id)
+    exc = validate_exception(session, AvailabilityException(instrument_id=inst.id, **body.model_dump()))
+    session.add(exc)
+    session.flush()
+    record(session, actor, "exception.create", "availability_exception", exc.id, after=snapshot(exc))
+    commit(session)
+    return exc
+
+
+@router.delete(
+    "/instruments/{instrument_id}/exceptions/{exception_id}",
+    status_code=204,
+    summary="Delete an exception (lab manager)",
+)
+def delete_exception(instrument_id: str, exception_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    inst = _managed_instrument(session, actor, instrument_id)
+    exc = session.get(AvailabilityException, exception_id)
+    if exc is None or exc.instrument_id != inst.id:
+        raise NotFound(f"No exception {exception_id!r} on this instrument.")
+    record(session, actor, "exception.delete", "availability_exception", exc.id, before=snapshot(exc))
+    session.delete(exc)
+    commit(session)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/instruments/{instrument_id}/availability",
+    response_model=AvailabilityOut,
+    summary="Open, free and busy time over a range (public; your own bookings shown in full)",
+)
+def availability(
+    instrument_id: str,
+    session: SessionDep,
+    actor: MaybeActorDep,
+    start: AwareDatetime | None = Query(default=None, description="Default: now"),
+    end: AwareDatetime | None = Query(default=None, description="Default: start + 14 days"),
+) -> AvailabilityOut:
+    inst = _public_instrument(session, instrument_id)
+
+    tz = zone(inst.timezone)
+    if start is None:
+        today = datetime.now(tz).date()
+        start = datetime.combine(today, time(0), tz)
+    end = end or start + timedelta(days=14)
+    ft = free_time(session, inst.id, start, end, actor, get_settings().max_availability_days)
+    busy = [
+        BusyOut(
+            start=b.start.astimezone(tz), end=b.end.astimezone(tz), booking_id=b.id, status=b.status.value, yours=True
+        )
+        if visible
+        else BusyOut(start=b.start.astimezone(tz), end=b.end.astimezone(tz))
+        for b, visible in ft.busy
+    ]
+    return AvailabilityOut(
+        instrument_id=inst.id,
+        timezone=ft.timezone,
+        start=ft.start,
+        end=ft.end,
+        open=[Interval(start=s, end=e) for s, e in ft.open],
+        free=[Interval(start=s, end=e) for s, e in ft.free],
+        busy=busy,
+        warnings=ft.warnings,
+    )
+
+
+@router.get(
+    "/calendar/days",
+    response_model=list[DayOut],
+    tags=["calendar"],
+    summary="Working days, weekends, public holidays and 调休 make-up workdays (public)",
+)
+def calendar_days(session: SessionDep, response: Response, start: date, end: date) -> list[DayOut]:
+    if end < start:
+        raise InvalidInput("end must not be before start.", field="end")
+    if (end - start).days > 400:
+        raise InvalidInput("Ask for at most 400 days at a time.", field="end")
+    cal = WorkCalendar.load(session, start, end)
+    out = []
+    d = start
+    while d <= end:
+        out.append(DayOut(day=d, kind=cal.kind(d).value, name=cal.holiday_name(d)))
+        d += timedelta(days=1)
+    if cal.warnings:
+        response.headers["Warning"] = (
+            '299 labshare "'
+            + " | ".join(w.replace('"', "'") for w in cal.warnings).encode("ascii", "replace").decode()
+            + '"'
+        )
+    return out
+
+
+@router.get(
+    "/calendar/overrides",
+    response_model=list[CalendarOverride],
+    tags=["calendar"],
+    summary="Calendar overrides (public)",
+)
+def list_overrides(session: SessionDep) -> list[CalendarOverride]:
+    return list(session.exec(select(CalendarOverride).order_by(CalendarOverride.day)).all())
+
+
+@router.put(
+    "/calendar/overrides/{day}",
+    response_model=CalendarOverride,
+    tags=["calendar"],
+    summary="Declare a closure or a make-up workday (programme admin)",
+)
+def put_override(day: date, body: OverrideIn, session: SessionDep, actor: AdminDep) -> CalendarOverride:
+    if body.day != day:
+        raise InvalidInput("The day in the path and in the body differ.", field="day")
+    row = session.get(CalendarOverride, day)
+    before = snapshot(row)
+    if row is None:
+        row = CalendarOverride(**body.model_dump())
+    else:
+        row.is_workday, row.name = body.is_workday, body.name
+    session.add(row)
+    record(
+        session,
+        actor,
+        "calendar_override.put",
+        "calendar_override",
+        day.isoformat(),
+        before=before,
+        after=snapshot(row),
+    )
+    commit(session)
+    return row
+
+
+@router.delete(
+    "/calendar/overrides/{day}", status_code=204, tags=["calendar"], summary="Remove an override (programme admin)"
+)
+def delete_override(day: date, session: SessionDep, actor: AdminDep) -> Response:
+    row = session.get(CalendarOverride, day)
+    if row is None:
+        raise NotFound(f"No override on {day}.")
+    record(session, actor, "calendar_override.delete", "calendar_override", day.isoformat(), before=snapshot(row))
+    session.delete(row)
+    commit(session)
+    return Response(status_code=204)

@@ -1,0 +1,155 @@
+"""Bookings: instant booking of a free slot, and the life of a booking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlmodel import col
+
+from instruments.inventory import Instrument, ServiceMode
+from scheduler import booking_actions as actions
+from scheduler.bookings import Booking, BookingStatus, get_visible, visible_query
+
+from ..deps import ActorDep, PageDep, SessionDep, commit
+from ..idempotency import remember, replay
+from ..schemas import BookingOut
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+
+
+class BookingIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "instrument_id": "ins_a1b2c3d4e5f6",
+                    "start": "2026-12-01T09:00:00+08:00",
+                    "end": "2026-12-01T11:00:00+08:00",
+                    "service_mode": "operator_run",
+                    "sample_count": 2,
+                    "notes": "XRD of two powders",
+                }
+            ]
+        }
+    }
+    instrument_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    service_mode: ServiceMode = ServiceMode.operator_run
+    sample_count: int = Field(default=0, ge=0, le=10000)
+    notes: str = Field(default="", max_length=2000)
+    enterprise_id: str | None = Field(default=None, description="Lab managers booking on behalf of an enterprise")
+    request_id: str | None = Field(default=None, description="The request this booking answers")
+
+
+class MoveIn(BaseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+def _out(session, b: Booking) -> BookingOut:
+    inst = session.get(Instrument, b.instrument_id)
+    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai")
+
+
+@router.post(
+    "",
+    response_model=BookingOut,
+    status_code=201,
+    summary="Book a free slot now (checked against every rule)",
+    responses={
+        409: {"description": "The slot collides with another booking (named)"},
+        422: {"description": "Policy rules failed (each listed with a code and message)"},
+    },
+)
+def create(
+    body: BookingIn,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> BookingOut:
+    if (hit := replay(session, actor, idempotency_key, "POST /bookings")) is not None:
+        return hit  # type: ignore[return-value]
+    data = actions.BookingInput(**{**body.model_dump(), "service_mode": body.service_mode.value})
+    booking = actions.book(session, actor, data)
+    out = _out(session, booking)
+    remember(session, actor, idempotency_key, "POST /bookings", 201, out)
+    commit(session)
+    return out
+
+
+@router.get("", response_model=list[BookingOut], summary="Bookings you may see (own, your unit's, or all for admins)")
+def list_(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    instrument_id: str | None = None,
+    status: BookingStatus | None = None,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+) -> list[BookingOut]:
+    q = visible_query(actor)
+    if instrument_id:
+        q = q.where(Booking.instrument_id == instrument_id)
+    if status:
+        q = q.where(Booking.status == status)
+    if start:
+        q = q.where(Booking.end > start)
+    if end:
+        q = q.where(Booking.start < end)
+    rows = session.exec(q.order_by(col(Booking.start)).offset(page.offset).limit(page.limit)).all()
+    return [_out(session, b) for b in rows]
+
+
+@router.get("/{booking_id}", response_model=BookingOut, summary="One booking (404 if it is not yours to see)")
+def get_one(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+    booking, inst = get_visible(session, actor, booking_id)
+    return BookingOut.of(booking, inst.timezone)
+
+
+def _done(session, booking: Booking) -> BookingOut:
+    out = _out(session, booking)
+    commit(session)
+    return out
+
+
+@router.post("/{booking_id}/confirm", response_model=BookingOut, summary="Confirm a tentative booking (lab manager)")
+def confirm(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+    return _done(session, actions.confirm(session, actor, booking_id))
+
+
+@router.post("/{booking_id}/move", response_model=BookingOut, summary="Move a booking (lab manager)")
+def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) -> BookingOut:
+    return _done(session, actions.move(session, actor, booking_id, body.start, body.end))
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    response_model=BookingOut,
+    summary="Cancel (enterprise within the cut-off; lab manager any time)",
+)
+def cancel(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> BookingOut:
+    return _done(session, actions.cancel(session, actor, booking_id, body.reason if body else ""))
+
+
+@router.post("/{booking_id}/check-in", response_model=BookingOut, summary="Record arrival")
+def check_in(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+    return _done(session, actions.check_in(session, actor, booking_id))
+
+
+@router.post(
+    "/{booking_id}/check-out", response_model=BookingOut, summary="Record the end of use; the booking is completed"
+)
+def check_out(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+    return _done(session, actions.check_out(session, actor, booking_id))
+
+
+@router.post("/{booking_id}/no-show", response_model=BookingOut, summary="Mark a no-show (lab manager)")
+def no_show(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+    return _done(session, actions.mark_no_show(session, actor, booking_id))

@@ -1,0 +1,266 @@
+"""The instrument catalogue (public) and its management by lab managers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, field_validator
+from sqlmodel import col, func, select
+
+from instruments.audit import record, snapshot
+from instruments.availability import zone
+from instruments.errors import InvalidInput, NotFound
+from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
+from instruments.policy import BookingPolicy
+from instruments.units import Lab, OwnerUnit
+from scheduler.booking_actions import policy_of
+
+from ..deps import ActorDep, PageDep, SessionDep, commit
+
+router = APIRouter(prefix="/api/v1", tags=["instruments"])
+
+
+class InstrumentIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "owner_unit_id": "unit_0a1b2c3d4e5f",
+                    "lab_id": "lab_0a1b2c3d4e5f",
+                    "name": "600 MHz 核磁共振波谱仪",
+                    "name_en": "600 MHz NMR spectrometer",
+                    "category_code": "0303",
+                    "category": "NMR",
+                    "manufacturer": "Bruker",
+                    "model": "AVANCE NEO 600",
+                    "country_of_origin": "DE",
+                    "original_value_fen": 850000000,
+                    "service_modes": ["operator_run", "self_operated"],
+                    "fee_hour_external_fen": 60000,
+                    "fee_hour_internal_fen": 30000,
+                }
+            ]
+        }
+    }
+    owner_unit_id: str
+    lab_id: str | None = None
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = ""
+    internal_code: str = ""
+    category_code: str = ""
+    category: str = Field(min_length=1, max_length=100)
+    manufacturer: str = ""
+    model: str = ""
+    country_of_origin: str = ""
+    start_of_use: date | None = None
+    original_value_fen: int = Field(default=0, ge=0)
+    key_specs: str = ""
+    main_functions: str = ""
+    disciplines: str = ""
+    location: str = ""
+    contact: str = ""
+    sharing_rules: str = ""
+    sharing_mode: SharingMode = SharingMode.external
+    status: InstrumentStatus = InstrumentStatus.normal
+    service_modes: list[ServiceMode] = Field(default=[ServiceMode.operator_run], min_length=1)
+    fee_hour_internal_fen: int = Field(default=0, ge=0)
+    fee_hour_external_fen: int = Field(default=0, ge=0)
+    fee_sample_internal_fen: int = Field(default=0, ge=0)
+    fee_sample_external_fen: int = Field(default=0, ge=0)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        zone(v)
+        return v
+
+
+class InstrumentPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = None
+    lab_id: str | None = None
+    key_specs: str | None = None
+    main_functions: str | None = None
+    location: str | None = None
+    contact: str | None = None
+    sharing_rules: str | None = None
+    sharing_mode: SharingMode | None = None
+    status: InstrumentStatus | None = None
+    service_modes: list[ServiceMode] | None = Field(default=None, min_length=1)
+    fee_hour_internal_fen: int | None = Field(default=None, ge=0)
+    fee_hour_external_fen: int | None = Field(default=None, ge=0)
+    fee_sample_internal_fen: int | None = Field(default=None, ge=0)
+    fee_sample_external_fen: int | None = Field(default=None, ge=0)
+
+
+class PolicyIn(BaseModel):
+    slot_minutes: int = Field(default=30, ge=1, le=1440)
+    min_minutes: int = Field(default=30, ge=1)
+    max_minutes: int = Field(default=480, ge=1)
+    lead_minutes: dict[ServiceMode, int] = {}
+    max_advance_days: int = Field(default=90, ge=1, le=730)
+    cancel_cutoff_minutes: int = Field(default=1440, ge=0)
+    setup_minutes: int = Field(default=0, ge=0, le=1440)
+    cleanup_minutes: int = Field(default=0, ge=0, le=1440)
+    max_future_bookings: int = Field(default=5, ge=0)
+    auto_confirm: bool = False
+    no_show_grace_minutes: int = Field(default=30, ge=0)
+
+
+class InstrumentDetail(BaseModel):
+    instrument: Instrument
+    policy: BookingPolicy
+    owner_unit_name: str
+    lab: Lab | None
+
+
+class CategoryOut(BaseModel):
+    category: str
+    category_code: str
+    instruments: int
+
+
+def _instrument(session, instrument_id: str) -> Instrument:
+    inst = session.get(Instrument, instrument_id)
+    if inst is None:
+        raise NotFound(f"No instrument {instrument_id!r}.")
+    return inst
+
+
+def _check_lab(session, lab_id: str | None, unit_id: str) -> None:
+    if lab_id is None:
+        return
+    lab = session.get(Lab, lab_id)
+    if lab is None or lab.owner_unit_id != unit_id:
+        raise InvalidInput(f"Lab {lab_id!r} is not a lab of this owner unit.", field="lab_id")
+
+
+@router.get(
+    "/instruments", response_model=list[Instrument], tags=["instruments"], summary="Search the catalogue (public)"
+)
+def list_instruments(
+    session: SessionDep,
+    page: PageDep,
+    category: str | None = None,
+    owner_unit_id: str | None = None,
+    service_mode: ServiceMode | None = None,
+    status: InstrumentStatus | None = None,
+    q: str | None = Query(default=None, description="Text in name, model or manufacturer"),
+) -> list[Instrument]:
+    query = select(Instrument)
+    if category:
+        query = query.where(Instrument.category == category)
+    if owner_unit_id:
+        query = query.where(Instrument.owner_unit_id == owner_unit_id)
+    if status:
+        query = query.where(Instrument.status == status)
+    if q:
+        query = query.where(
+            col(Instrument.name).contains(q)
+            | col(Instrument.name_en).contains(q)
+            | col(Instrument.model).contains(q)
+            | col(Instrument.manufacturer).contains(q)
+        )
+    rows = session.exec(query.order_by(Instrument.category, Instrument.name)).all()
+    if service_mode:
+        rows = [r for r in rows if service_mode.value in r.service_modes]
+    return list(rows)[page.offset : page.offset + page.limit]
+
+
+@router.get("/categories", response_model=list[CategoryOut], summary="Instrument categories with counts (public)")
+def list_categories(session: SessionDep) -> list[CategoryOut]:
+    rows = session.exec(
+        select(Instrument.category, func.min(Instrument.category_code), func.count())
+        .group_by(Instrument.category)
+        .order_by(Instrument.category)
+    ).all()
+    return [CategoryOut(category=c, category_code=code or "", instruments=n) for c, code, n in rows]
+
+
+@router.get(
+    "/instruments/{instrument_id}",
+    response_model=InstrumentDetail,
+    summary="One instrument with its booking policy (public)",
+)
+def get_instrument(instrument_id: str, session: SessionDep) -> InstrumentDetail:
+    inst = _instrument(session, instrument_id)
+    unit = session.get(OwnerUnit, inst.owner_unit_id)
+    lab = session.get(Lab, inst.lab_id) if inst.lab_id else None
+    return InstrumentDetail(
+        instrument=inst, policy=policy_of(session, inst.id), owner_unit_name=unit.name if unit else "", lab=lab
+    )
+
+
+@router.post(
+    "/instruments", response_model=Instrument, status_code=201, summary="Put an instrument online (lab manager)"
+)
+def create_instrument(body: InstrumentIn, session: SessionDep, actor: ActorDep) -> Instrument:
+    unit = session.get(OwnerUnit, body.owner_unit_id)
+    if unit is None:
+        raise InvalidInput(f"No owner unit {body.owner_unit_id!r}.", field="owner_unit_id")
+    actor.require_unit_manager(unit.id, unit.name)
+    _check_lab(session, body.lab_id, unit.id)
+    data = body.model_dump()
+    data["service_modes"] = [m.value for m in body.service_modes]
+    inst = Instrument(**data)
+    session.add(inst)
+    session.flush()
+    session.add(BookingPolicy(instrument_id=inst.id))
+    record(session, actor, "instrument.create", "instrument", inst.id, after=snapshot(inst))
+    commit(session)
+    return inst
+
+
+@router.patch(
+    "/instruments/{instrument_id}", response_model=Instrument, summary="Edit an instrument (its unit's lab managers)"
+)
+def patch_instrument(instrument_id: str, body: InstrumentPatch, session: SessionDep, actor: ActorDep) -> Instrument:
+    inst = _instrument(session, instrument_id)
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    changes = body.model_dump(exclude_unset=True)
+    if "lab_id" in changes:
+        _check_lab(session, changes["lab_id"], inst.owner_unit_id)
+    if changes.get("service_modes") is not None:
+        changes["service_modes"] = [m.value for m in body.service_modes or []]
+    before = snapshot(inst)
+    for k, v in changes.items():
+        if v is not None or k == "lab_id":
+            setattr(inst, k, v)
+    session.add(inst)
+    record(session, actor, "instrument.update", "instrument", inst.id, before=before, after=snapshot(inst))
+    commit(session)
+    return inst
+
+
+@router.get("/instruments/{instrument_id}/policy", response_model=BookingPolicy, summary="Booking policy (public)")
+def get_policy(instrument_id: str, session: SessionDep) -> BookingPolicy:
+    return policy_of(session, _instrument(session, instrument_id).id)
+
+
+@router.put(
+    "/instruments/{instrument_id}/policy", response_model=BookingPolicy, summary="Set the booking policy (lab manager)"
+)
+def put_policy(instrument_id: str, body: PolicyIn, session: SessionDep, actor: ActorDep) -> BookingPolicy:
+    inst = _instrument(session, instrument_id)
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    if body.max_minutes < body.min_minutes:
+        raise InvalidInput("max_minutes must be at least min_minutes.", field="max_minutes")
+    if body.min_minutes % body.slot_minutes:
+        raise InvalidInput("min_minutes must be a multiple of slot_minutes.", field="min_minutes")
+    if any(v < 0 for v in body.lead_minutes.values()):
+        raise InvalidInput("lead times cannot be negative.", field="lead_minutes")
+    policy = session.get(BookingPolicy, inst.id)
+    before = snapshot(policy)
+    data = body.model_dump()
+    data["lead_minutes"] = {m.value: int(v) for m, v in body.lead_minutes.items()}
+    if policy is None:
+        policy = BookingPolicy(instrument_id=inst.id, **data)
+    else:
+        for k, v in data.items():
+            setattr(policy, k, v)
+    session.add(policy)
+    record(session, actor, "policy.update", "booking_policy", inst.id, before=before, after=snapshot(policy))
+    commit(session)
+    return policy

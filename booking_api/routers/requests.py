@@ -1,0 +1,111 @@
+"""Booking requests: ask for time on an instrument or any instrument of a category."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from pydantic import AwareDatetime, BaseModel, Field
+
+from instruments.inventory import ServiceMode
+from scheduler.booking_requests import (
+    BookingRequest,
+    RequestStatus,
+    get_request,
+    list_requests,
+    submit_request,
+    withdraw_request,
+)
+
+from ..deps import ActorDep, PageDep, SessionDep, commit
+from ..idempotency import remember, replay
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+
+
+class RequestIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "category": "NMR",
+                    "service_mode": "operator_run",
+                    "duration_minutes": 120,
+                    "sample_count": 4,
+                    "earliest_start": "2026-12-01T08:00:00+08:00",
+                    "deadline": "2026-12-12T18:00:00+08:00",
+                    "preferred_start": "2026-12-03T09:00:00+08:00",
+                    "notes": "1H and 13C spectra of four samples",
+                }
+            ]
+        }
+    }
+    instrument_id: str | None = None
+    category: str | None = None
+    service_mode: ServiceMode = ServiceMode.operator_run
+    duration_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    sample_count: int = Field(default=0, ge=0, le=10000)
+    earliest_start: AwareDatetime
+    deadline: AwareDatetime
+    preferred_start: AwareDatetime | None = None
+    notes: str = Field(default="", max_length=2000)
+    priority: int = Field(default=0, ge=0, le=10)
+    enterprise_id: str | None = Field(default=None, description="Programme admins only: on behalf of")
+
+
+class RequestOut(BaseModel):
+    id: str
+    enterprise_id: str
+    instrument_id: str | None
+    category: str | None
+    service_mode: str
+    duration_minutes: int
+    sample_count: int
+    earliest_start: datetime
+    deadline: datetime
+    preferred_start: datetime | None
+    notes: str
+    priority: int
+    status: str
+    explanation: list[dict]
+    created_at: datetime
+
+
+def _out(r: BookingRequest) -> RequestOut:
+    return RequestOut.model_validate({**r.model_dump(), "status": r.status.value, "service_mode": r.service_mode.value})
+
+
+@router.post("", response_model=RequestOut, status_code=201, summary="Submit a booking request (enterprise member)")
+def submit(
+    body: RequestIn,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> RequestOut:
+    if (hit := replay(session, actor, idempotency_key, "POST /requests")) is not None:
+        return hit  # type: ignore[return-value]
+    req = submit_request(
+        session, actor, BookingRequest(**{**body.model_dump(), "enterprise_id": body.enterprise_id or ""})
+    )
+    out = _out(req)
+    remember(session, actor, idempotency_key, "POST /requests", 201, out)
+    commit(session)
+    return out
+
+
+@router.get("", response_model=list[RequestOut], summary="Your requests (scoped by role)")
+def list_(session: SessionDep, actor: ActorDep, page: PageDep, status: RequestStatus | None = None) -> list[RequestOut]:
+    return [_out(r) for r in list_requests(session, actor, status, page.limit, page.offset)]
+
+
+@router.get("/{request_id}", response_model=RequestOut, summary="One request")
+def get_one(request_id: str, session: SessionDep, actor: ActorDep) -> RequestOut:
+    return _out(get_request(session, actor, request_id))
+
+
+@router.post("/{request_id}/withdraw", response_model=RequestOut, summary="Withdraw a pending request")
+def withdraw(request_id: str, session: SessionDep, actor: ActorDep) -> RequestOut:
+    req = withdraw_request(session, actor, request_id)
+    commit(session)
+    return _out(req)

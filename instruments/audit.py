@@ -1,0 +1,56 @@
+"""The audit trail: one row per state change (who, when, what, before/after)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, Session, SQLModel
+
+from .actor import Actor
+from .db import json_field, utc_field, utcnow
+from .ids import new_id
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: str = Field(default_factory=lambda: new_id("aud"), primary_key=True)
+    at: datetime = utc_field(index=True)
+    actor_user_id: str | None = Field(default=None, index=True)
+    actor_role: str | None = None
+    action: str = Field(index=True)
+    entity: str = Field(index=True)
+    entity_id: str = Field(index=True)
+    before: dict[str, Any] | None = json_field(default_factory=lambda: None, nullable=True)
+    after: dict[str, Any] | None = json_field(default_factory=lambda: None, nullable=True)
+
+
+def snapshot(obj: SQLModel | None) -> dict[str, Any] | None:
+    """A JSON-safe copy of a row's fields, for before/after."""
+    if obj is None:
+        return None
+    return obj.model_dump(mode="json")
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditLog:
+    row = AuditLog(
+        at=utcnow(),
+        actor_user_id=actor.user_id,
+        actor_role=actor.role.value if actor.role else None,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    session.add(row)
+    return row

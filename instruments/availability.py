@@ -1,0 +1,204 @@
+"""Published availability: opening rules (RFC 5545 RRULE + daily hours), exceptions and
+blackouts, and the national calendar, turned into open intervals in the instrument's zone.
+
+    open(range) = ( ⋃ rule occurrences on the days the calendar allows  ∪  'open' exceptions )
+                  − 'closed' exceptions (maintenance, closures)
+
+A rule that ``follows_holidays`` is closed on public holidays and opens on 调休 make-up workdays
+when it is a weekday rule (it occurs on some Monday–Friday). Bookings are not known here: the
+scheduler subtracts them (``scheduler.free_time``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from sqlmodel import Field, Session, SQLModel, select
+
+from .db import utc_field
+from .errors import InvalidInput
+from .ids import new_id
+from .intervals import clip, merge, overlaps, subtract
+from .workdays import DayKind, WorkCalendar
+
+ALLOWED_FREQ = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+
+
+class OpeningRule(SQLModel, table=True):
+    """The instrument is open ``start_time``–``end_time`` (local) on every day the RRULE yields."""
+
+    __tablename__ = "opening_rule"
+
+    id: str = Field(default_factory=lambda: new_id("rule"), primary_key=True)
+    instrument_id: str = Field(foreign_key="instrument.id", index=True)
+    rrule: str = Field(description="RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+    start_time: time
+    end_time: time
+    valid_from: date
+    valid_until: date | None = None
+    follows_holidays: bool = True
+    label: str = ""
+
+
+class ExceptionKind(StrEnum):
+    closed = "closed"  # maintenance blackout, closure
+    open = "open"  # extra opening outside the rules
+
+
+class AvailabilityException(SQLModel, table=True):
+    __tablename__ = "availability_exception"
+
+    id: str = Field(default_factory=lambda: new_id("exc"), primary_key=True)
+    instrument_id: str = Field(foreign_key="instrument.id", index=True)
+    kind: ExceptionKind = ExceptionKind.closed
+    start: datetime = utc_field(index=True)
+    end: datetime = utc_field(index=True)
+    reason: str = Field(default="", description="e.g. maintenance, training, closure")
+    source: str = Field(default="manual", description="manual | ics import")
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"Unknown time zone {name!r}; use an IANA name such as Asia/Shanghai.", field="timezone"
+        ) from exc
+
+
+def parse_rrule(text: str, dtstart: datetime):  # noqa: ANN201 - dateutil's rrule
+    value = text.strip()
+    if value.upper().startswith("RRULE:"):
+        value = value[6:]
+    parts = dict(p.split("=", 1) for p in value.upper().split(";") if "=" in p)
+    freq = parts.get("FREQ")
+    if freq not in ALLOWED_FREQ:
+        raise InvalidInput(
+            f"RRULE {text!r} needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY (opening hours are set by start_time/end_time).",
+            field="rrule",
+        )
+    try:
+        return rrulestr("RRULE:" + value, dtstart=dtstart)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"RRULE {text!r} cannot be parsed: {exc}.", field="rrule") from exc
+
+
+def validate_rule(rule: OpeningRule) -> OpeningRule:
+    parse_rrule(rule.rrule, datetime.combine(rule.valid_from, time(0)))
+    if rule.end_time <= rule.start_time:
+        raise InvalidInput(
+            f"end_time {rule.end_time:%H:%M} must be after start_time {rule.start_time:%H:%M} (rules cannot cross midnight; add two rules).",
+            field="end_time",
+        )
+    if rule.valid_until is not None and rule.valid_until < rule.valid_from:
+        raise InvalidInput("valid_until must not be before valid_from.", field="valid_until")
+    rule.rrule = rule.rrule.strip().removeprefix("RRULE:").upper()
+    return rule
+
+
+def validate_exception(session: Session, exc: AvailabilityException) -> AvailabilityException:
+    if exc.start.tzinfo is None or exc.end.tzinfo is None:
+        raise InvalidInput("start and end need a UTC offset, e.g. 2026-12-01T08:30:00+08:00.", field="start")
+    if exc.end <= exc.start:
+        raise InvalidInput("end must be after start.", field="end")
+    others = session.exec(
+        select(AvailabilityException).where(
+            AvailabilityException.instrument_id == exc.instrument_id,
+            AvailabilityException.id != exc.id,
+            AvailabilityException.start < exc.end,
+            AvailabilityException.end > exc.start,
+        )
+    ).all()
+    if others:
+        o = others[0]
+        raise InvalidInput(
+            f"This exception overlaps exception {o.id} ({o.kind.value}, {o.start.isoformat()} – {o.end.isoformat()}); "
+            "change or delete that one, or merge the two.",
+            field="start",
+        )
+    return exc
+
+
+# --- computation ------------------------------------------------------------------------------
+
+
+def _rule_days(rule: OpeningRule, first: date, last: date) -> set[date]:
+    lo = max(first, rule.valid_from)
+    hi = last if rule.valid_until is None else min(last, rule.valid_until)
+    if lo > hi:
+        return set()
+    rr = parse_rrule(rule.rrule, datetime.combine(rule.valid_from, time(0)))
+    return {d.date() for d in rr.between(datetime.combine(lo, time(0)), datetime.combine(hi, time(0)), inc=True)}
+
+
+def opening_intervals(
+    rules: Sequence[OpeningRule],
+    exceptions: Sequence[AvailabilityException],
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+) -> list[tuple[datetime, datetime]]:
+    """Open intervals within [start, end), as aware datetimes in ``tz``."""
+    first = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    spans: list[tuple[datetime, datetime]] = []
+    for rule in rules:
+        days = _rule_days(rule, first - timedelta(days=7), last + timedelta(days=7))
+        weekday_rule = any(d.weekday() < 5 for d in days)
+        day = first
+        while day <= last:
+            if rule.valid_from <= day and (rule.valid_until is None or day <= rule.valid_until):
+                occurs = day in days
+                if rule.follows_holidays:
+                    kind = calendar.kind(day)
+                    if kind == DayKind.holiday:
+                        occurs = False
+                    elif kind == DayKind.makeup_workday:
+                        occurs = weekday_rule
+                if occurs:
+                    spans.append((datetime.combine(day, rule.start_time, tz), datetime.combine(day, rule.end_time, tz)))
+            day += timedelta(days=1)
+    opened = [(e.start.astimezone(tz), e.end.astimezone(tz)) for e in exceptions if e.kind == ExceptionKind.open]
+    closed = [(e.start.astimezone(tz), e.end.astimezone(tz)) for e in exceptions if e.kind == ExceptionKind.closed]
+    result = subtract(merge(spans + opened), closed)
+    return clip(result, start.astimezone(tz), end.astimezone(tz))
+
+
+def load_opening(
+    session: Session, instrument_id: str, tz: ZoneInfo, start: datetime, end: datetime
+) -> tuple[list[tuple[datetime, datetime]], list[str]]:
+    """Open intervals of one instrument from the database, with calendar warnings."""
+    rules = session.exec(select(OpeningRule).where(OpeningRule.instrument_id == instrument_id)).all()
+    exceptions = session.exec(
+        select(AvailabilityException).where(
+            AvailabilityException.instrument_id == instrument_id,
+            AvailabilityException.start < end,
+            AvailabilityException.end > start,
+        )
+    ).all()
+    calendar = WorkCalendar.load(
+        session, start.astimezone(tz).date() - timedelta(days=8), end.astimezone(tz).date() + timedelta(days=8)
+    )
+    spans = opening_intervals(rules, exceptions, calendar, tz, start, end)
+    return spans, calendar.warnings
+
+
+__all__ = [
+    "AvailabilityException",
+    "ExceptionKind",
+    "OpeningRule",
+    "load_opening",
+    "opening_intervals",
+    "overlaps",
+    "validate_exception",
+    "validate_rule",
+    "zone",
+]

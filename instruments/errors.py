@@ -1,0 +1,100 @@
+"""The domain error family. Every layer raises these; ``booking_api`` maps them to HTTP once.
+
+Each error carries a human message a person can act on; rule failures carry a list of
+``Violation`` (stable code + message), conflicts carry the bookings collided with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed rule: ``code`` is stable (clients may switch on it), ``message`` is for people."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Authentication required"
+
+
+class InvalidInput(DomainError):
+    """Input that is well-formed JSON but makes no sense (reported as 422, naming the field)."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, detail: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.field = field
+        self.extra.setdefault("violations", [Violation("invalid", detail, field).as_dict()])
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+    def __init__(self, detail: str, conflicts: list[dict[str, Any]] | None = None, **extra: Any):
+        super().__init__(detail, **extra)
+        if conflicts is not None:
+            self.extra["conflicts"] = conflicts
+
+
+class InvalidState(Conflict):
+    """The object is in a state that does not allow the action (e.g. cancel a completed booking)."""
+
+    title = "Not allowed in the current state"
+
+
+class PolicyViolation(DomainError):
+    status = 422
+    title = "Booking policy not met"
+
+    def __init__(self, violations: list[Violation], **extra: Any) -> None:
+        detail = "; ".join(v.message for v in violations)
+        super().__init__(detail, **extra)
+        self.violations = violations
+        self.extra["violations"] = [v.as_dict() for v in violations]
+
+
+@dataclass
+class Warnings:
+    """Non-fatal notes returned next to a result (e.g. an unknown holiday year)."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        if message not in self.items:
+            self.items.append(message)

@@ -1,0 +1,309 @@
+"""What people do with bookings: book a free slot, confirm, move, cancel, check in/out, no-show.
+
+Each action is one transaction (the caller's session), checks the actor's scope, runs the booking
+rules where times change, and writes an audit row. The database has the last word on overlaps:
+a write that loses a race surfaces as ``Conflict`` naming the booking it collided with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from instruments.actor import Actor, Role
+from instruments.audit import record, snapshot
+from instruments.availability import zone
+from instruments.db import utcnow
+from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
+from instruments.inventory import OPERATOR_MODES, Instrument
+from instruments.policy import BookingPolicy
+from instruments.tariffs import booking_price_fen
+
+from .booking_requests import BookingRequest, RequestStatus
+from .bookings import Booking, BookingStatus, can_see, get_visible, live_bookings
+from .enterprises import Enterprise
+from .rules import Attempt, evaluate
+
+
+@dataclass
+class BookingInput:
+    instrument_id: str
+    start: datetime
+    end: datetime
+    service_mode: str
+    sample_count: int = 0
+    notes: str = ""
+    enterprise_id: str | None = None  # lab managers booking on an enterprise's behalf
+    request_id: str | None = None
+
+
+def policy_of(session: Session, instrument_id: str) -> BookingPolicy:
+    return session.get(BookingPolicy, instrument_id) or BookingPolicy(instrument_id=instrument_id)
+
+
+def lock_instrument(session: Session, instrument_id: str) -> Instrument:
+    """Load the instrument row FOR UPDATE (PostgreSQL), serialising bookings of one instrument."""
+    inst = session.exec(select(Instrument).where(Instrument.id == instrument_id).with_for_update()).first()
+    if inst is None:
+        raise NotFound(f"No instrument {instrument_id!r}.")
+    return inst
+
+
+def _check_times(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("start and end need a UTC offset, e.g. 2026-12-01T08:30:00+08:00.", field="start")
+    if end <= start:
+        raise InvalidInput("end must be after start.", field="end")
+
+
+def _raise_for(violations: list[Violation], a: Attempt) -> None:
+    if not violations:
+        return
+    if all(v.code == "overlap" for v in violations):
+        raise Conflict(violations[0].message, conflicts=_conflicts(a))
+    extra = {"conflicts": _conflicts(a)} if any(v.code == "overlap" for v in violations) else {}
+    raise PolicyViolation(violations, **extra)
+
+
+def _conflicts(a: Attempt) -> list[dict]:
+    tz = a.tz
+    return [
+        {
+            "booking": b.id,
+            "start": b.start.astimezone(tz).isoformat(),
+            "end": b.end.astimezone(tz).isoformat(),
+            "yours": a.enterprise is not None and b.enterprise_id == a.enterprise.id,
+        }
+        for b in a.collisions
+    ]
+
+
+def _flush_or_conflict(session: Session, booking: Booking) -> None:
+    """Flush; an overlap refused by the database becomes a Conflict naming the other booking."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        others = live_bookings(
+            session, booking.instrument_id, booking.blocked_start, booking.blocked_end, exclude=booking.id
+        )
+        tz = zone("UTC")
+        names = ", ".join(
+            f"{b.id} ({b.start.astimezone(tz):%Y-%m-%d %H:%M}Z–{b.end.astimezone(tz):%H:%M}Z)" for b in others
+        )
+        raise Conflict(
+            f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
+            conflicts=[{"booking": b.id, "start": b.start.isoformat(), "end": b.end.isoformat()} for b in others],
+        ) from exc
+
+
+def book(session: Session, actor: Actor, data: BookingInput, now: datetime | None = None) -> Booking:
+    """Instant booking of a specific slot, checked against every rule."""
+    now = now or utcnow()
+    _check_times(data.start, data.end)
+    inst = lock_instrument(session, data.instrument_id)
+    if actor.role == Role.enterprise_member:
+        enterprise_id = actor.enterprise_id
+    elif actor.manages_unit(inst.owner_unit_id):
+        enterprise_id = data.enterprise_id
+    else:
+        raise Forbidden("Only enterprise members, or the lab managers of this instrument's unit, can book it.")
+    enterprise = None
+    if enterprise_id:
+        enterprise = session.get(Enterprise, enterprise_id)
+        if enterprise is None:
+            raise NotFound(f"No enterprise {enterprise_id!r}.")
+    policy = policy_of(session, inst.id)
+    attempt = Attempt(
+        session, actor, inst, policy, data.start, data.end, data.service_mode, enterprise, actor.user_id, now
+    )
+    _raise_for(evaluate(attempt), attempt)
+    operator_id = attempt.operators[0].id if data.service_mode in OPERATOR_MODES and attempt.operators else None
+    lo, hi = attempt.blocked
+    booking = Booking(
+        instrument_id=inst.id,
+        enterprise_id=enterprise.id if enterprise else None,
+        user_id=actor.user_id,
+        request_id=data.request_id,
+        operator_id=operator_id,
+        service_mode=data.service_mode,
+        start=data.start,
+        end=data.end,
+        blocked_start=lo,
+        blocked_end=hi,
+        status=BookingStatus.confirmed if policy.auto_confirm or attempt.by_staff else BookingStatus.tentative,
+        price_fen=booking_price_fen(inst, attempt.minutes, data.sample_count, external=enterprise is not None),
+        sample_count=data.sample_count,
+        notes=data.notes,
+        source="manager" if attempt.by_staff else "instant",
+    )
+    session.add(booking)
+    _flush_or_conflict(session, booking)
+    if data.request_id:
+        _link_request(session, actor, data.request_id, booking)
+    record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
+    return booking
+
+
+def _link_request(session: Session, actor: Actor, request_id: str, booking: Booking) -> None:
+    req = session.get(BookingRequest, request_id)
+    if req is None or (actor.role == Role.enterprise_member and req.enterprise_id != actor.enterprise_id):
+        raise NotFound(f"No booking request {request_id!r} that you can see.")
+    if req.status not in (RequestStatus.pending, RequestStatus.unplaced):
+        raise InvalidState(f"Request {req.id} is {req.status.value}; it already has an answer.")
+    req.status = RequestStatus.booked
+    session.add(req)
+
+
+def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
+    booking, inst = get_visible(session, actor, booking_id)
+    if not actor.manages_unit(inst.owner_unit_id):
+        raise Forbidden(f"Only the lab managers of the unit that owns {inst.name} may do this.")
+    return booking, inst
+
+
+def _transition(session: Session, actor: Actor, booking: Booking, action: str, before: dict, **changes) -> Booking:
+    for k, v in changes.items():
+        setattr(booking, k, v)
+    booking.updated_at = utcnow()
+    session.add(booking)
+    session.flush()
+    record(session, actor, f"booking.{action}", "booking", booking.id, before=before, after=snapshot(booking))
+    return booking
+
+
+def confirm(session: Session, actor: Actor, booking_id: str) -> Booking:
+    booking, _ = _managed(session, actor, booking_id)
+    if booking.status != BookingStatus.tentative:
+        raise InvalidState(f"Booking {booking.id} is {booking.status.value}; only tentative bookings can be confirmed.")
+    return _transition(session, actor, booking, "confirm", snapshot(booking), status=BookingStatus.confirmed)
+
+
+def move(
+    session: Session, actor: Actor, booking_id: str, start: datetime, end: datetime, now: datetime | None = None
+) -> Booking:
+    """A lab manager moves a booking; every non-exempt rule runs again for the new time."""
+    now = now or utcnow()
+    _check_times(start, end)
+    booking, inst = _managed(session, actor, booking_id)
+    lock_instrument(session, inst.id)
+    if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
+        raise InvalidState(
+            f"Booking {booking.id} is {booking.status.value}; only tentative or confirmed bookings can be moved."
+        )
+    enterprise = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
+    policy = policy_of(session, inst.id)
+    attempt = Attempt(
+        session, actor, inst, policy, start, end, booking.service_mode, enterprise, booking.user_id, now, moving=booking
+    )
+    _raise_for(evaluate(attempt), attempt)
+    before = snapshot(booking)
+    lo, hi = attempt.blocked
+    operator_id = booking.operator_id
+    if booking.service_mode in OPERATOR_MODES and not any(o.id == operator_id for o in attempt.operators):
+        operator_id = attempt.operators[0].id if attempt.operators else None
+    changes = dict(
+        start=start,
+        end=end,
+        blocked_start=lo,
+        blocked_end=hi,
+        operator_id=operator_id,
+        sequence=booking.sequence + 1,
+        price_fen=booking_price_fen(inst, attempt.minutes, booking.sample_count, external=enterprise is not None),
+    )
+    for k, v in changes.items():
+        setattr(booking, k, v)
+    booking.updated_at = utcnow()
+    session.add(booking)
+    _flush_or_conflict(session, booking)
+    record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
+    return booking
+
+
+def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", now: datetime | None = None) -> Booking:
+    now = now or utcnow()
+    booking, inst = get_visible(session, actor, booking_id)
+    if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
+        raise InvalidState(
+            f"Booking {booking.id} is {booking.status.value}; only tentative or confirmed bookings can be cancelled."
+        )
+    staff = actor.manages_unit(inst.owner_unit_id)
+    if not staff:
+        if actor.role != Role.enterprise_member:
+            raise Forbidden("Only the booking enterprise or the unit's lab managers may cancel a booking.")
+        policy = policy_of(session, inst.id)
+        cutoff = booking.start - timedelta(minutes=policy.cancel_cutoff_minutes)
+        if now > cutoff and booking.status == BookingStatus.confirmed:
+            tz = zone(inst.timezone)
+            raise PolicyViolation(
+                [
+                    Violation(
+                        "cancel_cutoff",
+                        f"Confirmed bookings of {inst.name} can be cancelled up to {policy.cancel_cutoff_minutes // 60} h before "
+                        f"start (until {cutoff.astimezone(tz):%Y-%m-%d %H:%M}); ask the lab ({inst.contact or 'its manager'}) to cancel.",
+                    )
+                ]
+            )
+    return _transition(
+        session,
+        actor,
+        booking,
+        "cancel",
+        snapshot(booking),
+        status=BookingStatus.cancelled,
+        cancelled_at=now,
+        cancel_reason=reason,
+    )
+
+
+def _may_run(actor: Actor, booking: Booking, inst: Instrument) -> bool:
+    return actor.manages_unit(inst.owner_unit_id) or (
+        actor.role in (Role.operator, Role.enterprise_member) and can_see(actor, booking, inst)
+    )
+
+
+def check_in(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
+    now = now or utcnow()
+    booking, inst = get_visible(session, actor, booking_id)
+    if not _may_run(actor, booking, inst):
+        raise Forbidden("You cannot check in this booking.")
+    if booking.status != BookingStatus.confirmed:
+        raise InvalidState(
+            f"Booking {booking.id} is {booking.status.value}; only confirmed bookings can be checked in."
+        )
+    if not (booking.start - timedelta(minutes=30) <= now < booking.end):
+        tz = zone(inst.timezone)
+        raise InvalidState(
+            f"Check-in opens 30 min before the start ({booking.start.astimezone(tz):%Y-%m-%d %H:%M}) and closes at the end."
+        )
+    return _transition(
+        session, actor, booking, "check_in", snapshot(booking), status=BookingStatus.checked_in, checked_in_at=now
+    )
+
+
+def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
+    now = now or utcnow()
+    booking, inst = get_visible(session, actor, booking_id)
+    if not _may_run(actor, booking, inst):
+        raise Forbidden("You cannot check out this booking.")
+    if booking.status != BookingStatus.checked_in:
+        raise InvalidState(f"Booking {booking.id} is {booking.status.value}; check in first.")
+    return _transition(
+        session, actor, booking, "check_out", snapshot(booking), status=BookingStatus.completed, checked_out_at=now
+    )
+
+
+def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
+    now = now or utcnow()
+    booking, inst = _managed(session, actor, booking_id)
+    policy = policy_of(session, inst.id)
+    if booking.status != BookingStatus.confirmed:
+        raise InvalidState(
+            f"Booking {booking.id} is {booking.status.value}; only confirmed, not checked-in bookings can be no-shows."
+        )
+    if now < booking.start + timedelta(minutes=policy.no_show_grace_minutes):
+        raise InvalidState(f"A booking becomes a no-show only {policy.no_show_grace_minutes} min after its start.")
+    return _transition(session, actor, booking, "no_show", snapshot(booking), status=BookingStatus.no_show)

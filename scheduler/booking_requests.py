@@ -1,0 +1,154 @@
+"""Booking requests: an enterprise asks for time (a specific instrument or any of a category)
+between an earliest start and a deadline; allocation rounds or an instant booking answer them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from instruments.actor import Actor, Role
+from instruments.audit import record, snapshot
+from instruments.db import json_field, utc_field, utcnow
+from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from instruments.ids import new_id
+from instruments.inventory import Instrument, ServiceMode, SharingMode
+
+
+class RequestStatus(StrEnum):
+    pending = "pending"  # waiting for an allocation round
+    allocated = "allocated"  # a round placed it (tentative booking)
+    booked = "booked"  # confirmed booking exists
+    unplaced = "unplaced"  # a round could not place it; see explanation
+    withdrawn = "withdrawn"
+    expired = "expired"
+
+
+OPEN_STATUSES = (RequestStatus.pending, RequestStatus.unplaced)
+
+
+class BookingRequest(SQLModel, table=True):
+    __tablename__ = "booking_request"
+
+    id: str = Field(default_factory=lambda: new_id("req"), primary_key=True)
+    enterprise_id: str = Field(foreign_key="enterprise.id", index=True)
+    user_id: str | None = Field(default=None, foreign_key="app_user.id")
+    instrument_id: str | None = Field(default=None, foreign_key="instrument.id", index=True)
+    category: str | None = Field(default=None, index=True)
+    service_mode: ServiceMode = ServiceMode.operator_run
+    duration_minutes: int = Field(gt=0)
+    sample_count: int = Field(default=0, ge=0)
+    earliest_start: datetime = utc_field()
+    deadline: datetime = utc_field()
+    preferred_start: datetime | None = utc_field(nullable=True, default=None)
+    notes: str = ""
+    priority: int = Field(default=0, ge=0, le=10)
+    status: RequestStatus = Field(default=RequestStatus.pending, index=True)
+    explanation: list[dict[str, Any]] = json_field(list)
+    created_at: datetime = utc_field(default_factory=utcnow)
+
+
+def submit_request(session: Session, actor: Actor, req: BookingRequest) -> BookingRequest:
+    if actor.role == Role.enterprise_member:
+        req.enterprise_id = actor.enterprise_id or ""
+        req.user_id = actor.user_id
+    elif not actor.is_admin:
+        raise Forbidden("Only enterprise members (or a programme admin on their behalf) submit requests.")
+    if not req.enterprise_id:
+        raise InvalidInput("enterprise_id is required.", field="enterprise_id")
+    for name in ("earliest_start", "deadline", "preferred_start"):
+        value = getattr(req, name)
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a UTC offset, e.g. 2026-12-01T08:30:00+08:00.", field=name)
+    if (req.instrument_id is None) == (req.category is None):
+        raise InvalidInput("Give exactly one of instrument_id or category.", field="instrument_id")
+    if req.deadline <= req.earliest_start:
+        raise InvalidInput("deadline must be after earliest_start.", field="deadline")
+    window = (req.deadline - req.earliest_start).total_seconds() / 60
+    if window < req.duration_minutes:
+        raise InvalidInput(
+            f"The window from earliest_start to deadline is {int(window)} min, shorter than duration_minutes {req.duration_minutes}.",
+            field="deadline",
+        )
+    if req.deadline <= utcnow():
+        raise InvalidInput("deadline is already past.", field="deadline")
+    if req.preferred_start is not None and not (req.earliest_start <= req.preferred_start <= req.deadline):
+        raise InvalidInput("preferred_start must lie between earliest_start and deadline.", field="preferred_start")
+    candidates = eligible_instruments(session, req)
+    if req.instrument_id is not None and not candidates:
+        inst = session.get(Instrument, req.instrument_id)
+        if inst is None:
+            raise NotFound(f"No instrument {req.instrument_id!r}.")
+        raise InvalidInput(
+            f"Instrument {inst.id} ({inst.name}) is not open to external users or does not offer {req.service_mode.value}.",
+            field="service_mode",
+        )
+    if req.category is not None and not candidates:
+        raise InvalidInput(
+            f"No instrument of category {req.category!r} offers {req.service_mode.value} to external users.",
+            field="category",
+        )
+    session.add(req)
+    session.flush()
+    record(session, actor, "request.submit", "booking_request", req.id, after=snapshot(req))
+    return req
+
+
+def eligible_instruments(session: Session, req: BookingRequest) -> list[Instrument]:
+    q = select(Instrument).where(Instrument.sharing_mode == SharingMode.external)
+    if req.instrument_id is not None:
+        q = q.where(Instrument.id == req.instrument_id)
+    else:
+        q = q.where(Instrument.category == req.category)
+    return [i for i in session.exec(q).all() if req.service_mode.value in i.service_modes]
+
+
+def get_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
+    req = session.get(BookingRequest, request_id)
+    if req is None or not can_see_request(session, actor, req):
+        raise NotFound(f"No booking request {request_id!r} that you can see.")
+    return req
+
+
+def can_see_request(session: Session, actor: Actor, req: BookingRequest) -> bool:
+    if actor.is_admin:
+        return True
+    if actor.role == Role.enterprise_member:
+        return actor.enterprise_id is not None and actor.enterprise_id == req.enterprise_id
+    if actor.role == Role.lab_manager and actor.owner_unit_id:
+        return any(i.owner_unit_id == actor.owner_unit_id for i in eligible_instruments(session, req))
+    return False
+
+
+def list_requests(
+    session: Session, actor: Actor, status: RequestStatus | None, limit: int, offset: int
+) -> list[BookingRequest]:
+    q = select(BookingRequest)
+    if actor.role == Role.enterprise_member and actor.enterprise_id:
+        q = q.where(BookingRequest.enterprise_id == actor.enterprise_id)
+    elif actor.role == Role.lab_manager and actor.owner_unit_id:
+        unit_instruments = select(Instrument.id).where(Instrument.owner_unit_id == actor.owner_unit_id)
+        unit_categories = select(Instrument.category).where(Instrument.owner_unit_id == actor.owner_unit_id)
+        q = q.where(
+            col(BookingRequest.instrument_id).in_(unit_instruments) | col(BookingRequest.category).in_(unit_categories)
+        )
+    elif not actor.is_admin:
+        raise Forbidden("Your role cannot list booking requests.")
+    if status is not None:
+        q = q.where(BookingRequest.status == status)
+    return list(session.exec(q.order_by(col(BookingRequest.created_at).desc()).offset(offset).limit(limit)).all())
+
+
+def withdraw_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
+    req = get_request(session, actor, request_id)
+    if req.status not in OPEN_STATUSES:
+        raise InvalidState(
+            f"Request {req.id} is {req.status.value}; only pending or unplaced requests can be withdrawn."
+        )
+    before = snapshot(req)
+    req.status = RequestStatus.withdrawn
+    session.add(req)
+    record(session, actor, "request.withdraw", "booking_request", req.id, before=before, after=snapshot(req))
+    return req

@@ -1,0 +1,124 @@
+"""Bookings: an instrument held for an enterprise over [start, end), plus buffers.
+
+``blocked_start``/``blocked_end`` add the instrument's set-up and clean-up buffers; the database
+refuses two *live* bookings of one instrument whose blocked ranges overlap (PostgreSQL: an
+exclusion constraint over ``tstzrange``; SQLite: a trigger on a serialised write path). See the
+initial migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, false
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from instruments.actor import Actor, Role
+from instruments.db import utc_field, utcnow
+from instruments.errors import NotFound
+from instruments.ids import new_id
+from instruments.inventory import Instrument
+
+
+class BookingStatus(StrEnum):
+    tentative = "tentative"
+    confirmed = "confirmed"
+    checked_in = "checked_in"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+LIVE = (
+    BookingStatus.tentative,
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+    BookingStatus.completed,
+)
+"""Statuses that hold the instrument's time (the no-overlap constraint covers exactly these)."""
+LIVE_SQL = "('tentative','confirmed','checked_in','completed')"
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (Index("ix_booking_instrument_blocked", "instrument_id", "blocked_start", "blocked_end"),)
+
+    id: str = Field(default_factory=lambda: new_id("bkg"), primary_key=True)
+    instrument_id: str = Field(foreign_key="instrument.id", index=True)
+    enterprise_id: str | None = Field(default=None, foreign_key="enterprise.id", index=True)
+    user_id: str | None = Field(default=None, foreign_key="app_user.id", index=True)
+    request_id: str | None = Field(default=None, foreign_key="booking_request.id", index=True)
+    operator_id: str | None = Field(default=None, foreign_key="operator.id", index=True)
+    service_mode: str
+    start: datetime = utc_field(index=True)
+    end: datetime = utc_field()
+    blocked_start: datetime = utc_field()
+    blocked_end: datetime = utc_field()
+    status: BookingStatus = Field(default=BookingStatus.tentative, index=True)
+    price_fen: int = Field(default=0, ge=0)
+    sample_count: int = Field(default=0, ge=0)
+    notes: str = ""
+    source: str = Field(default="instant", description="instant | round | manager")
+    sequence: int = Field(default=0, description="Bumped on every move (iCalendar SEQUENCE)")
+    created_at: datetime = utc_field(default_factory=utcnow)
+    updated_at: datetime = utc_field(default_factory=utcnow)
+    checked_in_at: datetime | None = utc_field(nullable=True, default=None)
+    checked_out_at: datetime | None = utc_field(nullable=True, default=None)
+    cancelled_at: datetime | None = utc_field(nullable=True, default=None)
+    cancel_reason: str = ""
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+def can_see(actor: Actor, booking: Booking, instrument: Instrument) -> bool:
+    """Whether ``actor`` may read this booking in full (others see anonymous busy time)."""
+    if actor.role == Role.programme_admin:
+        return True
+    if actor.role == Role.lab_manager:
+        return actor.owner_unit_id == instrument.owner_unit_id
+    if actor.role == Role.operator:
+        return booking.operator_id is not None and booking.operator_id == actor.operator_id
+    if actor.role == Role.enterprise_member:
+        return booking.enterprise_id is not None and booking.enterprise_id == actor.enterprise_id
+    return False
+
+
+def get_visible(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
+    """The booking, or NotFound when it does not exist *or* the actor may not see it."""
+    booking = session.get(Booking, booking_id)
+    if booking is not None:
+        instrument = session.get(Instrument, booking.instrument_id)
+        if instrument is not None and can_see(actor, booking, instrument):
+            return booking, instrument
+    raise NotFound(f"No booking {booking_id!r} that you can see.")
+
+
+def live_bookings(
+    session: Session, instrument_id: str, start: datetime, end: datetime, exclude: str | None = None
+) -> list[Booking]:
+    """Live bookings whose blocked range meets [start, end)."""
+    q = select(Booking).where(
+        Booking.instrument_id == instrument_id,
+        col(Booking.status).in_(LIVE),
+        Booking.blocked_start < end,
+        Booking.blocked_end > start,
+    )
+    if exclude:
+        q = q.where(Booking.id != exclude)
+    return list(session.exec(q.order_by(Booking.blocked_start)).all())
+
+
+def visible_query(actor: Actor):  # noqa: ANN201 - a select
+    q = select(Booking).join(Instrument, Instrument.id == Booking.instrument_id)
+    if actor.role == Role.programme_admin:
+        return q
+    if actor.role == Role.lab_manager:
+        return q.where(Instrument.owner_unit_id == actor.owner_unit_id)
+    if actor.role == Role.operator and actor.operator_id:
+        return q.where(Booking.operator_id == actor.operator_id)
+    if actor.role == Role.enterprise_member and actor.enterprise_id:
+        return q.where(Booking.enterprise_id == actor.enterprise_id)
+    return q.where(false())

@@ -1,0 +1,355 @@
+"""Booking rules: one small class per rule, composed into one chain (as LibreBooking's
+``Reservation/Validation`` and NEMO's ``policy.py``). A booking attempt runs every rule and
+reports every failure at once, each with a stable ``code`` and a message a person can act on.
+
+Rules marked ``staff_exempt`` bind enterprises only: lab managers of the unit may book or move
+outside lead times, limits and the advance window (they still cannot double-book or leave
+opening hours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from instruments.actor import Actor
+from instruments.availability import load_opening, zone
+from instruments.errors import Violation
+from instruments.intervals import contains
+from instruments.inventory import BOOKABLE_STATUSES, OPERATOR_MODES, Instrument, ServiceMode, SharingMode
+from instruments.policy import BookingPolicy, lead_minutes_for
+from instruments.staff import Operator, Qualification
+from instruments.workdays import WorkCalendar
+
+from .bookings import LIVE, Booking, live_bookings
+from .enterprises import Enterprise
+from .operators import free_operators
+
+
+def _fmt(dt: datetime, tz: ZoneInfo) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _span(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day(s)"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
+
+
+@dataclass
+class Attempt:
+    """Everything a rule may look at; database facts are loaded once, when first needed."""
+
+    session: Session
+    actor: Actor
+    instrument: Instrument
+    policy: BookingPolicy
+    start: datetime
+    end: datetime
+    service_mode: str
+    enterprise: Enterprise | None
+    user_id: str | None
+    now: datetime
+    moving: Booking | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return zone(self.instrument.timezone)
+
+    @property
+    def by_staff(self) -> bool:
+        return self.actor.manages_unit(self.instrument.owner_unit_id)
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def blocked(self) -> tuple[datetime, datetime]:
+        return (
+            self.start - timedelta(minutes=self.policy.setup_minutes),
+            self.end + timedelta(minutes=self.policy.cleanup_minutes),
+        )
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        local = self.start.astimezone(self.tz).date()
+        return WorkCalendar.load(self.session, local - timedelta(days=8), local + timedelta(days=8))
+
+    @cached_property
+    def opening(self) -> list[tuple[datetime, datetime]]:
+        spans, warnings = load_opening(
+            self.session,
+            self.instrument.id,
+            self.tz,
+            self.start - timedelta(days=1),
+            self.end + timedelta(days=1),
+        )
+        self.warnings.extend(warnings)
+        return spans
+
+    @cached_property
+    def collisions(self) -> list[Booking]:
+        lo, hi = self.blocked
+        # another booking's blocked range must not meet ours
+        return live_bookings(self.session, self.instrument.id, lo, hi, exclude=self.moving.id if self.moving else None)
+
+    @cached_property
+    def operators(self) -> list[Operator]:
+        return free_operators(
+            self.session,
+            self.instrument,
+            self.start,
+            self.end,
+            self.calendar,
+            exclude_booking=self.moving.id if self.moving else None,
+        )
+
+
+class Rule:
+    code: str = ""
+    staff_exempt: bool = False
+
+    def check(self, a: Attempt) -> Violation | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fail(self, message: str, field: str | None = None) -> Violation:
+        return Violation(self.code, message, field)
+
+
+class InstrumentOpenForSharing(Rule):
+    code = "instrument_unavailable"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.instrument.status not in BOOKABLE_STATUSES:
+            return self.fail(
+                f"{a.instrument.name} is {a.instrument.status.value.replace('_', ' ')} and cannot be booked now."
+            )
+        if a.enterprise is not None and a.instrument.sharing_mode != SharingMode.external:
+            return self.fail(
+                f"{a.instrument.name} is not open to external users (sharing mode {a.instrument.sharing_mode.value})."
+            )
+        return None
+
+
+class ServiceModeOffered(Rule):
+    code = "service_mode"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.service_mode not in a.instrument.service_modes:
+            offered = ", ".join(a.instrument.service_modes) or "none"
+            return self.fail(
+                f"{a.instrument.name} does not offer {a.service_mode}; it offers: {offered}.", "service_mode"
+            )
+        return None
+
+
+class EnterpriseInGoodStanding(Rule):
+    code = "enterprise_suspended"
+
+    def check(self, a: Attempt) -> Violation | None:
+        e = a.enterprise
+        if e is not None and e.booking_suspended_until is not None and e.booking_suspended_until > a.now:
+            return self.fail(
+                f"{e.name} may not book until {_fmt(e.booking_suspended_until, a.tz)} (credit suspension)."
+            )
+        return None
+
+
+class StartsInFuture(Rule):
+    code = "in_past"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.start < a.now:
+            return self.fail(f"The booking would start in the past ({_fmt(a.start, a.tz)}).", "start")
+        return None
+
+
+class OnSlotGrid(Rule):
+    code = "slot_grid"
+
+    def check(self, a: Attempt) -> Violation | None:
+        step = a.policy.slot_minutes
+        for name, t in (("start", a.start), ("end", a.end)):
+            local = t.astimezone(a.tz)
+            if local.second or local.microsecond or (local.hour * 60 + local.minute) % step:
+                return self.fail(
+                    f"{name} {local:%H:%M:%S} is not on the {step}-minute grid of {a.instrument.name}.", name
+                )
+        return None
+
+
+class LengthWithinLimits(Rule):
+    code = "length"
+    staff_exempt = True
+
+    def check(self, a: Attempt) -> Violation | None:
+        p = a.policy
+        if a.minutes < p.min_minutes:
+            return self.fail(
+                f"Bookings of {a.instrument.name} last at least {_span(p.min_minutes)}; this one lasts {_span(a.minutes)}.",
+                "end",
+            )
+        if a.minutes > p.max_minutes:
+            return self.fail(
+                f"Bookings of {a.instrument.name} last at most {_span(p.max_minutes)}; this one lasts {_span(a.minutes)}.",
+                "end",
+            )
+        return None
+
+
+class LeadTime(Rule):
+    code = "lead_time"
+    staff_exempt = True
+
+    def check(self, a: Attempt) -> Violation | None:
+        lead = lead_minutes_for(a.policy, a.service_mode)
+        earliest = a.now + timedelta(minutes=lead)
+        if lead and a.start < earliest:
+            return self.fail(
+                f"{a.service_mode} bookings of {a.instrument.name} must be made {_span(lead)} ahead; "
+                f"the earliest start now is {_fmt(earliest, a.tz)}.",
+                "start",
+            )
+        return None
+
+
+class AdvanceWindow(Rule):
+    code = "too_far_ahead"
+    staff_exempt = True
+
+    def check(self, a: Attempt) -> Violation | None:
+        latest = a.now + timedelta(days=a.policy.max_advance_days)
+        if a.start > latest:
+            return self.fail(
+                f"{a.instrument.name} can be booked at most {a.policy.max_advance_days} days ahead (until {_fmt(latest, a.tz)}).",
+                "start",
+            )
+        return None
+
+
+class WithinOpeningHours(Rule):
+    code = "outside_opening_hours"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if any(contains(span, (a.start, a.end)) for span in a.opening):
+            return None
+        day = a.start.astimezone(a.tz).date()
+        same_day = [f"{s:%H:%M}–{e:%H:%M}" for s, e in a.opening if s.date() == day]
+        hours = ", ".join(same_day) if same_day else "closed all day"
+        name = a.calendar.holiday_name(day)
+        note = f" ({name})" if name else ""
+        return self.fail(
+            f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M} is not within one opening period of "
+            f"{a.instrument.name}; on {day}{note} it is open: {hours}.",
+            "start",
+        )
+
+
+class QualifiedForSelfOperation(Rule):
+    code = "not_qualified"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.service_mode != ServiceMode.self_operated or a.by_staff:
+            return None
+        day = a.start.astimezone(a.tz).date()
+        quals = a.session.exec(
+            select(Qualification).where(
+                Qualification.user_id == (a.user_id or ""), Qualification.instrument_id == a.instrument.id
+            )
+        ).all()
+        if any(q.valid_on(day) for q in quals):
+            return None
+        expired = [q for q in quals if q.expires_on is not None and q.expires_on < day]
+        why = (
+            f"your qualification expired on {expired[0].expires_on}" if expired else "you hold no qualification for it"
+        )
+        return self.fail(
+            f"Self-operated use of {a.instrument.name} needs training: {why}. Book operator_run (sample submission) instead, or ask the lab for training.",
+            "service_mode",
+        )
+
+
+class OperatorAvailable(Rule):
+    code = "no_operator"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.service_mode not in OPERATOR_MODES:
+            return None
+        if a.moving is not None and a.moving.operator_id and any(o.id == a.moving.operator_id for o in a.operators):
+            return None
+        if a.operators:
+            return None
+        return self.fail(
+            f"No operator of {a.instrument.name} is at work and free {_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time.",
+            "start",
+        )
+
+
+class FutureBookingLimit(Rule):
+    code = "too_many_bookings"
+    staff_exempt = True
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.enterprise is None or a.moving is not None:
+            return None
+        count = a.session.exec(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.instrument_id == a.instrument.id,
+                Booking.enterprise_id == a.enterprise.id,
+                col(Booking.status).in_(LIVE),
+                Booking.end > a.now,
+            )
+        ).one()
+        if count >= a.policy.max_future_bookings:
+            return self.fail(
+                f"{a.enterprise.name} already holds {count} future bookings of {a.instrument.name}; "
+                f"the limit is {a.policy.max_future_bookings}. Cancel one or wait until one is done."
+            )
+        return None
+
+
+class NoOverlap(Rule):
+    code = "overlap"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if not a.collisions:
+            return None
+        b = a.collisions[0]
+        return self.fail(
+            f"The time collides with booking {b.id} ({_fmt(b.start, a.tz)}–{b.end.astimezone(a.tz):%H:%M}"
+            f"{', with set-up/clean-up buffers' if a.policy.setup_minutes or a.policy.cleanup_minutes else ''}).",
+            "start",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    InstrumentOpenForSharing(),
+    ServiceModeOffered(),
+    EnterpriseInGoodStanding(),
+    StartsInFuture(),
+    OnSlotGrid(),
+    LengthWithinLimits(),
+    LeadTime(),
+    AdvanceWindow(),
+    WithinOpeningHours(),
+    QualifiedForSelfOperation(),
+    OperatorAvailable(),
+    FutureBookingLimit(),
+    NoOverlap(),
+)
+
+
+def evaluate(a: Attempt, rules: tuple[Rule, ...] = RULES) -> list[Violation]:
+    """Run every applicable rule; return all failures (empty: the booking may go ahead)."""
+    staff = a.by_staff
+    return [v for r in rules if not (staff and r.staff_exempt) and (v := r.check(a)) is not None]
