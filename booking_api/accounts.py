@@ -67,12 +67,12 @@ def create_user(session: Session, actor: Actor, user: User) -> User:
     actor.require_admin()
     need = SCOPE_FIELDS.get(user.role)
     if need and not getattr(user, need):
-        raise InvalidInput(f"A {user.role.value} must be scoped: give {need}.", field=need)
+        raise InvalidInput(f"A {str(user.role)} must be scoped: give {need}.", field=need)
     if session.exec(select(User).where(User.email == user.email)).first():
         raise InvalidInput(f"A user with e-mail {user.email} exists already.", field="email")
     session.add(user)
     session.flush()
-    record(session, actor, "user.create", "user", user.id, after=user.model_dump(mode="json"))
+    record(session, actor, "user.create", "user", user.id, after=user.model_dump(mode="json", warnings=False))
     return user
 
 

@@ -58,7 +58,7 @@ class BookingOut(BaseModel):
         for k in ("start", "end", "created_at", "updated_at", "checked_in_at", "checked_out_at", "cancelled_at"):
             if data[k] is not None:
                 data[k] = data[k].astimezone(z)
-        data["status"] = b.status.value
+        data["status"] = str(b.status)
         return cls.model_validate(data)
 
 

@@ -30,7 +30,7 @@ def snapshot(obj: SQLModel | None) -> dict[str, Any] | None:
     """A JSON-safe copy of a row's fields, for before/after."""
     if obj is None:
         return None
-    return obj.model_dump(mode="json")
+    return obj.model_dump(mode="json", warnings=False)
 
 
 def record(
@@ -45,7 +45,7 @@ def record(
     row = AuditLog(
         at=utcnow(),
         actor_user_id=actor.user_id,
-        actor_role=actor.role.value if actor.role else None,
+        actor_role=str(actor.role) if actor.role else None,
         action=action,
         entity=entity,
         entity_id=entity_id,

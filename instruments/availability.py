@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -119,7 +120,7 @@ def validate_exception(session: Session, exc: AvailabilityException) -> Availabi
     if others:
         o = others[0]
         raise InvalidInput(
-            f"This exception overlaps exception {o.id} ({o.kind.value}, {o.start.isoformat()} – {o.end.isoformat()}); "
+            f"This exception overlaps exception {o.id} ({str(o.kind)}, {o.start.isoformat()} – {o.end.isoformat()}); "
             "change or delete that one, or merge the two.",
             field="start",
         )
@@ -134,8 +135,26 @@ def _rule_days(rule: OpeningRule, first: date, last: date) -> set[date]:
     hi = last if rule.valid_until is None else min(last, rule.valid_until)
     if lo > hi:
         return set()
-    rr = parse_rrule(rule.rrule, datetime.combine(rule.valid_from, time(0)))
-    return {d.date() for d in rr.between(datetime.combine(lo, time(0)), datetime.combine(hi, time(0)), inc=True)}
+    return set(_occurrences(rule.rrule, rule.valid_from, lo, hi))
+
+
+_PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7}
+
+
+@lru_cache(maxsize=4096)
+def _occurrences(text: str, valid_from: date, lo: date, hi: date) -> tuple[date, ...]:
+    """Dates in [lo, hi] the rule yields. Daily and weekly rules without COUNT repeat every
+    INTERVAL periods, so iteration may start at the last whole period before ``lo`` (same set,
+    far fewer steps than iterating from ``valid_from``)."""
+    parts = dict(p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p)
+    start = valid_from
+    period = _PERIOD_DAYS.get(parts.get("FREQ", ""))
+    if period and "COUNT" not in parts:
+        step = period * int(parts.get("INTERVAL", "1") or 1)
+        whole = max(0, (lo - valid_from).days // step - 1)
+        start = valid_from + timedelta(days=whole * step)
+    rr = parse_rrule(text, datetime.combine(start, time(0)))
+    return tuple(d.date() for d in rr.between(datetime.combine(lo, time(0)), datetime.combine(hi, time(0)), inc=True))
 
 
 def opening_intervals(

@@ -153,7 +153,7 @@ def _link_request(session: Session, actor: Actor, request_id: str, booking: Book
     if req is None or (actor.role == Role.enterprise_member and req.enterprise_id != actor.enterprise_id):
         raise NotFound(f"No booking request {request_id!r} that you can see.")
     if req.status not in (RequestStatus.pending, RequestStatus.unplaced):
-        raise InvalidState(f"Request {req.id} is {req.status.value}; it already has an answer.")
+        raise InvalidState(f"Request {req.id} is {str(req.status)}; it already has an answer.")
     req.status = RequestStatus.booked
     session.add(req)
 
@@ -178,7 +178,7 @@ def _transition(session: Session, actor: Actor, booking: Booking, action: str, b
 def confirm(session: Session, actor: Actor, booking_id: str) -> Booking:
     booking, _ = _managed(session, actor, booking_id)
     if booking.status != BookingStatus.tentative:
-        raise InvalidState(f"Booking {booking.id} is {booking.status.value}; only tentative bookings can be confirmed.")
+        raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; only tentative bookings can be confirmed.")
     return _transition(session, actor, booking, "confirm", snapshot(booking), status=BookingStatus.confirmed)
 
 
@@ -192,7 +192,7 @@ def move(
     lock_instrument(session, inst.id)
     if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
         raise InvalidState(
-            f"Booking {booking.id} is {booking.status.value}; only tentative or confirmed bookings can be moved."
+            f"Booking {booking.id} is {str(booking.status)}; only tentative or confirmed bookings can be moved."
         )
     enterprise = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
     policy = policy_of(session, inst.id)
@@ -228,7 +228,7 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
     booking, inst = get_visible(session, actor, booking_id)
     if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
         raise InvalidState(
-            f"Booking {booking.id} is {booking.status.value}; only tentative or confirmed bookings can be cancelled."
+            f"Booking {booking.id} is {str(booking.status)}; only tentative or confirmed bookings can be cancelled."
         )
     staff = actor.manages_unit(inst.owner_unit_id)
     if not staff:
@@ -271,9 +271,7 @@ def check_in(session: Session, actor: Actor, booking_id: str, now: datetime | No
     if not _may_run(actor, booking, inst):
         raise Forbidden("You cannot check in this booking.")
     if booking.status != BookingStatus.confirmed:
-        raise InvalidState(
-            f"Booking {booking.id} is {booking.status.value}; only confirmed bookings can be checked in."
-        )
+        raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; only confirmed bookings can be checked in.")
     if not (booking.start - timedelta(minutes=30) <= now < booking.end):
         tz = zone(inst.timezone)
         raise InvalidState(
@@ -290,7 +288,7 @@ def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | N
     if not _may_run(actor, booking, inst):
         raise Forbidden("You cannot check out this booking.")
     if booking.status != BookingStatus.checked_in:
-        raise InvalidState(f"Booking {booking.id} is {booking.status.value}; check in first.")
+        raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; check in first.")
     return _transition(
         session, actor, booking, "check_out", snapshot(booking), status=BookingStatus.completed, checked_out_at=now
     )
@@ -302,7 +300,7 @@ def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime 
     policy = policy_of(session, inst.id)
     if booking.status != BookingStatus.confirmed:
         raise InvalidState(
-            f"Booking {booking.id} is {booking.status.value}; only confirmed, not checked-in bookings can be no-shows."
+            f"Booking {booking.id} is {str(booking.status)}; only confirmed, not checked-in bookings can be no-shows."
         )
     if now < booking.start + timedelta(minutes=policy.no_show_grace_minutes):
         raise InvalidState(f"A booking becomes a no-show only {policy.no_show_grace_minutes} min after its start.")

@@ -82,12 +82,12 @@ def submit_request(session: Session, actor: Actor, req: BookingRequest) -> Booki
         if inst is None:
             raise NotFound(f"No instrument {req.instrument_id!r}.")
         raise InvalidInput(
-            f"Instrument {inst.id} ({inst.name}) is not open to external users or does not offer {req.service_mode.value}.",
+            f"Instrument {inst.id} ({inst.name}) is not open to external users or does not offer {str(req.service_mode)}.",
             field="service_mode",
         )
     if req.category is not None and not candidates:
         raise InvalidInput(
-            f"No instrument of category {req.category!r} offers {req.service_mode.value} to external users.",
+            f"No instrument of category {req.category!r} offers {str(req.service_mode)} to external users.",
             field="category",
         )
     session.add(req)
@@ -102,7 +102,7 @@ def eligible_instruments(session: Session, req: BookingRequest) -> list[Instrume
         q = q.where(Instrument.id == req.instrument_id)
     else:
         q = q.where(Instrument.category == req.category)
-    return [i for i in session.exec(q).all() if req.service_mode.value in i.service_modes]
+    return [i for i in session.exec(q).all() if str(req.service_mode) in i.service_modes]
 
 
 def get_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
@@ -145,7 +145,7 @@ def withdraw_request(session: Session, actor: Actor, request_id: str) -> Booking
     req = get_request(session, actor, request_id)
     if req.status not in OPEN_STATUSES:
         raise InvalidState(
-            f"Request {req.id} is {req.status.value}; only pending or unplaced requests can be withdrawn."
+            f"Request {req.id} is {str(req.status)}; only pending or unplaced requests can be withdrawn."
         )
     before = snapshot(req)
     req.status = RequestStatus.withdrawn

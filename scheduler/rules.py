@@ -130,11 +130,11 @@ class InstrumentOpenForSharing(Rule):
     def check(self, a: Attempt) -> Violation | None:
         if a.instrument.status not in BOOKABLE_STATUSES:
             return self.fail(
-                f"{a.instrument.name} is {a.instrument.status.value.replace('_', ' ')} and cannot be booked now."
+                f"{a.instrument.name} is {str(a.instrument.status).replace('_', ' ')} and cannot be booked now."
             )
         if a.enterprise is not None and a.instrument.sharing_mode != SharingMode.external:
             return self.fail(
-                f"{a.instrument.name} is not open to external users (sharing mode {a.instrument.sharing_mode.value})."
+                f"{a.instrument.name} is not open to external users (sharing mode {str(a.instrument.sharing_mode)})."
             )
         return None
 

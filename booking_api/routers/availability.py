@@ -13,10 +13,9 @@ from instruments.availability import (
     AvailabilityException,
     ExceptionKind,
     OpeningRule,
-    validate_exception,
-    validate_rule,
     zone,
 )
+from instruments.catalogue import add_exception, add_opening_rule
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
@@ -124,10 +123,7 @@ def list_rules(instrument_id: str, session: SessionDep) -> list[OpeningRule]:
 )
 def create_rule(instrument_id: str, body: RuleIn, session: SessionDep, actor: ActorDep) -> OpeningRule:
     inst = _managed_instrument(session, actor, instrument_id)
-    rule = validate_rule(OpeningRule(instrument_id=inst.id, **body.model_dump()))
-    session.add(rule)
-    session.flush()
-    record(session, actor, "opening_rule.create", "opening_rule", rule.id, after=snapshot(rule))
+    rule = add_opening_rule(session, actor, inst, OpeningRule(instrument_id=inst.id, **body.model_dump()))
     commit(session)
     return rule
 
@@ -169,10 +165,7 @@ def create_exception(
     instrument_id: str, body: ExceptionIn, session: SessionDep, actor: ActorDep
 ) -> AvailabilityException:
     inst = _managed_instrument(session, actor, instrument_id)
-    exc = validate_exception(session, AvailabilityException(instrument_id=inst.id, **body.model_dump()))
-    session.add(exc)
-    session.flush()
-    record(session, actor, "exception.create", "availability_exception", exc.id, after=snapshot(exc))
+    exc = add_exception(session, actor, inst, AvailabilityException(instrument_id=inst.id, **body.model_dump()))
     commit(session)
     return exc
 
@@ -215,7 +208,7 @@ def availability(
     ft = free_time(session, inst.id, start, end, actor, get_settings().max_availability_days)
     busy = [
         BusyOut(
-            start=b.start.astimezone(tz), end=b.end.astimezone(tz), booking_id=b.id, status=b.status.value, yours=True
+            start=b.start.astimezone(tz), end=b.end.astimezone(tz), booking_id=b.id, status=str(b.status), yours=True
         )
         if visible
         else BusyOut(start=b.start.astimezone(tz), end=b.end.astimezone(tz))

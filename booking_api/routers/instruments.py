@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, func, select
 
+from instruments import catalogue
 from instruments.audit import record, snapshot
 from instruments.availability import zone
 from instruments.errors import InvalidInput, NotFound
@@ -129,14 +130,6 @@ def _instrument(session, instrument_id: str) -> Instrument:
     return inst
 
 
-def _check_lab(session, lab_id: str | None, unit_id: str) -> None:
-    if lab_id is None:
-        return
-    lab = session.get(Lab, lab_id)
-    if lab is None or lab.owner_unit_id != unit_id:
-        raise InvalidInput(f"Lab {lab_id!r} is not a lab of this owner unit.", field="lab_id")
-
-
 @router.get(
     "/instruments", response_model=list[Instrument], tags=["instruments"], summary="Search the catalogue (public)"
 )
@@ -197,18 +190,9 @@ def get_instrument(instrument_id: str, session: SessionDep) -> InstrumentDetail:
     "/instruments", response_model=Instrument, status_code=201, summary="Put an instrument online (lab manager)"
 )
 def create_instrument(body: InstrumentIn, session: SessionDep, actor: ActorDep) -> Instrument:
-    unit = session.get(OwnerUnit, body.owner_unit_id)
-    if unit is None:
-        raise InvalidInput(f"No owner unit {body.owner_unit_id!r}.", field="owner_unit_id")
-    actor.require_unit_manager(unit.id, unit.name)
-    _check_lab(session, body.lab_id, unit.id)
     data = body.model_dump()
     data["service_modes"] = [m.value for m in body.service_modes]
-    inst = Instrument(**data)
-    session.add(inst)
-    session.flush()
-    session.add(BookingPolicy(instrument_id=inst.id))
-    record(session, actor, "instrument.create", "instrument", inst.id, after=snapshot(inst))
+    inst = catalogue.create_instrument(session, actor, Instrument(**data))
     commit(session)
     return inst
 
@@ -221,7 +205,7 @@ def patch_instrument(instrument_id: str, body: InstrumentPatch, session: Session
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     changes = body.model_dump(exclude_unset=True)
     if "lab_id" in changes:
-        _check_lab(session, changes["lab_id"], inst.owner_unit_id)
+        catalogue.check_lab(session, changes["lab_id"], inst.owner_unit_id)
     if changes.get("service_modes") is not None:
         changes["service_modes"] = [m.value for m in body.service_modes or []]
     before = snapshot(inst)

@@ -73,7 +73,7 @@ class RequestOut(BaseModel):
 
 
 def _out(r: BookingRequest) -> RequestOut:
-    return RequestOut.model_validate({**r.model_dump(), "status": r.status.value, "service_mode": r.service_mode.value})
+    return RequestOut.model_validate({**r.model_dump(), "status": str(r.status), "service_mode": str(r.service_mode)})
 
 
 @router.post("", response_model=RequestOut, status_code=201, summary="Submit a booking request (enterprise member)")

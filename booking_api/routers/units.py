@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
+from instruments import catalogue
 from instruments.audit import record, snapshot
 from instruments.errors import NotFound
 from instruments.inventory import Instrument
@@ -102,10 +103,7 @@ def get_unit(unit_id: str, session: SessionDep) -> UnitPage:
 
 @router.post("", response_model=OwnerUnit, status_code=201, summary="Register an owner unit (programme admin)")
 def create_unit(body: UnitIn, session: SessionDep, actor: AdminDep) -> OwnerUnit:
-    unit = OwnerUnit(**body.model_dump())
-    session.add(unit)
-    session.flush()
-    record(session, actor, "owner_unit.create", "owner_unit", unit.id, after=snapshot(unit))
+    unit = catalogue.create_unit(session, actor, OwnerUnit(**body.model_dump()))
     commit(session)
     return unit
 
@@ -128,9 +126,6 @@ def patch_unit(unit_id: str, body: UnitPatch, session: SessionDep, actor: ActorD
 def create_lab(unit_id: str, body: LabIn, session: SessionDep, actor: ActorDep) -> Lab:
     unit = _unit(session, unit_id)
     actor.require_unit_manager(unit.id, unit.name)
-    lab = Lab(owner_unit_id=unit.id, **body.model_dump())
-    session.add(lab)
-    session.flush()
-    record(session, actor, "lab.create", "lab", lab.id, after=snapshot(lab))
+    lab = catalogue.create_lab(session, actor, Lab(owner_unit_id=unit.id, **body.model_dump()))
     commit(session)
     return lab

@@ -1,0 +1,160 @@
+"""The ``labshare`` command: serve, demo, db upgrade."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from instruments.db import get_engine, session_scope
+from instruments.settings import get_settings
+
+app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "DATABASE_URL"], help="SQLAlchemy URL")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None:
+    """Apply the migrations (SQLite or PostgreSQL)."""
+    from .migrate import upgrade
+
+    url = database_url or get_settings().database_url
+    upgrade(url, revision)
+    console.print(f"[green]database at {url} is at revision {revision}[/green]")
+
+
+@app.command()
+def serve(
+    database_url: str | None = DbUrl,
+    host: str = typer.Option(None, help="Bind address (default LABSHARE_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="Port (default LABSHARE_PORT or 8000)"),
+    migrate: bool = typer.Option(True, help="Apply migrations first"),
+) -> None:
+    """Serve the API (and pages) against any database."""
+    import uvicorn
+
+    from .app import create_app
+    from .migrate import upgrade
+
+    settings = get_settings()
+    url = database_url or settings.database_url
+    if migrate:
+        upgrade(url)
+    uvicorn.run(create_app(url), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def demo(
+    database_url: str = typer.Option("sqlite:///labshare-demo.db", "--database-url", help="Where to build the demo"),
+    seed: int = 2026,
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve after building"),
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Build a fresh database with realistic demo data, print tokens and example calls, and serve."""
+    from fixtures.demo import build_demo
+
+    from .migrate import upgrade
+
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    else:
+        from booking_api.migrate import downgrade
+
+        downgrade(database_url, "base")
+    upgrade(database_url)
+    engine = get_engine(database_url)
+    tz_now = datetime.now().astimezone()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("building demo data", total=None)
+        with session_scope(engine) as session:
+            result = build_demo(session, tz_now.date(), seed, progress=lambda m: bar.update(task, description=m))
+        bar.update(task, description="demo data ready")
+    with session_scope(engine) as session:
+        example = _example_booking(session, result)
+    _print_intro(result, example, f"http://{host}:{port}")
+    if serve_after:
+        import uvicorn
+
+        from .app import create_app
+
+        uvicorn.run(create_app(database_url), host=host, port=port)
+
+
+def _example_booking(session, result) -> dict | None:
+    """A slot the first enterprise can really book now (tried in a savepoint, then undone)."""
+    from scheduler import booking_actions as actions
+    from scheduler.free_time import free_time
+
+    member = result.actors["member"]
+    now = datetime.now().astimezone()
+    for inst in result.instruments:
+        if "operator_run" not in inst.service_modes or inst.category != "XRD":
+            continue
+        ft = free_time(session, inst.id, now + timedelta(days=2), now + timedelta(days=16), member)
+        for s, e in ft.free:
+            if e - s < timedelta(hours=2):
+                continue
+            start = s if s.minute % 30 == 0 else s + timedelta(minutes=30 - s.minute % 30)
+            data = actions.BookingInput(inst.id, start, start + timedelta(hours=2), "operator_run", sample_count=2)
+            nested = session.begin_nested()
+            try:
+                actions.book(session, member, data)
+            except Exception:  # noqa: BLE001 - only probing
+                nested.rollback()
+                continue
+            nested.rollback()
+            return {"instrument": inst, "start": data.start, "end": data.end}
+    return None
+
+
+def _print_intro(result, example, base: str) -> None:
+    console.print("[bold]Demo API tokens[/bold] (shown once; only their hashes are stored):")
+    for role, who, tok in result.tokens:
+        console.print(f"  {role:<18} {who}\n      {tok}", soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        f"{len(result.instruments)} instruments, {len(result.enterprises)} enterprises, {result.bookings} bookings. "
+        f"API docs: {base}/docs"
+    )
+    member_token = next(t for r, _, t in result.tokens if r == "enterprise_member")
+    lines = [f"curl -s '{base}/api/v1/instruments?category=XRD'"]
+    if example:
+        inst = example["instrument"]
+        day0 = example["start"].replace(hour=0, minute=0)
+        lines.append(
+            f"curl -s '{base}/api/v1/instruments/{inst.id}/availability?start={quote(day0.isoformat())}"
+            f"&end={quote((day0 + timedelta(days=1)).isoformat())}'"
+        )
+        body = json.dumps(
+            {
+                "instrument_id": inst.id,
+                "start": example["start"].isoformat(),
+                "end": example["end"].isoformat(),
+                "service_mode": "operator_run",
+                "sample_count": 2,
+            }
+        )
+        lines.append(
+            f"curl -s -X POST {base}/api/v1/bookings -H 'Authorization: Bearer {member_token}' "
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
+        lines.append(f"curl -s {base}/api/v1/bookings -H 'Authorization: Bearer {member_token}'")
+    console.print("\n[bold]Try:[/bold]")
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    console.print()
+
+
+if __name__ == "__main__":
+    app()
