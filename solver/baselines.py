@@ -1,0 +1,63 @@
+"""Baselines sharing the solver's Problem and checker.
+
+* :func:`fcfs`: first come, first served — requests in ``submitted`` order (default: list
+  order), each at its earliest feasible start (ties: eligible-list order).
+* :func:`value_greedy`: requests by weight per hour, highest first (ties: submitted order),
+  each at its earliest feasible start.
+
+Both respect every constraint (windows, busy, buffers, operators, labs, budgets), start on the
+solver grid, and explain the requests they leave out.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .problem import Allocation, Placement, Problem, Request
+from .schedule import Schedule
+from .static import Static
+
+
+def greedy_fill(problem: Problem, order: list[Request], schedule: Schedule) -> list[Placement]:
+    """Place requests of ``order`` (not yet placed) at their earliest feasible start."""
+    added = []
+    for r in order:
+        if r.id in schedule.placed:
+            continue
+        p = schedule.earliest(r)
+        if p is not None:
+            schedule.add(p)
+            added.append(p)
+    return added
+
+
+def value_order(problem: Problem) -> list[Request]:
+    fcfs_order = problem.submitted_order()
+    pos = {r.id: k for k, r in enumerate(fcfs_order)}
+    return sorted(problem.requests, key=lambda r: (-r.weight / max(r.duration, 1), pos[r.id]))
+
+
+def _run(problem: Problem, order: list[Request], method: str, static: Static | None = None,
+         explain: bool = True) -> Allocation:
+    from .explain import explain_unplaced
+
+    t0 = time.perf_counter()
+    sched = Schedule(problem, static)
+    greedy_fill(problem, order, sched)
+    placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
+    obj = sum(problem.request_by_id[p.request].weight for p in placements)
+    alloc = Allocation(placements=placements, objective=obj, upper_bound=None,
+                       status="HEURISTIC", method=method)
+    alloc.timings["solve"] = time.perf_counter() - t0
+    if explain:
+        alloc.unplaced = explain_unplaced(problem, sched)
+    alloc.timings["total"] = time.perf_counter() - t0
+    return alloc
+
+
+def fcfs(problem: Problem, explain: bool = True) -> Allocation:
+    return _run(problem, problem.submitted_order(), "fcfs", explain=explain)
+
+
+def value_greedy(problem: Problem, explain: bool = True) -> Allocation:
+    return _run(problem, value_order(problem), "greedy", explain=explain)

@@ -1,0 +1,185 @@
+"""The allocation pipeline behind :func:`solver.solve`.
+
+1. Warm start: the better of value-greedy and FCFS (both globally feasible).
+2. Decompose into independent components (:mod:`solver.decompose`).
+3. Bound each component: trivial bound (all its weights), then the safe time-indexed LP bound
+   (:mod:`solver.bound`) where the warm start is not already optimal.
+4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the warm start,
+   with the component bound as a constraint (so reaching it proves optimality), time shared
+   in proportion to the gaps; unused time flows on.  UNKNOWN -> the warm start is kept.
+5. Merge, then a final greedy insertion pass of unplaced requests against global budgets.
+6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
+
+The upper bound is the sum over components of min(LP bound, trivial bound, CP-SAT's bound
+when the component's budgets were not split), which is valid for the whole problem.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .baselines import greedy_fill, value_order
+from .bound import lp_bound, trivial_bound
+from .checker import check
+from .decompose import decompose
+from .explain import explain_unplaced
+from .model import ComponentModel
+from .problem import Allocation, Placement, Problem, voucher_spend
+from .schedule import Schedule
+from .static import Static
+
+
+def _spend_on(problem: Problem, placements, key: str) -> int:
+    kind, name = key.split(":", 1)
+    total = 0
+    for p in placements:
+        r = problem.request_by_id[p.request]
+        if (kind == "enterprise" and r.enterprise == name) or (kind == "group" and problem.group_of(r.enterprise) == name):
+            total += voucher_spend(r, p.instrument)
+    return total
+
+
+def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
+          progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
+          deterministic_time: float | None = None, phase2_share: float = 0.15,
+          bound_share: float = 0.35, merge_limit: int = 400, use_lp: bool = True) -> Allocation:
+    """Maximise accepted weight, then closeness to preferred starts.
+
+    time_limit: seconds for the whole call (approximately; greedy and model building included).
+    workers / seed: CP-SAT ``num_workers`` / ``random_seed``.
+    progress: optional ``progress(stage, info)`` callback.
+    fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
+    deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
+    """
+    T0 = time.perf_counter()
+    deadline = T0 + time_limit
+    timings: dict[str, float] = {}
+    say = progress or (lambda stage, info: None)
+    static = Static(problem)
+
+    # 1. warm start
+    t = time.perf_counter()
+    best_sched, best_obj, warm_name = None, -1, ""
+    for name, order in (("greedy", value_order(problem)), ("fcfs", problem.submitted_order())):
+        sched = Schedule(problem, static)
+        greedy_fill(problem, order, sched)
+        obj = sum(problem.request_by_id[k].weight for k in sched.placed)
+        if obj > best_obj:
+            best_sched, best_obj, warm_name = sched, obj, name
+    warm = dict(best_sched.placed)
+    timings["warm_start"] = time.perf_counter() - t
+    say("warm_start", {"objective": best_obj, "method": warm_name})
+
+    # 2. components
+    t = time.perf_counter()
+    comps, hopeless = decompose(problem, static, warm, merge_limit=merge_limit)
+    timings["decompose"] = time.perf_counter() - t
+    say("decompose", {"components": len(comps), "hopeless": len(hopeless)})
+
+    # 3. bounds
+    t = time.perf_counter()
+    info = []
+    bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
+    for c in comps:
+        ids = {r.id for r in c.requests}
+        c_warm = {k: p for k, p in warm.items() if k in ids}
+        w_obj = sum(problem.request_by_id[k].weight for k in c_warm)
+        ub = trivial_bound(c.requests, static)
+        d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None}
+        info.append(d)
+    # cheap ones first so the time goes as far as possible
+    for d in sorted(info, key=lambda d: len(d["comp"].requests)):
+        if d["warm_obj"] >= d["ub"] or not use_lp:
+            continue
+        left = bound_deadline - time.perf_counter()
+        if left <= 0.05:
+            break
+        b, lpinfo = lp_bound(problem, static, d["comp"].requests, d["comp"].lp_caps, time_limit=left)
+        d["lp"] = lpinfo
+        if b is not None:
+            d["ub"] = min(d["ub"], b)
+    timings["bound"] = time.perf_counter() - t
+    say("bound", {"upper_bound": sum(d["ub"] for d in info)})
+
+    # 4. CP-SAT per component
+    t = time.perf_counter()
+    todo = [d for d in info if d["warm_obj"] < d["ub"]]
+    for d in info:
+        d["sol"] = list(d["warm"].values())
+        d["obj"] = d["warm_obj"]
+        d["status"] = "OPTIMAL" if d["warm_obj"] >= d["ub"] else "WARM"
+    todo.sort(key=lambda d: (d["ub"] - d["warm_obj"], len(d["comp"].requests)))
+    statuses: dict[str, int] = {}
+    for n, d in enumerate(todo):
+        left = deadline - time.perf_counter()
+        if left <= 0.05 and deterministic_time is None:
+            break
+        gaps = sum(max(1, e["ub"] - e["warm_obj"]) + 0.02 * len(e["comp"].requests) for e in todo[n:])
+        mine = max(1, d["ub"] - d["warm_obj"]) + 0.02 * len(d["comp"].requests)
+        share = max(0.05, left * mine / gaps)
+        c = d["comp"]
+        if c.split:  # residual budgets: what the other components' current solutions leave
+            for k in c.split:
+                c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+        ub_constraint = d["ub"] if not fairness_bonus else None
+        cm = ComponentModel(problem, static, c.requests, c.caps, upper_bound=ub_constraint,
+                            fairness_bonus=fairness_bonus)
+        has_pref = any(r.preferred_start is not None for r in c.requests)
+        p2 = phase2_share * share if has_pref else 0.0
+        res = cm.solve(d["warm"], time_limit=share - p2, workers=workers, seed=seed,
+                       deterministic_time=deterministic_time, phase2_time=p2)
+        statuses[res.status] = statuses.get(res.status, 0) + 1
+        if res.objective >= d["warm_obj"] or fairness_bonus:
+            d["sol"], d["obj"] = res.placements, res.objective
+        d["status"] = res.status
+        if res.status == "OPTIMAL" and not c.split and not fairness_bonus:
+            d["ub"] = min(d["ub"], res.objective)
+        elif res.cp_bound is not None and not c.split:
+            d["ub"] = min(d["ub"], int(res.cp_bound + 1e-6))
+        say("component", {"index": n, "of": len(todo), "requests": len(c.requests),
+                          "objective": d["obj"], "upper_bound": d["ub"], "status": res.status})
+    timings["cpsat"] = time.perf_counter() - t
+
+    # 5. merge + insertion pass
+    t = time.perf_counter()
+    sched = Schedule(problem, static)
+    for d in info:
+        for p in d["sol"]:
+            sched.add(p)
+    greedy_fill(problem, value_order(problem), sched)
+    placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
+    timings["insertion"] = time.perf_counter() - t
+
+    # 6. check, explain
+    t = time.perf_counter()
+    violations = check(problem, placements)
+    fallback = False
+    if violations:  # never expected; keep the warm start rather than return garbage
+        fallback = True
+        sched = best_sched
+        placements = [warm[r.id] for r in problem.requests if r.id in warm]
+    obj = sum(problem.request_by_id[p.request].weight for p in placements)
+    ub = sum(d["ub"] for d in info)
+    ub = max(ub, obj) if fallback else ub
+    alloc = Allocation(placements=placements, objective=obj, upper_bound=ub,
+                       status="OPTIMAL" if obj >= ub else "FEASIBLE", method="cpsat")
+    alloc.unplaced = explain_unplaced(problem, sched)
+    timings["check_explain"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - T0
+    alloc.timings = timings
+    alloc.stats = {
+        "warm_start": warm_name, "warm_objective": best_obj, "components": len(comps),
+        "components_solved": len(todo), "component_statuses": statuses,
+        "split_budgets": sorted({k for c in comps for k in c.split}),
+        "grid": static.grid, "checker_fallback": fallback, "violations": violations[:5],
+    }
+    alloc.stats["component_detail"] = [
+        {"requests": len(d["comp"].requests), "warm": d["warm_obj"], "objective": d["obj"],
+         "upper_bound": d["ub"], "status": d["status"], "split": len(d["comp"].split),
+         "lp_time": round(d["lp"]["time"], 3) if d["lp"] and "time" in d["lp"] else None}
+        for d in info]
+    if fairness_bonus:
+        alloc.stats["enterprises_served"] = len({problem.request_by_id[p.request].enterprise for p in placements})
+    say("done", {"objective": obj, "upper_bound": ub})
+    return alloc

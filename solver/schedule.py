@@ -1,0 +1,148 @@
+"""Incremental occupancy of instruments, operators, labs and voucher budgets.
+
+Used by the baselines, by :func:`solver.place.place`, by the explanations and by the final
+insertion pass.  Pure interval arithmetic, no CP-SAT.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from .problem import Placement, Problem, Request, voucher_spend
+from .static import Alternative, Static
+from .windows import Interval, first_on_grid, forbidden_by, full_periods, subtract
+
+
+class _Timeline:
+    """Intervals sorted by start, each tagged with the request holding it."""
+
+    def __init__(self):
+        self.starts: list[int] = []
+        self.items: list[tuple[int, int, str]] = []
+        self.maxlen = 0
+
+    def add(self, a: int, b: int, rid: str):
+        k = bisect.bisect_right(self.starts, a)
+        self.starts.insert(k, a)
+        self.items.insert(k, (a, b, rid))
+        self.maxlen = max(self.maxlen, b - a)
+
+    def remove(self, rid: str):
+        for k, it in enumerate(self.items):
+            if it[2] == rid:
+                del self.items[k]
+                del self.starts[k]
+                return
+
+    def meeting(self, lo: int, hi: int) -> list[tuple[int, int, str]]:
+        """Intervals that intersect ``[lo, hi)``."""
+        k0 = bisect.bisect_left(self.starts, lo - self.maxlen)
+        k1 = bisect.bisect_left(self.starts, hi)
+        return [it for it in self.items[k0:k1] if it[1] > lo]
+
+
+class Schedule:
+    def __init__(self, problem: Problem, static: Static | None = None):
+        self.problem = problem
+        self.static = static or Static(problem)
+        self.inst: dict[str, _Timeline] = {}
+        self.oper: dict[str, _Timeline] = {}
+        self.lab: dict[str, _Timeline] = {}
+        self.spent_e: dict[str, int] = {}
+        self.spent_g: dict[str, int] = {}
+        self.placed: dict[str, Placement] = {}
+
+    # -- occupancy -------------------------------------------------------------------------
+    def add(self, p: Placement):
+        pr = self.problem
+        r = pr.request_by_id[p.request]
+        ins = pr.instrument_by_id[p.instrument]
+        end = p.start + r.duration
+        self.inst.setdefault(ins.id, _Timeline()).add(p.start - ins.setup, end + ins.cleanup, r.id)
+        if p.operator is not None:
+            self.oper.setdefault(p.operator, _Timeline()).add(p.start, end, r.id)
+        if ins.lab is not None and ins.lab in pr.lab_by_id:
+            self.lab.setdefault(ins.lab, _Timeline()).add(p.start, end, r.id)
+        spend = voucher_spend(r, ins.id)
+        self.spent_e[r.enterprise] = self.spent_e.get(r.enterprise, 0) + spend
+        g = pr.group_of(r.enterprise)
+        if g is not None:
+            self.spent_g[g] = self.spent_g.get(g, 0) + spend
+        self.placed[r.id] = p
+
+    def remove(self, request_id: str):
+        p = self.placed.pop(request_id)
+        pr = self.problem
+        r = pr.request_by_id[request_id]
+        ins = pr.instrument_by_id[p.instrument]
+        self.inst[ins.id].remove(r.id)
+        if p.operator is not None:
+            self.oper[p.operator].remove(r.id)
+        if ins.lab is not None and ins.lab in self.lab:
+            self.lab[ins.lab].remove(r.id)
+        spend = voucher_spend(r, ins.id)
+        self.spent_e[r.enterprise] -= spend
+        g = pr.group_of(r.enterprise)
+        if g is not None:
+            self.spent_g[g] -= spend
+
+    # -- budgets ---------------------------------------------------------------------------
+    def budget_blocker(self, r: Request, spend: int) -> str | None:
+        """``enterprise:<id>`` / ``group:<id>`` whose remaining budget is below ``spend``."""
+        if spend <= 0:
+            return None
+        pr = self.problem
+        b = pr.enterprise_budget(r.enterprise)
+        if b is not None and self.spent_e.get(r.enterprise, 0) + spend > b:
+            return f"enterprise:{r.enterprise}"
+        g = pr.group_of(r.enterprise)
+        gb = pr.group_budget(g)
+        if gb is not None and self.spent_g.get(g, 0) + spend > gb:
+            return f"group:{g}"
+        return None
+
+    # -- free starts -----------------------------------------------------------------------
+    def _span(self, alt: Alternative) -> Interval:
+        ins = self.problem.instrument_by_id[alt.instrument]
+        return (alt.starts[0][0] - ins.setup, alt.starts[-1][1] + alt.request.duration + ins.cleanup)
+
+    def instrument_holders(self, alt: Alternative) -> list[tuple[int, int, str]]:
+        tl = self.inst.get(alt.instrument)
+        if tl is None or not alt.starts:
+            return []
+        lo, hi = self._span(alt)
+        return tl.meeting(lo, hi)
+
+    def free_starts(self, alt: Alternative, use_instrument=True, use_operator=True,
+                    use_lab=True) -> list[Interval]:
+        """Starts (minutes) where the alternative fits the current schedule."""
+        r = alt.request
+        d = r.duration
+        ins = self.problem.instrument_by_id[alt.instrument]
+        holes: list[Interval] = []
+        if use_instrument:
+            holes += forbidden_by([(a, b) for a, b, _ in self.instrument_holders(alt)],
+                                  d, ins.setup, ins.cleanup)
+        if use_operator and alt.operator is not None and alt.operator in self.oper:
+            lo, hi = alt.starts[0][0], alt.starts[-1][1] + d
+            holes += forbidden_by([(a, b) for a, b, _ in self.oper[alt.operator].meeting(lo, hi)], d)
+        if use_lab and ins.lab is not None and ins.lab in self.lab:
+            lab = self.problem.lab_by_id[ins.lab]
+            lo, hi = alt.starts[0][0], alt.starts[-1][1] + d
+            busy = [(a, b) for a, b, _ in self.lab[ins.lab].meeting(lo, hi)]
+            holes += forbidden_by(full_periods(busy, lab.capacity), d)
+        if not holes:
+            return alt.starts
+        return subtract(alt.starts, holes)
+
+    def earliest(self, r: Request, check_budget=True) -> Placement | None:
+        """Earliest feasible grid start over the request's alternatives (ties: eligible order)."""
+        best = None
+        g = self.static.grid
+        for alt in self.static.alternatives(r):
+            if check_budget and self.budget_blocker(r, alt.spend):
+                continue
+            s = first_on_grid(self.free_starts(alt), g)
+            if s is not None and (best is None or s < best.start):
+                best = Placement(r.id, alt.instrument, s, alt.operator)
+        return best

@@ -1,0 +1,106 @@
+"""Static alternatives: where each request could go if nothing else were placed.
+
+An alternative is (request, instrument, operator or None) with its start set: the starts that
+keep the booking and its buffers inside one free piece of one instrument window (windows minus
+merged busy time), between release and deadline, and, for operator-run requests, inside one
+working window of that operator.
+
+The solver grid: every start the solver (and the baselines) produce is a multiple of
+``grid = gcd(slot_minutes, every time in the data)``.  When all data are multiples of
+``slot_minutes`` the grid is ``slot_minutes``, and restricting starts to it loses no optimality
+(shift every booking left to the grid: order, windows, release, deadlines and capacities are
+preserved), so bounds stay valid for the problem without the grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .problem import Problem, Request, voucher_spend
+from .windows import Interval, gcd_all, start_set, window_pieces, intersect
+
+
+@dataclass
+class Alternative:
+    request: Request
+    instrument: str
+    operator: str | None
+    starts: list[Interval]  # minutes, half-open
+    spend: int
+
+
+def solver_grid(problem: Problem) -> int:
+    vals = [problem.slot_minutes or 1, problem.horizon_minutes]
+    for i in problem.instruments:
+        vals += [i.setup, i.cleanup]
+        for a, b in list(i.windows) + list(i.busy):
+            vals += [a, b]
+    for o in problem.operators:
+        for a, b in o.windows:
+            vals += [a, b]
+    for r in problem.requests:
+        vals += [r.duration, r.release, problem.deadline_of(r)]
+    g = gcd_all(vals)
+    return max(1, g)
+
+
+class Static:
+    """Caches of the static (schedule-independent) data of a problem."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self._pieces: dict[str, list[Interval]] = {}
+        self._alts: dict[str, list[Alternative]] = {}
+
+    @cached_property
+    def grid(self) -> int:
+        return solver_grid(self.problem)
+
+    def pieces(self, instrument_id: str) -> list[Interval]:
+        p = self._pieces.get(instrument_id)
+        if p is None:
+            ins = self.problem.instrument_by_id[instrument_id]
+            p = window_pieces(ins.windows, ins.busy)
+            self._pieces[instrument_id] = p
+        return p
+
+    def instrument_starts(self, r: Request, instrument_id: str) -> list[Interval]:
+        ins = self.problem.instrument_by_id.get(instrument_id)
+        if ins is None:
+            return []
+        return start_set(self.pieces(instrument_id), r.duration, r.release,
+                         self.problem.deadline_of(r), ins.setup, ins.cleanup)
+
+    def operator_starts(self, r: Request, operator_id: str) -> list[Interval]:
+        o = self.problem.operator_by_id[operator_id]
+        return start_set(o.windows, r.duration, r.release, self.problem.deadline_of(r))
+
+    def alternatives(self, r: Request) -> list[Alternative]:
+        """Non-empty alternatives of a request (on the grid), in eligible order."""
+        alts = self._alts.get(r.id)
+        if alts is not None:
+            return alts
+        alts = []
+        g = self.grid
+        for iid in dict.fromkeys(r.eligible):
+            base = self.instrument_starts(r, iid)
+            if not _has_grid_point(base, g):
+                continue
+            spend = voucher_spend(r, iid)
+            if r.needs_operator:
+                for o in self.problem.operators_of_instrument.get(iid, []):
+                    st = intersect(base, self.operator_starts(r, o.id))
+                    if _has_grid_point(st, g):
+                        alts.append(Alternative(r, iid, o.id, st, spend))
+            else:
+                alts.append(Alternative(r, iid, None, base, spend))
+        self._alts[r.id] = alts
+        return alts
+
+
+def _has_grid_point(ranges, g) -> bool:
+    for lo, hi in ranges:
+        if -((-lo) // g) * g < hi:
+            return True
+    return False
