@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh machine with Python 3.11 and make:
+#   make demo   build a SQLite database with demo data and serve http://127.0.0.1:8000
+#   make test   run the whole test suite (PostgreSQL tests too when TEST_DATABASE_URL is set)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test serve bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/labshare demo
+
+serve: $(STAMP)
+	$(BIN)/labshare serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.allocation
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/ruff check instruments scheduler booking_api fixtures solver tests bench
+
+clean:
+	rm -rf $(VENV) *.db *.db-wal *.db-shm .pytest_cache .hypothesis
