@@ -42,8 +42,14 @@ def trivial_bound(requests: list[Request], static: Static) -> int:
 
 
 def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: dict[str, int],
-             time_limit: float = 10.0, max_vars: int = 2_000_000) -> tuple[int | None, dict]:
-    """Safe LP bound of the component (None if too big or GLOP failed)."""
+             time_limit: float = 10.0, max_vars: int = 2_000_000, integer: bool = False,
+             budgets_exact: bool = False) -> tuple[int | None, dict]:
+    """Safe LP bound of the component (None if too big or GLOP failed).
+
+    With ``integer=True`` the same time-indexed model is solved as a 0-1 MIP with SCIP: it is
+    then an exact model of the component on the grid (with ``caps`` as budgets), and
+    ``info["placements"]`` holds its solution; the bound is SCIP's dual bound.
+    """
     t0 = time.perf_counter()
     g = static.grid
     rows: dict = {}
@@ -51,6 +57,7 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
     cols_rows: list[list[int]] = []   # per variable: its rows (coefficient 1 except budgets)
     budget_entries: list[tuple[int, int, int]] = []  # (var, row, spend)
     obj: list[float] = []
+    meta: list = []
 
     def row(key, ub):
         k = rows.get(key)
@@ -94,6 +101,7 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
                         for c in range(t, t + dlen):
                             rs.append(row(("l", ins.lab, c), lab))
                     j = len(obj)
+                    meta.append((alt, t))
                     obj.append(float(r.weight))
                     cols_rows.append(rs)
                     for kr in krows:
@@ -118,7 +126,10 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
     m.maximize = True
     add = m.variable.add
     for c in obj:
-        add(lower_bound=0.0, upper_bound=1.0, objective_coefficient=c)
+        add(lower_bound=0.0, upper_bound=1.0, objective_coefficient=c, is_integer=integer)
+    if integer:
+        req.solver_type = lp.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING
+        req.solver_specific_parameters = "limits/gap = 0\nlimits/absgap = 0.5\nlp/threads = 1\n"
     for k in range(nrows):
         ct = m.constraint.add(lower_bound=-math.inf, upper_bound=row_ub[k])
         if k in row_budget:
@@ -133,6 +144,16 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
     pywraplp.Solver.SolveWithProto(req, resp)
     info = {"vars": len(obj), "rows": nrows, "build": t_build, "lp_status": lp.MPSolverResponseStatus.Name(resp.status),
             "lp_objective": resp.objective_value}
+    if integer:
+        from .problem import Placement
+        info["time"] = time.perf_counter() - t0
+        if resp.status not in (lp.MPSOLVER_OPTIMAL, lp.MPSOLVER_FEASIBLE):
+            return None, info
+        vals = resp.variable_value
+        info["placements"] = [Placement(a.request.id, a.instrument, g * t, a.operator)
+                              for (a, t), v in zip(meta, vals) if v > 0.5]
+        info["optimal"] = resp.status == lp.MPSOLVER_OPTIMAL
+        return math.floor(resp.best_objective_bound + 1e-6), info
     if len(resp.dual_value) != nrows:
         info["time"] = time.perf_counter() - t0
         return None, info

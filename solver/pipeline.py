@@ -2,8 +2,9 @@
 
 1. Warm start: the better of value-greedy and FCFS (both globally feasible).
 2. Decompose into independent components (:mod:`solver.decompose`).
-3. Bound each component: trivial bound (all its weights), then the safe time-indexed LP bound
-   (:mod:`solver.bound`) where the warm start is not already optimal.
+3. Bound each component: trivial bound (all its weights); small components are solved exactly
+   as a time-indexed 0-1 MIP with SCIP (solution and proof); otherwise the safe time-indexed LP
+   bound (:mod:`solver.bound`) where the warm start is not already optimal.
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the warm start,
    with the component bound as a constraint (so reaching it proves optimality), time shared
    in proportion to the gaps; unused time flows on.  UNKNOWN -> the warm start is kept.
@@ -43,7 +44,8 @@ def _spend_on(problem: Problem, placements, key: str) -> int:
 def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
           progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
           deterministic_time: float | None = None, phase2_share: float = 0.15,
-          bound_share: float = 0.35, merge_limit: int = 400, use_lp: bool = True) -> Allocation:
+          bound_share: float = 0.35, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
+          mip_time: float | None = None) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
@@ -51,6 +53,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     progress: optional ``progress(stage, info)`` callback.
     fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
+    mip_max_requests / mip_time: components up to this size are first solved exactly as a
+        time-indexed 0-1 MIP with SCIP for up to ``mip_time`` s (default 60 % of the limit).
     """
     T0 = time.perf_counter()
     deadline = T0 + time_limit
@@ -86,16 +90,37 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         c_warm = {k: p for k, p in warm.items() if k in ids}
         w_obj = sum(problem.request_by_id[k].weight for k in c_warm)
         ub = trivial_bound(c.requests, static)
-        d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None}
+        d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None,
+             "sol": list(c_warm.values()), "obj": w_obj, "status": "OPTIMAL" if w_obj >= ub else "WARM"}
         info.append(d)
     # cheap ones first so the time goes as far as possible
     for d in sorted(info, key=lambda d: len(d["comp"].requests)):
-        if d["warm_obj"] >= d["ub"] or not use_lp:
+        if d["obj"] >= d["ub"] or not use_lp:
             continue
         left = bound_deadline - time.perf_counter()
         if left <= 0.05:
             break
-        b, lpinfo = lp_bound(problem, static, d["comp"].requests, d["comp"].lp_caps, time_limit=left)
+        c = d["comp"]
+        if len(c.requests) <= mip_max_requests and not fairness_bonus:
+            # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
+            if c.split:
+                for k in c.split:
+                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+            mip_left = min(mip_time if mip_time is not None else 0.6 * time_limit,
+                           deadline - time.perf_counter() - 0.1)
+            if mip_left <= 0.05:
+                continue
+            b, mi = lp_bound(problem, static, c.requests, c.caps, time_limit=mip_left, integer=True)
+            if b is not None and "placements" in mi:
+                mobj = sum(problem.request_by_id[p.request].weight for p in mi["placements"])
+                if mobj > d["obj"] and not check(problem, mi["placements"]):
+                    d["sol"], d["obj"] = mi["placements"], mobj
+                if mi.get("optimal") and not c.split:
+                    d["ub"] = min(d["ub"], b)
+                    d["status"] = "OPTIMAL" if d["obj"] >= d["ub"] else d["status"]
+                    if d["obj"] >= d["ub"]:
+                        continue
+        b, lpinfo = lp_bound(problem, static, c.requests, c.lp_caps, time_limit=left)
         d["lp"] = lpinfo
         if b is not None:
             d["ub"] = min(d["ub"], b)
@@ -104,11 +129,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
 
     # 4. CP-SAT per component
     t = time.perf_counter()
-    todo = [d for d in info if d["warm_obj"] < d["ub"]]
-    for d in info:
-        d["sol"] = list(d["warm"].values())
-        d["obj"] = d["warm_obj"]
-        d["status"] = "OPTIMAL" if d["warm_obj"] >= d["ub"] else "WARM"
+    todo = [d for d in info if d["obj"] < d["ub"]]
+    for d in todo:  # CP-SAT starts from the best known component solution
+        d["warm"] = {p.request: p for p in d["sol"]}
+        d["warm_obj"] = d["obj"]
     todo.sort(key=lambda d: (d["ub"] - d["warm_obj"], len(d["comp"].requests)))
     statuses: dict[str, int] = {}
     for n, d in enumerate(todo):
