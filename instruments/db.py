@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, create_engine
@@ -52,6 +52,15 @@ def utc_field(*, nullable: bool = False, index: bool = False, default: Any = ...
 
 def json_field(default_factory: Any = list, nullable: bool = False) -> Any:
     return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=nullable))
+
+
+MAX_FEN = 10**15
+"""Upper bound for any money input (10 trillion RMB): keeps every sum inside BIGINT."""
+
+
+def fen_field(default: int = 0, **kw: Any) -> Any:
+    """Money: integer fen, stored as BIGINT (an instrument's value passes 2^31 fen)."""
+    return Field(default=default, ge=0, sa_type=BigInteger, **kw)
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from .db import json_field
+from .db import fen_field, json_field
 from .ids import new_id
 
 LARGE_INSTRUMENT_FEN = 50_000_000
@@ -64,7 +64,7 @@ class Instrument(SQLModel, table=True):
     model: str = ""
     country_of_origin: str = ""
     start_of_use: date | None = None
-    original_value_fen: int = Field(default=0, ge=0)
+    original_value_fen: int = fen_field()
     key_specs: str = ""
     main_functions: str = ""
     disciplines: str = ""
@@ -74,10 +74,10 @@ class Instrument(SQLModel, table=True):
     sharing_mode: SharingMode = SharingMode.external
     status: InstrumentStatus = InstrumentStatus.normal
     service_modes: list[str] = json_field(lambda: [ServiceMode.operator_run.value])
-    fee_hour_internal_fen: int = Field(default=0, ge=0)
-    fee_hour_external_fen: int = Field(default=0, ge=0)
-    fee_sample_internal_fen: int = Field(default=0, ge=0)
-    fee_sample_external_fen: int = Field(default=0, ge=0)
+    fee_hour_internal_fen: int = fen_field()
+    fee_hour_external_fen: int = fen_field()
+    fee_sample_internal_fen: int = fen_field()
+    fee_sample_external_fen: int = fen_field()
     timezone: str = "Asia/Shanghai"
 
     @property

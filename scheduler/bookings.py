@@ -15,7 +15,7 @@ from sqlalchemy import Index, false
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from instruments.actor import Actor, Role
-from instruments.db import utc_field, utcnow
+from instruments.db import fen_field, utc_field, utcnow
 from instruments.errors import NotFound
 from instruments.ids import new_id
 from instruments.inventory import Instrument
@@ -56,7 +56,7 @@ class Booking(SQLModel, table=True):
     blocked_start: datetime = utc_field()
     blocked_end: datetime = utc_field()
     status: BookingStatus = Field(default=BookingStatus.tentative, index=True)
-    price_fen: int = Field(default=0, ge=0)
+    price_fen: int = fen_field()
     sample_count: int = Field(default=0, ge=0)
     notes: str = ""
     source: str = Field(default="instant", description="instant | round | manager")

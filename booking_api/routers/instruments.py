@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
@@ -11,6 +12,7 @@ from sqlmodel import col, func, select
 from instruments import catalogue
 from instruments.audit import record, snapshot
 from instruments.availability import zone
+from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy
@@ -55,7 +57,7 @@ class InstrumentIn(BaseModel):
     model: str = ""
     country_of_origin: str = ""
     start_of_use: date | None = None
-    original_value_fen: int = Field(default=0, ge=0)
+    original_value_fen: int = Field(default=0, ge=0, le=MAX_FEN)
     key_specs: str = ""
     main_functions: str = ""
     disciplines: str = ""
@@ -65,10 +67,10 @@ class InstrumentIn(BaseModel):
     sharing_mode: SharingMode = SharingMode.external
     status: InstrumentStatus = InstrumentStatus.normal
     service_modes: list[ServiceMode] = Field(default=[ServiceMode.operator_run], min_length=1)
-    fee_hour_internal_fen: int = Field(default=0, ge=0)
-    fee_hour_external_fen: int = Field(default=0, ge=0)
-    fee_sample_internal_fen: int = Field(default=0, ge=0)
-    fee_sample_external_fen: int = Field(default=0, ge=0)
+    fee_hour_internal_fen: int = Field(default=0, ge=0, le=MAX_FEN)
+    fee_hour_external_fen: int = Field(default=0, ge=0, le=MAX_FEN)
+    fee_sample_internal_fen: int = Field(default=0, ge=0, le=MAX_FEN)
+    fee_sample_external_fen: int = Field(default=0, ge=0, le=MAX_FEN)
     timezone: str = "Asia/Shanghai"
 
     @field_validator("timezone")
@@ -90,24 +92,24 @@ class InstrumentPatch(BaseModel):
     sharing_mode: SharingMode | None = None
     status: InstrumentStatus | None = None
     service_modes: list[ServiceMode] | None = Field(default=None, min_length=1)
-    fee_hour_internal_fen: int | None = Field(default=None, ge=0)
-    fee_hour_external_fen: int | None = Field(default=None, ge=0)
-    fee_sample_internal_fen: int | None = Field(default=None, ge=0)
-    fee_sample_external_fen: int | None = Field(default=None, ge=0)
+    fee_hour_internal_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    fee_hour_external_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    fee_sample_internal_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
+    fee_sample_external_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
 
 
 class PolicyIn(BaseModel):
     slot_minutes: int = Field(default=30, ge=1, le=1440)
-    min_minutes: int = Field(default=30, ge=1)
-    max_minutes: int = Field(default=480, ge=1)
-    lead_minutes: dict[ServiceMode, int] = {}
+    min_minutes: int = Field(default=30, ge=1, le=10080)
+    max_minutes: int = Field(default=480, ge=1, le=10080)
+    lead_minutes: dict[ServiceMode, Annotated[int, Field(ge=0, le=525600)]] = {}
     max_advance_days: int = Field(default=90, ge=1, le=730)
-    cancel_cutoff_minutes: int = Field(default=1440, ge=0)
+    cancel_cutoff_minutes: int = Field(default=1440, ge=0, le=525600)
     setup_minutes: int = Field(default=0, ge=0, le=1440)
     cleanup_minutes: int = Field(default=0, ge=0, le=1440)
-    max_future_bookings: int = Field(default=5, ge=0)
+    max_future_bookings: int = Field(default=5, ge=0, le=10000)
     auto_confirm: bool = False
-    no_show_grace_minutes: int = Field(default=30, ge=0)
+    no_show_grace_minutes: int = Field(default=30, ge=0, le=1440)
 
 
 class InstrumentDetail(BaseModel):
