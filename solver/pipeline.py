@@ -54,7 +54,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
     mip_max_requests / mip_time: components up to this size are first solved exactly as a
-        time-indexed 0-1 MIP with SCIP for up to ``mip_time`` s (default 60 % of the limit).
+        time-indexed 0-1 MIP with SCIP for up to ``mip_time`` s (default min(60 % of the limit, 1 s + 3 % of it)).
     """
     T0 = time.perf_counter()
     deadline = T0 + time_limit
@@ -101,12 +101,12 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if left <= 0.05:
             break
         c = d["comp"]
-        if len(c.requests) <= mip_max_requests and not fairness_bonus:
+        if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split:
             # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
             if c.split:
                 for k in c.split:
                     c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
-            mip_left = min(mip_time if mip_time is not None else 0.6 * time_limit,
+            mip_left = min(mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit),
                            deadline - time.perf_counter() - 0.1)
             if mip_left <= 0.05:
                 continue
