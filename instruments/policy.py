@@ -32,6 +32,9 @@ class BookingPolicy(SQLModel, table=True):
     max_future_bookings: int = Field(default=5, ge=0, description="Live future bookings per enterprise")
     auto_confirm: bool = Field(default=False, description="Instant bookings start confirmed, not tentative")
     no_show_grace_minutes: int = Field(default=30, ge=0)
+    minutes_per_sample: int = Field(
+        default=30, ge=1, description="Instrument time one sample takes (requests by sample count)"
+    )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -60,6 +63,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 def policy_from_preset(instrument_id: str, preset: str, **overrides: Any) -> BookingPolicy:
     values = {**PRESETS[preset], **overrides}
     return BookingPolicy(instrument_id=instrument_id, **values)
+
+
+def minutes_for_samples(policy: BookingPolicy, samples: int) -> int:
+    """Instrument time for ``samples`` samples, rounded up to the slot grid."""
+    raw = policy.minutes_per_sample * samples
+    step = policy.slot_minutes
+    return max(step, -(-raw // step) * step)
 
 
 def lead_minutes_for(policy: BookingPolicy, service_mode: str) -> int:

@@ -15,6 +15,7 @@ from instruments.db import json_field, utc_field, utcnow
 from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
 from instruments.inventory import Instrument, ServiceMode, SharingMode
+from instruments.policy import BookingPolicy, minutes_for_samples
 
 
 class RequestStatus(StrEnum):
@@ -38,7 +39,7 @@ class BookingRequest(SQLModel, table=True):
     instrument_id: str | None = Field(default=None, foreign_key="instrument.id", index=True)
     category: str | None = Field(default=None, index=True)
     service_mode: ServiceMode = ServiceMode.operator_run
-    duration_minutes: int = Field(gt=0)
+    duration_minutes: int = Field(gt=0, description="Instrument time (derived from samples when not given)")
     sample_count: int = Field(default=0, ge=0)
     earliest_start: datetime = utc_field()
     deadline: datetime = utc_field()
@@ -64,6 +65,12 @@ def submit_request(session: Session, actor: Actor, req: BookingRequest) -> Booki
             raise InvalidInput(f"{name} needs a UTC offset, e.g. 2026-12-01T08:30:00+08:00.", field=name)
     if (req.instrument_id is None) == (req.category is None):
         raise InvalidInput("Give exactly one of instrument_id or category.", field="instrument_id")
+    candidates = eligible_instruments(session, req)
+    if not req.duration_minutes:
+        if req.sample_count <= 0:
+            raise InvalidInput("Give duration_minutes, or sample_count to derive it.", field="duration_minutes")
+        policies = [session.get(BookingPolicy, i.id) or BookingPolicy(instrument_id=i.id) for i in candidates]
+        req.duration_minutes = max((minutes_for_samples(p, req.sample_count) for p in policies), default=0)
     if req.deadline <= req.earliest_start:
         raise InvalidInput("deadline must be after earliest_start.", field="deadline")
     window = (req.deadline - req.earliest_start).total_seconds() / 60
@@ -76,7 +83,6 @@ def submit_request(session: Session, actor: Actor, req: BookingRequest) -> Booki
         raise InvalidInput("deadline is already past.", field="deadline")
     if req.preferred_start is not None and not (req.earliest_start <= req.preferred_start <= req.deadline):
         raise InvalidInput("preferred_start must lie between earliest_start and deadline.", field="preferred_start")
-    candidates = eligible_instruments(session, req)
     if req.instrument_id is not None and not candidates:
         inst = session.get(Instrument, req.instrument_id)
         if inst is None:

@@ -23,6 +23,7 @@ from instruments.intervals import contains
 from instruments.inventory import BOOKABLE_STATUSES, OPERATOR_MODES, Instrument, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, Qualification
+from instruments.units import Lab
 from instruments.workdays import WorkCalendar
 
 from .bookings import LIVE, Booking, live_bookings
@@ -293,6 +294,38 @@ class OperatorAvailable(Rule):
         )
 
 
+class LabCapacity(Rule):
+    """A lab hosts at most ``capacity`` bookings at once (its benches, seats, safety limits)."""
+
+    code = "lab_full"
+
+    def check(self, a: Attempt) -> Violation | None:
+        if a.instrument.lab_id is None:
+            return None
+        lab = a.session.get(Lab, a.instrument.lab_id)
+        if lab is None:
+            return None
+        q = (
+            select(func.count())
+            .select_from(Booking)
+            .join(Instrument, Instrument.id == Booking.instrument_id)
+            .where(
+                Instrument.lab_id == lab.id,
+                col(Booking.status).in_(LIVE),
+                Booking.start < a.end,
+                Booking.end > a.start,
+            )
+        )
+        if a.moving is not None:
+            q = q.where(Booking.id != a.moving.id)
+        if a.session.exec(q).one() >= lab.capacity:
+            return self.fail(
+                f"{lab.name} hosts at most {lab.capacity} booking(s) at a time and is full "
+                f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time."
+            )
+        return None
+
+
 class FutureBookingLimit(Rule):
     code = "too_many_bookings"
     staff_exempt = True
@@ -344,6 +377,7 @@ RULES: tuple[Rule, ...] = (
     WithinOpeningHours(),
     QualifiedForSelfOperation(),
     OperatorAvailable(),
+    LabCapacity(),
     FutureBookingLimit(),
     NoOverlap(),
 )

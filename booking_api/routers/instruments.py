@@ -110,6 +110,7 @@ class PolicyIn(BaseModel):
     max_future_bookings: int = Field(default=5, ge=0, le=10000)
     auto_confirm: bool = False
     no_show_grace_minutes: int = Field(default=30, ge=0, le=1440)
+    minutes_per_sample: int = Field(default=30, ge=1, le=1440)
 
 
 class InstrumentDetail(BaseModel):

@@ -44,7 +44,9 @@ class RequestIn(BaseModel):
     instrument_id: str | None = None
     category: str | None = None
     service_mode: ServiceMode = ServiceMode.operator_run
-    duration_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    duration_minutes: int | None = Field(
+        default=None, gt=0, le=7 * 24 * 60, description="Instrument time; omit to derive it from sample_count"
+    )
     sample_count: int = Field(default=0, ge=0, le=10000)
     earliest_start: AwareDatetime
     deadline: AwareDatetime

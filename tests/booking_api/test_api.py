@@ -305,3 +305,21 @@ def test_holiday_calendar_endpoint_and_override(client, world):
         ).status_code
         == 403
     )
+
+
+def test_request_by_sample_count_derives_duration(client, world):
+    m = auth(world, "manager")
+    policy = client.get(f"{API}/instruments/{world.xrd.id}/policy").json()
+    policy.pop("instrument_id")
+    r = client.put(f"{API}/instruments/{world.xrd.id}/policy", json={**policy, "minutes_per_sample": 20}, headers=m)
+    assert r.status_code == 200
+    body = {
+        "instrument_id": world.xrd.id,
+        "sample_count": 4,
+        "earliest_start": iso(world.at(8)),
+        "deadline": iso(world.at(8) + timedelta(days=3)),
+    }
+    r = client.post(f"{API}/requests", json=body, headers=auth(world, "member_a"))
+    assert r.status_code == 201 and r.json()["duration_minutes"] == 90  # 4 × 20 min → 80 → 30-min grid
+    r = client.post(f"{API}/requests", json={**body, "sample_count": 0}, headers=auth(world, "member_a"))
+    assert r.status_code == 422 and r.json()["violations"][0]["field"] == "duration_minutes"

@@ -19,7 +19,10 @@ def test_mistyped_character_is_caught_with_the_expected_check_character():
     assert msg and "check character" in msg and "'T'" in msg
 
 
-@pytest.mark.parametrize("code, words", [("9144030070846113", "18 characters"), ("91440300708461136I", "cannot appear"), ("91ABCDEF708461136T", "region")])
+@pytest.mark.parametrize(
+    "code, words",
+    [("9144030070846113", "18 characters"), ("91440300708461136I", "cannot appear"), ("91ABCDEF708461136T", "region")],
+)
 def test_malformed_codes_say_why(code, words):
     assert words in (problem(code) or "")
 
@@ -31,5 +34,5 @@ def test_any_single_substitution_is_detected(org, reg, region):
     for i in range(17):
         for c in ALPHABET[:5]:
             if c != code[i] and not (2 <= i < 8 and not c.isdigit()):
-                changed = code[:i] + c + code[i + 1:]
+                changed = code[:i] + c + code[i + 1 :]
                 assert problem(changed) is not None, changed

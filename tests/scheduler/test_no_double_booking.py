@@ -1,5 +1,6 @@
 """No two live bookings of one instrument overlap: checked by rules, and refused by the database
 itself (PostgreSQL exclusion constraint; SQLite trigger on a serialised write path)."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,12 @@ def live_overlaps(session: Session) -> list[tuple[str, str]]:
     rows = session.exec(select(Booking).where(col(Booking.status).in_(LIVE))).all()
     bad = []
     for i, a in enumerate(rows):
-        for b in rows[i + 1:]:
-            if a.instrument_id == b.instrument_id and a.blocked_start < b.blocked_end and b.blocked_start < a.blocked_end:
+        for b in rows[i + 1 :]:
+            if (
+                a.instrument_id == b.instrument_id
+                and a.blocked_start < b.blocked_end
+                and b.blocked_start < a.blocked_end
+            ):
                 bad.append((a.id, b.id))
     return bad
 
@@ -50,7 +55,12 @@ def test_random_book_move_cancel_never_double_books(db, world, ops):
             end = start + timedelta(minutes=30 * length)
             try:
                 if kind == "book":
-                    b = actions.book(s, actors[who], actions.BookingInput(inst.id, start, end, "self_operated" if who == 2 else "operator_run"), now=now)
+                    b = actions.book(
+                        s,
+                        actors[who],
+                        actions.BookingInput(inst.id, start, end, "self_operated" if who == 2 else "operator_run"),
+                        now=now,
+                    )
                     ids.append(b.id)
                 elif kind == "move" and ids:
                     actions.move(s, w.manager, ids[who % len(ids)], start, end, now=now)
@@ -63,8 +73,15 @@ def test_random_book_move_cancel_never_double_books(db, world, ops):
 
 
 def _raw_booking(w, start, end, status=BookingStatus.confirmed) -> Booking:
-    return Booking(instrument_id=w.xrd.id, service_mode="self_operated", start=start, end=end,
-                   blocked_start=start, blocked_end=end, status=status)
+    return Booking(
+        instrument_id=w.xrd.id,
+        service_mode="self_operated",
+        start=start,
+        end=end,
+        blocked_start=start,
+        blocked_end=end,
+        status=status,
+    )
 
 
 def test_database_refuses_an_overlapping_insert_that_skips_the_rules(db, world):
@@ -141,7 +158,9 @@ def test_twenty_concurrent_clients_one_winner_per_slot(db, world):
     def attempt(s: Session, i: int) -> int:
         hh, mm = SLOTS[i % 4]
         start = w.at(hh, mm) + timedelta(minutes=30 * (i // 4 % 2))
-        actions.book(s, w.manager, actions.BookingInput(w.xrd.id, start, start + timedelta(hours=1), "self_operated"), now=now)
+        actions.book(
+            s, w.manager, actions.BookingInput(w.xrd.id, start, start + timedelta(hours=1), "self_operated"), now=now
+        )
         return i % 4
 
     wins, losses = _race(db, world, 20, attempt)

@@ -1,4 +1,5 @@
 """Every booking rule fails with its own code and a message a person can act on."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -139,3 +140,16 @@ def test_staff_are_exempt_from_lead_time_but_not_from_hours(session, world):
     assert b.status == BookingStatus.confirmed
     found = violations(session, w, w.manager, w.at(12), w.at(13), now=w.at(9))
     assert set(found) == {"outside_opening_hours"}
+
+
+def test_lab_capacity(session, world):
+    w = world
+    room = factories.lab(session, factories.unit(session, "Bench Unit"), "Small lab", capacity=1)
+    for inst in (w.xrd, w.sem):
+        inst.lab_id = room.id
+        session.add(inst)
+    session.flush()
+    attempt(session, w, w.manager, w.at(9), w.at(10), inst=w.sem, mode="self_operated")
+    msg = violations(session, w, w.member_a, w.at(9, 30), w.at(10, 30))["lab_full"]
+    assert "Small lab hosts at most 1 booking(s)" in msg
+    assert attempt(session, w, w.member_a, w.at(10, 30), w.at(11, 30)).id

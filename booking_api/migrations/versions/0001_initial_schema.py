@@ -289,6 +289,7 @@ def upgrade() -> None:
         sa.Column("max_future_bookings", sa.Integer(), nullable=False),
         sa.Column("auto_confirm", sa.Boolean(), nullable=False),
         sa.Column("no_show_grace_minutes", sa.Integer(), nullable=False),
+        sa.Column("minutes_per_sample", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["instrument_id"],
             ["instrument.id"],
