@@ -1,6 +1,7 @@
 """Test databases: every test that takes ``db`` runs on SQLite and, when TEST_DATABASE_URL is
 set, on PostgreSQL too. With LABSHARE_REQUIRE_POSTGRES=1 (CI) a skipped PostgreSQL test fails
 the run. Each xdist worker gets its own databases; tables are emptied after every test."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """A small platform for tests: two owner units, instruments, an operator, two enterprises."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ def build_world(session: Session, today: date | None = None) -> World:
     today = today or datetime.now(TZ).date()
     u1 = factories.unit(session, "Haihe University Analysis Centre")
     u2 = factories.unit(session, "Binhai Institute")
-    xrd = factories.instrument(session, u1, "Powder XRD", "XRD", policy=POLICY, fee_hour_external_fen=20000, fee_sample_external_fen=15000)
+    xrd = factories.instrument(
+        session, u1, "Powder XRD", "XRD", policy=POLICY, fee_hour_external_fen=20000, fee_sample_external_fen=15000
+    )
     sem = factories.instrument(
         session, u1, "FE-SEM", "SEM", policy={**POLICY, "setup_minutes": 30, "cleanup_minutes": 30}
     )
@@ -72,11 +75,26 @@ def build_world(session: Session, today: date | None = None) -> World:
     _, tokens["other_manager"], other_manager = factories.user(
         session, Role.lab_manager, "Mgr2", "m2@t.cn", owner_unit_id=u2.id
     )
-    _, tokens["member_a"], member_a = factories.user(session, Role.enterprise_member, "A", "a@t.cn", enterprise_id=ent_a.id)
-    _, tokens["member_b"], member_b = factories.user(session, Role.enterprise_member, "B", "b@t.cn", enterprise_id=ent_b.id)
+    _, tokens["member_a"], member_a = factories.user(
+        session, Role.enterprise_member, "A", "a@t.cn", enterprise_id=ent_a.id
+    )
+    _, tokens["member_b"], member_b = factories.user(
+        session, Role.enterprise_member, "B", "b@t.cn", enterprise_id=ent_b.id
+    )
     _, tokens["operator"], operator = factories.user(session, Role.operator, "Zhang", "op@t.cn", operator_id=op.id)
     session.commit()
     return World(
-        xrd, sem, other, ent_a, ent_b, admin, manager, other_manager, member_a, member_b, operator, tokens,
+        xrd,
+        sem,
+        other,
+        ent_a,
+        ent_b,
+        admin,
+        manager,
+        other_manager,
+        member_a,
+        member_b,
+        operator,
+        tokens,
         next_workday(today),
     )

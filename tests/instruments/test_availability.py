@@ -1,4 +1,5 @@
 """Published availability: RRULE hours, blackouts, public holidays and 调休 make-up workdays."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -21,8 +22,16 @@ WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
 
 def rules() -> list[OpeningRule]:
     return [
-        OpeningRule(instrument_id="i", rrule=WEEKDAYS, start_time=time(8, 30), end_time=time(12), valid_from=date(2026, 1, 1)),
-        OpeningRule(instrument_id="i", rrule=WEEKDAYS, start_time=time(13, 30), end_time=time(17, 30), valid_from=date(2026, 1, 1)),
+        OpeningRule(
+            instrument_id="i", rrule=WEEKDAYS, start_time=time(8, 30), end_time=time(12), valid_from=date(2026, 1, 1)
+        ),
+        OpeningRule(
+            instrument_id="i",
+            rrule=WEEKDAYS,
+            start_time=time(13, 30),
+            end_time=time(17, 30),
+            valid_from=date(2026, 1, 1),
+        ),
     ]
 
 
@@ -54,29 +63,42 @@ def test_makeup_workday_opens_on_a_saturday():
 
 
 def test_rule_that_ignores_holidays_stays_open():
-    r = OpeningRule(instrument_id="i", rrule="FREQ=DAILY", start_time=time(9), end_time=time(10), valid_from=date(2026, 1, 1), follows_holidays=False)
+    r = OpeningRule(
+        instrument_id="i",
+        rrule="FREQ=DAILY",
+        start_time=time(9),
+        end_time=time(10),
+        valid_from=date(2026, 1, 1),
+        follows_holidays=False,
+    )
     start, end = datetime(2026, 10, 1, tzinfo=TZ), datetime(2026, 10, 2, tzinfo=TZ)
     assert len(opening_intervals([r], [], WorkCalendar(), TZ, start, end)) == 1
 
 
 def test_blackout_cuts_opening_hours():
     exc = AvailabilityException(
-        instrument_id="i", kind=ExceptionKind.closed,
-        start=datetime(2026, 11, 24, 10, 0, tzinfo=TZ), end=datetime(2026, 11, 24, 14, 0, tzinfo=TZ),
+        instrument_id="i",
+        kind=ExceptionKind.closed,
+        start=datetime(2026, 11, 24, 10, 0, tzinfo=TZ),
+        end=datetime(2026, 11, 24, 14, 0, tzinfo=TZ),
     )
     assert day_spans(date(2026, 11, 24), [exc]) == [("08:30", "10:00"), ("14:00", "17:30")]
 
 
 def test_extra_opening_adds_time():
     exc = AvailabilityException(
-        instrument_id="i", kind=ExceptionKind.open,
-        start=datetime(2026, 11, 28, 9, 0, tzinfo=TZ), end=datetime(2026, 11, 28, 11, 0, tzinfo=TZ),
+        instrument_id="i",
+        kind=ExceptionKind.open,
+        start=datetime(2026, 11, 28, 9, 0, tzinfo=TZ),
+        end=datetime(2026, 11, 28, 11, 0, tzinfo=TZ),
     )
     assert day_spans(date(2026, 11, 28), [exc]) == [("09:00", "11:00")]
 
 
 def test_override_wins_over_library():
-    cal = WorkCalendar({date(2026, 11, 24): CalendarOverride(day=date(2026, 11, 24), is_workday=False, name="区级停电")})
+    cal = WorkCalendar(
+        {date(2026, 11, 24): CalendarOverride(day=date(2026, 11, 24), is_workday=False, name="区级停电")}
+    )
     assert day_spans(date(2026, 11, 24), calendar=cal) == []
     assert cal.holiday_name(date(2026, 11, 24)) == "区级停电"
 
@@ -98,13 +120,26 @@ def test_override_makeup_day_in_unknown_year_opens_and_silences_warning():
 
 
 def test_rule_valid_until_limits_it():
-    r = OpeningRule(instrument_id="i", rrule=WEEKDAYS, start_time=time(9), end_time=time(10), valid_from=date(2026, 1, 1), valid_until=date(2026, 11, 23))
+    r = OpeningRule(
+        instrument_id="i",
+        rrule=WEEKDAYS,
+        start_time=time(9),
+        end_time=time(10),
+        valid_from=date(2026, 1, 1),
+        valid_until=date(2026, 11, 23),
+    )
     start, end = datetime(2026, 11, 23, tzinfo=TZ), datetime(2026, 11, 25, tzinfo=TZ)
     assert [s.date() for s, _ in opening_intervals([r], [], WorkCalendar(), TZ, start, end)] == [date(2026, 11, 23)]
 
 
 def test_interval_rule_every_other_week_keeps_its_phase_far_from_valid_from():
-    r = OpeningRule(instrument_id="i", rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", start_time=time(9), end_time=time(10), valid_from=date(2020, 1, 6))
+    r = OpeningRule(
+        instrument_id="i",
+        rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
+        start_time=time(9),
+        end_time=time(10),
+        valid_from=date(2020, 1, 6),
+    )
     start, end = datetime(2026, 11, 1, tzinfo=TZ), datetime(2026, 12, 1, tzinfo=TZ)
     days = [s.date() for s, _ in opening_intervals([r], [], WorkCalendar(), TZ, start, end)]
     assert days and all((d - date(2020, 1, 6)).days % 14 == 0 for d in days)
@@ -122,7 +157,13 @@ def test_interval_rule_every_other_week_keeps_its_phase_far_from_valid_from():
     ],
 )
 def test_bad_rules_name_the_field(kwargs, field):
-    base = {"instrument_id": "i", "rrule": WEEKDAYS, "start_time": time(8), "end_time": time(12), "valid_from": date(2026, 1, 1)}
+    base = {
+        "instrument_id": "i",
+        "rrule": WEEKDAYS,
+        "start_time": time(8),
+        "end_time": time(12),
+        "valid_from": date(2026, 1, 1),
+    }
     with pytest.raises(InvalidInput) as err:
         validate_rule(OpeningRule(**{**base, **kwargs}))
     assert err.value.field == field

@@ -1,4 +1,5 @@
 """Interval arithmetic: properties checked against a minute-by-minute model."""
+
 from __future__ import annotations
 
 from hypothesis import given
