@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import problems
-from .routers import accounts, availability, bookings, enterprises, instruments, requests, staff, units
+from . import problems, tables  # noqa: F401 - tables: every mapper known
+from .routers import accounts, availability, bookings, enterprises, instruments, requests, rounds, staff, units
 
 DESCRIPTION = """
 **labshare** opens a region's large scientific instruments to enterprises.
@@ -18,11 +21,32 @@ The catalogue, owner-unit pages and free time are public; everything else needs
 """
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
-    app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION)
-    app.state.engine = get_engine(database_url or get_settings().database_url)
+def create_app(database_url: str | None = None, run_jobs: bool | None = None) -> FastAPI:
+    """The app; with ``run_jobs`` (default: settings, off unless asked) the process that wins the
+    leader lock also runs the scheduled jobs."""
+    url = database_url or get_settings().database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        leader = scheduler = None
+        if run_jobs:
+            from scheduler.jobs import make_scheduler, try_lead
+
+            leader = try_lead(url)
+            if leader is not None:
+                scheduler = make_scheduler(url)
+                scheduler.start()
+        app.state.jobs = scheduler
+        yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if leader is not None:
+            leader.release()
+
+    app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = get_engine(url)
     problems.install(app)
-    for r in (units, instruments, availability, staff, enterprises, requests, bookings, accounts):
+    for r in (units, instruments, availability, staff, enterprises, requests, bookings, rounds, accounts):
         app.include_router(r.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

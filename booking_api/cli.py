@@ -14,6 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from instruments.db import get_engine, session_scope
 from instruments.settings import get_settings
 
+from . import tables  # noqa: F401 - every table known before any query
+
 app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -49,7 +51,7 @@ def serve(
     url = database_url or settings.database_url
     if migrate:
         upgrade(url)
-    uvicorn.run(create_app(url), host=host or settings.host, port=port or settings.port)
+    uvicorn.run(create_app(url, run_jobs=settings.run_jobs), host=host or settings.host, port=port or settings.port)
 
 
 @app.command()
@@ -89,7 +91,64 @@ def demo(
 
         from .app import create_app
 
-        uvicorn.run(create_app(database_url), host=host, port=port)
+        uvicorn.run(create_app(database_url, run_jobs=get_settings().run_jobs), host=host, port=port)
+
+
+@app.command("round")
+def round_(
+    database_url: str | None = DbUrl,
+    time_limit: float = typer.Option(30.0, help="Seconds the solver may use"),
+    workers: int = typer.Option(2, help="CP-SAT workers"),
+    seed: int = typer.Option(0, help="Random seed (reproducible runs with --workers 1)"),
+) -> None:
+    """Run an allocation round now: place every open request, explain the rest."""
+    import threading
+    import time
+
+    from rich.progress import BarColumn
+
+    from instruments.actor import SYSTEM
+    from scheduler.rounds import run_round
+
+    engine = get_engine(database_url or get_settings().database_url)
+    t0 = time.monotonic()
+    done = threading.Event()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("loading requests", total=time_limit)
+
+        def tick() -> None:
+            while not done.wait(0.2):
+                bar.update(task, completed=min(time_limit, time.monotonic() - t0))
+
+        threading.Thread(target=tick, daemon=True).start()
+
+        def on_progress(stage: str, info: dict) -> None:
+            shown = ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (list, dict)))
+            bar.update(task, description=f"{stage}: {shown}")
+
+        try:
+            rnd = run_round(
+                engine,
+                SYSTEM,
+                time_limit=time_limit,
+                workers=workers,
+                seed=seed,
+                triggered_by="cli",
+                progress=on_progress,
+            )
+        finally:
+            done.set()
+        bar.update(task, completed=time_limit, description="round written")
+    gap = f"{rnd.gap:.2%}" if rnd.gap is not None else "n/a"
+    console.print(
+        f"round {rnd.id}: {rnd.requests_considered} requests, {rnd.placed} placed, {rnd.unplaced} not placed; "
+        f"objective {rnd.objective} (FCFS {rnd.metrics.get('fcfs_objective')}), upper bound {rnd.upper_bound}, gap {gap}, "
+        f"{rnd.solver_status}; {rnd.metrics.get('accepted_hours')} h for {rnd.metrics.get('enterprises_served')} enterprises"
+    )
+    for reason, n in sorted(rnd.metrics.get("unplaced_reasons", {}).items()):
+        console.print(f"  not placed, {reason}: {n}")
 
 
 def _example_booking(session, result) -> dict | None:

@@ -44,7 +44,9 @@ def optional_actor(
 ) -> Actor | None:
     if creds is None:
         return None
-    return authenticate(session, creds.credentials).actor()
+    actor = authenticate(session, creds.credentials).actor()
+    session.commit()  # end the lookup's transaction: on SQLite a transaction holds the write lock
+    return actor
 
 
 def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:

@@ -56,3 +56,10 @@ def install(app: FastAPI) -> None:
     async def _value(_: Request, exc: ValueError) -> JSONResponse:
         # e.g. a naive datetime reaching the database layer
         return problem(422, "Invalid input", str(exc), "/problems/InvalidInput")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(
+            500, "Internal error", "Something went wrong on our side; it has been logged. Please retry later."
+        )

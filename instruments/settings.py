@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     )
     default_timezone: str = "Asia/Shanghai"
     max_availability_days: int = Field(default=92, description="Longest range one availability query may cover.")
+    run_jobs: bool = Field(default=True, description="Run scheduled jobs in this process (if it wins the leader lock)")
+    round_cron: str = Field(default="0 18 * * *", description="When allocation rounds run (crontab, platform zone)")
+    round_time_limit: float = Field(default=60.0, gt=0, le=600)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -258,7 +258,8 @@ class QualifiedForSelfOperation(Rule):
     code = "not_qualified"
 
     def check(self, a: Attempt) -> Violation | None:
-        if a.service_mode != ServiceMode.self_operated or a.by_staff:
+        staff_for_themselves = a.by_staff and a.user_id == a.actor.user_id
+        if a.service_mode != ServiceMode.self_operated or staff_for_themselves:
             return None
         day = a.start.astimezone(a.tz).date()
         quals = a.session.exec(

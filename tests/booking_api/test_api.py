@@ -323,3 +323,29 @@ def test_request_by_sample_count_derives_duration(client, world):
     assert r.status_code == 201 and r.json()["duration_minutes"] == 90  # 4 × 20 min → 80 → 30-min grid
     r = client.post(f"{API}/requests", json={**body, "sample_count": 0}, headers=auth(world, "member_a"))
     assert r.status_code == 422 and r.json()["violations"][0]["field"] == "duration_minutes"
+
+
+def test_rounds_via_api_explain_and_notify(client, world):
+    body = {
+        "instrument_id": world.xrd.id,
+        "duration_minutes": 300,
+        "earliest_start": iso(world.at(0)),
+        "deadline": iso(world.at(0) + timedelta(days=1)),
+    }
+    rid = client.post(f"{API}/requests", json=body, headers=auth(world, "member_a")).json()["id"]
+    ok = client.post(f"{API}/requests", json={**body, "duration_minutes": 120}, headers=auth(world, "member_a")).json()[
+        "id"
+    ]
+    assert client.post(f"{API}/rounds", json={"time_limit": 3}, headers=auth(world, "manager")).status_code == 403
+    r = client.post(f"{API}/rounds", json={"time_limit": 3, "workers": 1}, headers=auth(world, "admin"))
+    assert r.status_code == 201, r.text
+    rnd = r.json()
+    assert rnd["placed"] == 1 and rnd["unplaced"] == 1 and rnd["metrics"]["unplaced_reasons"] == {"no_window": 1}
+    got = client.get(f"{API}/requests/{rid}", headers=auth(world, "member_a")).json()
+    assert got["status"] == "unplaced" and "window" in got["explanation"][0]["message"]
+    assert client.get(f"{API}/requests/{ok}", headers=auth(world, "member_a")).json()["status"] == "allocated"
+    notes = client.get(f"{API}/notifications", headers=auth(world, "member_a")).json()
+    assert notes and "1 placed, 1 not placed" in notes[0]["subject"]
+    assert client.get(f"{API}/notifications", headers=auth(world, "member_b")).json() == []
+    assert [x["id"] for x in client.get(f"{API}/rounds", headers=auth(world, "admin")).json()] == [rnd["id"]]
+    assert client.post(f"{API}/rounds", json={"time_limit": 0}, headers=auth(world, "admin")).status_code == 422

@@ -1,0 +1,101 @@
+"""Scheduled jobs (APScheduler) with a persistent job store in the platform's own database.
+
+Jobs are idempotent (a round only places what is still open), so a job that runs twice does no
+harm. With several API processes only one runs jobs: the *leader*, which holds a PostgreSQL
+advisory lock (SQLite: an exclusive file lock beside the database) for as long as it lives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from instruments.actor import SYSTEM
+from instruments.db import get_engine
+from instruments.settings import get_settings
+
+from .rounds import run_round
+
+log = logging.getLogger("labshare.jobs")
+LEADER_KEY = 0x1AB5_4A2E  # advisory lock id of the job leader
+ROUND_JOB = "allocation_round"
+
+
+def run_scheduled_round(database_url: str, time_limit: float | None = None) -> str:
+    """The allocation-round job (module-level so the job store can reference it by name)."""
+    rnd = run_round(
+        get_engine(database_url), SYSTEM, time_limit=time_limit or get_settings().round_time_limit, triggered_by="job"
+    )
+    log.info("allocation round %s: %s placed, %s not placed", rnd.id, rnd.placed, rnd.unplaced)
+    return rnd.id
+
+
+def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:
+    settings = get_settings()
+    tz = ZoneInfo(timezone or settings.default_timezone)
+    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=url, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=tz,
+    )
+    scheduler.add_job(
+        run_scheduled_round,
+        CronTrigger.from_crontab(cron or settings.round_cron, timezone=tz),
+        args=[database_url],
+        id=ROUND_JOB,
+        name="Allocation round",
+        replace_existing=True,
+    )
+    return scheduler
+
+
+@dataclass
+class Leadership:
+    """Held while this process is the job leader; ``release()`` gives it up."""
+
+    handle: Any
+    kind: str
+
+    def release(self) -> None:
+        if self.kind == "postgresql":
+            self.handle.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_KEY})
+            self.handle.close()
+        else:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def try_lead(database_url: str) -> Leadership | None:
+    """Become the job leader if no other process is; ``None`` when another one leads."""
+    url = make_url(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    if url.get_backend_name() == "postgresql":
+        conn = get_engine(database_url).connect().execution_options(isolation_level="AUTOCOMMIT")
+        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_KEY}).scalar():
+            return Leadership(conn, "postgresql")
+        conn.close()
+        return None
+    path = (
+        Path(url.database or "labshare.db").with_suffix(".jobs.lock")
+        if url.database not in (None, ":memory:")
+        else None
+    )
+    if path is None:
+        return None
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return Leadership(handle, "file")

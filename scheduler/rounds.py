@@ -1,0 +1,263 @@
+"""Allocation rounds: place all open requests at once, optimally, and say why the rest could not be.
+
+A round (1) reads the open requests and the current schedule in a short read transaction,
+(2) solves with no transaction open (instant bookings go on meanwhile), (3) checks the solution
+with the solver's independent checker and falls back to value-greedy if it fails, and (4) writes
+tentative bookings, the explanations, notifications and the round record in ONE transaction,
+re-running every booking rule for each placement (a slot taken by an instant booking made during
+the solve becomes an explained 'capacity_taken'). Any failure in (4) rolls everything back: the
+database is left as it was. Existing bookings are fixed busy time: a round never moves them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+import solver
+from instruments.actor import Actor
+from instruments.audit import record, snapshot
+from instruments.db import json_field, session_scope, utc_field, utcnow
+from instruments.ids import new_id
+from instruments.inventory import OPERATOR_MODES
+from instruments.tariffs import booking_price_fen
+
+from .booking_actions import lock_instrument, policy_of
+from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
+from .bookings import Booking, BookingStatus
+from .enterprises import Enterprise
+from .notifications import notify
+from .round_problem import RoundInput, build_round_input
+from .rules import Attempt, evaluate
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+class RoundStatus(StrEnum):
+    completed = "completed"
+    failed = "failed"
+
+
+class AllocationRound(SQLModel, table=True):
+    __tablename__ = "allocation_round"
+
+    id: str = Field(default_factory=lambda: new_id("rnd"), primary_key=True)
+    started_at: datetime = utc_field(index=True)
+    finished_at: datetime | None = utc_field(nullable=True, default=None)
+    status: RoundStatus = RoundStatus.completed
+    triggered_by: str = Field(default="", description="user id, 'job' or 'cli'")
+    horizon_start: datetime = utc_field()
+    horizon_end: datetime = utc_field()
+    inputs_digest: str = Field(default="", description="sha256 of the solver problem (JSON)")
+    requests_considered: int = 0
+    placed: int = 0
+    unplaced: int = 0
+    objective: int = 0
+    upper_bound: int | None = None
+    gap: float | None = None
+    solver_status: str = ""
+    method: str = ""
+    metrics: dict[str, Any] = json_field(dict)
+    error: str = ""
+
+
+def run_round(
+    engine: Engine,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    time_limit: float = 30.0,
+    workers: int = 2,
+    seed: int = 0,
+    triggered_by: str = "",
+    progress: Progress | None = None,
+    deterministic_time: float | None = None,
+) -> AllocationRound:
+    """Run one allocation round end to end; returns the recorded round."""
+    actor.require_admin()
+    say = progress or (lambda stage, info: None)
+    now = now or utcnow()
+    started = utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        inp = build_round_input(session, now)
+        session.commit()  # end the read transaction; objects stay loaded (expire_on_commit=False)
+    say("loaded", {"requests": len(inp.problem.requests), "instruments": len(inp.problem.instruments)})
+    t = time.perf_counter()
+    if inp.problem.requests:
+        kw = {"deterministic_time": deterministic_time} if deterministic_time else {}
+        alloc = solver.solve(inp.problem, time_limit=time_limit, workers=workers, seed=seed, progress=say, **kw)
+        if solver.check(inp.problem, alloc.placements):
+            alloc = solver.value_greedy(inp.problem)
+            if problems := solver.check(inp.problem, alloc.placements):
+                raise RuntimeError(f"no valid allocation: {problems[:3]}")
+    else:
+        alloc = solver.Allocation([], 0, 0, "OPTIMAL", method="none")
+    solve_seconds = time.perf_counter() - t
+    say("solved", {"objective": alloc.objective, "upper_bound": alloc.upper_bound, "status": alloc.status})
+    baseline = solver.fcfs(inp.problem) if inp.problem.requests else alloc
+    with session_scope(engine) as session:
+        rnd = _write(session, actor, inp, alloc, now, started, triggered_by or (actor.user_id or "system"))
+        rnd.metrics = {
+            **rnd.metrics,
+            "solve_seconds": round(solve_seconds, 3),
+            "fcfs_objective": baseline.objective,
+            "timings": {k: round(v, 3) for k, v in alloc.timings.items()},
+            "warnings": inp.warnings,
+        }
+        session.add(rnd)
+    say("written", {"round": rnd.id, "placed": rnd.placed, "unplaced": rnd.unplaced})
+    return rnd
+
+
+def _write(
+    session: Session,
+    actor: Actor,
+    inp: RoundInput,
+    alloc: solver.Allocation,
+    now: datetime,
+    started: datetime,
+    triggered_by: str,
+) -> AllocationRound:
+    explanations: dict[str, list[dict[str, Any]]] = {
+        u.request: [{"code": u.code, "message": u.message, "requests": list(u.holders)}] for u in alloc.unplaced
+    }
+    placed_ids: list[str] = []
+    hours = 0.0
+    for p in sorted(alloc.placements, key=lambda p: (p.instrument, p.start)):
+        req = session.get(BookingRequest, p.request)
+        if req is None or req.status not in OPEN_STATUSES:
+            continue  # withdrawn or answered while the round was solving
+        booking, why = _place(session, actor, inp, req, p, now)
+        if booking is None:
+            explanations[req.id] = why
+            continue
+        before = snapshot(req)
+        req.status, req.explanation = RequestStatus.allocated, []
+        session.add(req)
+        record(session, actor, "request.allocate", "booking_request", req.id, before=before, after=snapshot(req))
+        placed_ids.append(req.id)
+        hours += req.duration_minutes / 60
+    for rid, why in explanations.items():
+        req = session.get(BookingRequest, rid)
+        if req is None or req.status not in OPEN_STATUSES:
+            continue
+        before = snapshot(req)
+        req.status, req.explanation = RequestStatus.unplaced, why
+        session.add(req)
+        record(session, actor, "request.unplaced", "booking_request", req.id, before=before, after=snapshot(req))
+    _notify(session, inp, placed_ids, explanations)
+    served = {inp.requests[r].enterprise_id for r in placed_ids}
+    rnd = AllocationRound(
+        started_at=started,
+        finished_at=utcnow(),
+        triggered_by=triggered_by,
+        horizon_start=inp.t0,
+        horizon_end=inp.horizon_end,
+        inputs_digest=inp.digest(),
+        requests_considered=len(inp.problem.requests),
+        placed=len(placed_ids),
+        unplaced=len(inp.problem.requests) - len(placed_ids),
+        objective=sum(inp.problem.request_by_id[r].weight for r in placed_ids),
+        upper_bound=alloc.upper_bound,
+        gap=alloc.gap,
+        solver_status=alloc.status,
+        method=alloc.method,
+        metrics={
+            "accepted_hours": round(hours, 2),
+            "enterprises_served": len(served),
+            "solver_objective": alloc.objective,
+            "unplaced_reasons": dict(Counter(e[0]["code"] for e in explanations.values() if e)),
+        },
+    )
+    session.add(rnd)
+    session.flush()
+    record(session, actor, "round.run", "allocation_round", rnd.id, after=snapshot(rnd))
+    return rnd
+
+
+def _place(
+    session: Session, actor: Actor, inp: RoundInput, req: BookingRequest, p: solver.Placement, now: datetime
+) -> tuple[Booking | None, list[dict[str, Any]]]:
+    """Write one placement as a tentative booking, after every booking rule agrees."""
+    inst = lock_instrument(session, p.instrument)
+    policy = policy_of(session, inst.id)
+    enterprise = session.get(Enterprise, req.enterprise_id)
+    start = inp.at(p.start)
+    end = start + timedelta(minutes=req.duration_minutes)
+    attempt = Attempt(session, actor, inst, policy, start, end, str(req.service_mode), enterprise, req.user_id, now)
+    violations = evaluate(attempt)
+    if violations:
+        code = "capacity_taken" if any(v.code == "overlap" for v in violations) else violations[0].code
+        msg = "; ".join(v.message for v in violations)
+        return None, [
+            {"code": code, "message": f"The slot found by the round is no longer free: {msg}", "requests": []}
+        ]
+    operator_id = None
+    if str(req.service_mode) in {str(m) for m in OPERATOR_MODES}:
+        free = [o.id for o in attempt.operators]
+        operator_id = p.operator if p.operator in free else (free[0] if free else None)
+    lo, hi = attempt.blocked
+    booking = Booking(
+        instrument_id=inst.id,
+        enterprise_id=req.enterprise_id,
+        user_id=req.user_id,
+        request_id=req.id,
+        operator_id=operator_id,
+        service_mode=str(req.service_mode),
+        start=start,
+        end=end,
+        blocked_start=lo,
+        blocked_end=hi,
+        status=BookingStatus.tentative,
+        price_fen=booking_price_fen(inst, req.duration_minutes, req.sample_count),
+        sample_count=req.sample_count,
+        notes=req.notes,
+        source="round",
+    )
+    session.add(booking)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the database refused an overlap: explain it, don't fail the round
+        return None, [
+            {"code": "capacity_taken", "message": "Another booking took this slot during the round.", "requests": []}
+        ]
+    record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
+    return booking, []
+
+
+def _notify(
+    session: Session, inp: RoundInput, placed: list[str], explanations: dict[str, list[dict[str, Any]]]
+) -> None:
+    by_ent: dict[str, list[str]] = defaultdict(list)
+    missed: dict[str, list[str]] = defaultdict(list)
+    for rid in placed:
+        by_ent[inp.requests[rid].enterprise_id].append(rid)
+    for rid, why in explanations.items():
+        if rid in inp.requests and why:
+            missed[inp.requests[rid].enterprise_id].append(f"{rid}: {why[0]['message']}")
+    for ent in sorted(set(by_ent) | set(missed)):
+        lines = (
+            [f"Placed (tentative, awaiting the lab's confirmation): {', '.join(by_ent[ent])}"] if by_ent[ent] else []
+        )
+        lines += ["Not placed:"] + missed[ent] if missed[ent] else []
+        notify(
+            session,
+            f"Allocation round: {len(by_ent[ent])} placed, {len(missed[ent])} not placed",
+            "\n".join(lines),
+            enterprise_id=ent,
+            link="/api/v1/requests",
+        )
+
+
+def latest_rounds(session: Session, limit: int = 20, offset: int = 0) -> list[AllocationRound]:
+    q = select(AllocationRound).order_by(AllocationRound.started_at.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+    return list(session.exec(q).all())
