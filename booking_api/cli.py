@@ -25,7 +25,7 @@ DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "D
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None:
+def db_upgrade(database_url: str | None = DbUrl, revision: str = "heads") -> None:
     """Apply the migrations (SQLite or PostgreSQL)."""
     from .migrate import upgrade
 

@@ -45,28 +45,39 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _pg_database() -> str:
+def _pg_admin(statement: str) -> None:
     base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{base.database}_{_worker()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(statement))
     admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_database() -> tuple[str, str]:
+    """A database of this test process's own (several test runs may share one server)."""
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{base.database}_{_worker()}_{os.getpid()}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    return name, base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def _databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Db]:
+def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Db]]:
     dbs: dict[str, Db] = {}
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     upgrade(sqlite_url)
     dbs["sqlite"] = Db("sqlite", sqlite_url, get_engine(sqlite_url))
+    name = None
     if PG_URL:
-        url = _pg_database()
+        name, url = _pg_database()
         upgrade(url)
         dbs["postgresql"] = Db("postgresql", url, get_engine(url))
-    return dbs
+    yield dbs
+    for d in dbs.values():
+        d.engine.dispose()
+    if name:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=BACKENDS)
