@@ -64,15 +64,20 @@ def ceil_to_grid(dt: datetime, step: int = SLOT) -> datetime:
     return base + timedelta(minutes=(step - over) % step)
 
 
-def build_round_input(session: Session, now: datetime, weights: solver.WeightConfig | None = None) -> RoundInput:
+def build_round_input(
+    session: Session,
+    now: datetime,
+    weights: solver.WeightConfig | None = None,
+    only: list[BookingRequest] | None = None,
+) -> RoundInput:
+    """The problem of all open requests (or of ``only`` these, e.g. for suggestions)."""
     t0 = ceil_to_grid(now)
-    reqs = list(
-        session.exec(
-            select(BookingRequest)
-            .where(col(BookingRequest.status).in_(OPEN_STATUSES), BookingRequest.deadline > t0)
-            .order_by(BookingRequest.created_at, BookingRequest.id)
-        ).all()
+    query = (
+        select(BookingRequest)
+        .where(col(BookingRequest.status).in_(OPEN_STATUSES), BookingRequest.deadline > t0)
+        .order_by(BookingRequest.created_at, BookingRequest.id)
     )
+    reqs = list(only) if only is not None else list(session.exec(query).all())
     horizon_end = min(max((r.deadline for r in reqs), default=t0 + timedelta(days=1)), t0 + MAX_HORIZON)
     inp = RoundInput(t0, horizon_end, solver.Problem(horizon_minutes=0, instruments=[], requests=[]), {}, {})
     policies: dict[str, BookingPolicy] = {}

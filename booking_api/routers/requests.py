@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from instruments.inventory import ServiceMode
@@ -17,6 +17,7 @@ from scheduler.booking_requests import (
     submit_request,
     withdraw_request,
 )
+from scheduler.suggestions import suggest
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import remember, replay
@@ -104,6 +105,25 @@ def list_(session: SessionDep, actor: ActorDep, page: PageDep, status: RequestSt
 @router.get("/{request_id}", response_model=RequestOut, summary="One request")
 def get_one(request_id: str, session: SessionDep, actor: ActorDep) -> RequestOut:
     return _out(get_request(session, actor, request_id))
+
+
+class SuggestionOut(BaseModel):
+    instrument_id: str
+    instrument_name: str
+    start: datetime
+    end: datetime
+    operator_id: str | None
+
+
+@router.get(
+    "/{request_id}/suggestions",
+    response_model=list[SuggestionOut],
+    summary="Best free slots for this request now, best first (book one with POST /bookings and request_id)",
+)
+def suggestions(
+    request_id: str, session: SessionDep, actor: ActorDep, k: int = Query(default=5, ge=1, le=20)
+) -> list[SuggestionOut]:
+    return [SuggestionOut(**vars(s)) for s in suggest(session, actor, request_id, k)]
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestOut, summary="Withdraw a pending request")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.booking_api.conftest import auth
 
@@ -349,3 +349,19 @@ def test_rounds_via_api_explain_and_notify(client, world):
     assert client.get(f"{API}/notifications", headers=auth(world, "member_b")).json() == []
     assert [x["id"] for x in client.get(f"{API}/rounds", headers=auth(world, "admin")).json()] == [rnd["id"]]
     assert client.post(f"{API}/rounds", json={"time_limit": 0}, headers=auth(world, "admin")).status_code == 422
+
+
+def test_suggestions_are_bookable_and_ranked_by_preference(client, world):
+    body = {"instrument_id": world.xrd.id, "duration_minutes": 120, "earliest_start": iso(world.at(0)),
+            "deadline": iso(world.at(0) + timedelta(days=1)), "preferred_start": iso(world.at(14))}
+    rid = client.post(f"{API}/requests", json=body, headers=auth(world, "member_a")).json()["id"]
+    book(client, world, who="manager", start=world.at(14), end=world.at(15), service_mode="self_operated")
+    r = client.get(f"{API}/requests/{rid}/suggestions", params={"k": 3}, headers=auth(world, "member_a"))
+    assert r.status_code == 200, r.text
+    slots = r.json()
+    assert len(slots) == 3 and slots[0]["start"] == iso(world.at(15))  # nearest free 2 h to 14:00
+    assert client.get(f"{API}/requests/{rid}/suggestions", headers=auth(world, "member_b")).status_code == 404
+    first = slots[0]
+    made = book(client, world, start=datetime.fromisoformat(first["start"]), end=datetime.fromisoformat(first["end"]), request_id=rid)
+    assert made.status_code == 201, made.text
+    assert client.get(f"{API}/requests/{rid}", headers=auth(world, "member_a")).json()["status"] == "booked"

@@ -1,0 +1,49 @@
+"""Instant-booking suggestions: the best free slots for one request against today's schedule.
+
+Uses ``solver.place`` on the one-request problem (every existing booking is fixed busy time),
+so a suggestion honours windows, buffers, lead times, operators and lab capacity exactly as a
+round would; each is then booked through the normal rules when the enterprise accepts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+import solver
+from instruments.actor import Actor
+from instruments.availability import zone
+from instruments.db import utcnow
+from instruments.errors import InvalidState
+
+from .booking_requests import OPEN_STATUSES, get_request
+from .round_problem import build_round_input
+
+
+@dataclass
+class Suggestion:
+    instrument_id: str
+    instrument_name: str
+    start: datetime
+    end: datetime
+    operator_id: str | None
+
+
+def suggest(
+    session: Session, actor: Actor, request_id: str, k: int = 5, now: datetime | None = None
+) -> list[Suggestion]:
+    req = get_request(session, actor, request_id)
+    if req.status not in OPEN_STATUSES:
+        raise InvalidState(f"Request {req.id} is {req.status}; only pending or unplaced requests get suggestions.")
+    inp = build_round_input(session, now or utcnow(), only=[req])
+    if not inp.problem.requests:
+        return []
+    out = []
+    for p in solver.place(inp.problem, [], inp.problem.requests[0], k=k):
+        inst = inp.instruments[p.instrument]
+        tz = zone(inst.timezone)
+        start = inp.at(p.start).astimezone(tz)
+        out.append(Suggestion(inst.id, inst.name, start, start + timedelta(minutes=req.duration_minutes), p.operator))
+    return out
