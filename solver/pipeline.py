@@ -2,7 +2,10 @@
 
 1. Warm start: the better of value-greedy and FCFS (both globally feasible).
 2. Decompose into independent components (:mod:`solver.decompose`).
-3. Bound each component: trivial bound (all its weights); small components are solved exactly
+3. Bound each component: trivial bound (all its weights); the window-assignment relaxation
+   (:mod:`solver.knapsack`: CP-SAT, or SCIP with rounded rows on small components) gives a
+   bound and a decoded candidate solution (kept when better and checker-valid, with residual
+   budgets on split keys); then small components are solved exactly
    as a time-indexed 0-1 MIP with SCIP (solution and proof); otherwise the safe time-indexed LP
    bound (:mod:`solver.bound`) where the warm start is not already optimal.
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the warm start,
@@ -11,8 +14,10 @@
 5. Merge, then a final greedy insertion pass of unplaced requests against global budgets.
 6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
 
-The upper bound is the sum over components of min(LP bound, trivial bound, CP-SAT's bound
-when the component's budgets were not split), which is valid for the whole problem.
+The upper bound is the sum over components of min(trivial bound, window-relaxation bound, LP
+bound, exact MIP bound or CP-SAT's bound when the component's budgets were not split).  Each
+term is a valid bound of the global problem restricted to the component (relaxations use the
+full budgets), so the sum is valid for the whole problem.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .bound import lp_bound, trivial_bound
 from .checker import check
 from .decompose import decompose
 from .explain import explain_unplaced
+from .knapsack import KnapsackModel, decode
 from .model import ComponentModel
 from .problem import Allocation, Placement, Problem, voucher_spend
 from .schedule import Schedule
@@ -44,8 +50,8 @@ def _spend_on(problem: Problem, placements, key: str) -> int:
 def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
           progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
           deterministic_time: float | None = None, phase2_share: float = 0.15,
-          bound_share: float = 0.35, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
-          mip_time: float | None = None) -> Allocation:
+          bound_share: float = 0.2, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
+          mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float = 0.45) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
@@ -55,6 +61,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
     mip_max_requests / mip_time: components up to this size are first solved exactly as a
         time-indexed 0-1 MIP with SCIP for up to ``mip_time`` s (default min(60 % of the limit, 1 s + 3 % of it)).
+    use_knapsack / knapsack_share: solve the window-assignment relaxation (:mod:`solver.knapsack`)
+        of every component with a gap, in ``knapsack_share`` of the time: its CP-SAT bound
+        bounds the component, its decoded assignment is a candidate solution.
+    bound_share: share of the time left after the knapsack stage for the LP / MIP bounds.
     """
     T0 = time.perf_counter()
     deadline = T0 + time_limit
@@ -84,15 +94,48 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     # 3. bounds
     t = time.perf_counter()
     info = []
-    bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
     for c in comps:
         ids = {r.id for r in c.requests}
         c_warm = {k: p for k, p in warm.items() if k in ids}
         w_obj = sum(problem.request_by_id[k].weight for k in c_warm)
         ub = trivial_bound(c.requests, static)
-        d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None,
+        d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None, "ks": None,
              "sol": list(c_warm.values()), "obj": w_obj, "status": "OPTIMAL" if w_obj >= ub else "WARM"}
         info.append(d)
+    # 3a. window-assignment relaxation: bound + decoded solution, smallest components first
+    if use_knapsack:
+        ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - time.perf_counter())
+        todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
+        for n, d in enumerate(todo_ks):
+            left = ks_deadline - time.perf_counter()
+            if left <= 0.05:
+                break
+            c = d["comp"]
+            share = left * len(c.requests) / sum(len(e["comp"].requests) for e in todo_ks[n:])
+            tk = time.perf_counter()
+            small = len(c.requests) <= mip_max_requests
+            km = KnapsackModel(problem, static, c.requests, c.lp_caps, max_divisor=8 if small else 0)
+            share -= time.perf_counter() - tk
+            if small:  # SCIP with rounded rows closes small ones fastest, deterministically
+                res = km.solve_mip(max(0.05, share))
+            else:
+                res = km.solve(max(0.05, share), workers=workers, seed=seed, hint=d["warm"],
+                               deterministic_time=deterministic_time)
+            d["ks"] = {k: v for k, v in res.items() if k != "chosen"}
+            if res.get("bound") is not None:
+                d["ub"] = min(d["ub"], res["bound"])
+            if "chosen" in res:
+                if c.split:  # residual budgets: what the other components' current solutions leave
+                    for k in c.split:
+                        c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+                dec = decode(problem, static, res["chosen"], caps=c.caps)
+                dobj = sum(problem.request_by_id[k].weight for k in dec)
+                if dobj > d["obj"] and not check(problem, list(dec.values())):
+                    d["sol"], d["obj"] = list(dec.values()), dobj
+            if d["obj"] >= d["ub"]:
+                d["status"] = "OPTIMAL"
+        say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info)})
+    bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
     # cheap ones first so the time goes as far as possible
     for d in sorted(info, key=lambda d: len(d["comp"].requests)):
         if d["obj"] >= d["ub"] or not use_lp:
@@ -201,7 +244,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     alloc.stats["component_detail"] = [
         {"requests": len(d["comp"].requests), "warm": d["warm_obj"], "objective": d["obj"],
          "upper_bound": d["ub"], "status": d["status"], "split": len(d["comp"].split),
-         "lp_time": round(d["lp"]["time"], 3) if d["lp"] and "time" in d["lp"] else None}
+         "lp_time": round(d["lp"]["time"], 3) if d["lp"] and "time" in d["lp"] else None,
+         "knapsack": d["ks"]}
         for d in info]
     if fairness_bonus:
         alloc.stats["enterprises_served"] = len({problem.request_by_id[p.request].enterprise for p in placements})

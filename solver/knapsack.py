@@ -1,0 +1,302 @@
+r"""Window-assignment (energetic multiple-knapsack) relaxation of a component.
+
+Every booking lies, with its buffers, inside one free *piece* :math:`p` of one window of its
+instrument (windows minus merged busy time).  For an alternative :math:`a = (r, i, o)` and a
+piece :math:`p` of :math:`i` let
+
+.. math::
+    T_{a,p} = \{ s \in T_a : [s - S_i, s + d_r + C_i) \subseteq p \}
+
+(the start set of :mod:`solver.static` restricted to the piece, on the grid); the pair
+:math:`v = (a, p)` is kept when :math:`T_{a,p} \neq \emptyset`.  Whatever start in
+:math:`T_{a,p}` is chosen, the blocked interval lies in the *span*
+:math:`[\underline{e}_v, \overline{e}_v) = [\min T_{a,p} - S_i,\ \max T_{a,p} + d_r + C_i)` and the
+booking itself in :math:`[\min T_{a,p},\ \max T_{a,p} + d_r)`.
+
+Variables :math:`z_v \in \{0, 1\}`.  For a resource :math:`q` (an instrument with energy
+:math:`e_v = S_i + d_r + C_i` over blocked spans, an operator with :math:`e_v = d_r` over
+booking spans, a binding lab with :math:`e_v = d_r` and capacity :math:`c_\ell`, otherwise
+capacity 1) and an interval :math:`[\alpha, \beta)` from a finite family :math:`\mathcal{I}_q`:
+
+.. math::
+    \max \sum_v w_{r(v)} z_v \quad \text{s.t.} \quad
+    \sum_{v \ni r} z_v \le 1 \ \forall r, \qquad
+    \sum_{v \text{ on } q,\ \mathrm{span}_v \subseteq [\alpha, \beta)} e_v z_v \le c_q (\beta - \alpha)
+    \ \forall q, [\alpha, \beta) \in \mathcal{I}_q, \qquad
+    \sum_{v \in k} \mathrm{spend}_v z_v \le \beta_k \ \forall k.
+
+Validity: map a feasible schedule to :math:`z` by setting :math:`z_{(a,p)} = 1` for its chosen
+alternative and a piece containing the blocked interval (one exists, and the start lies in
+:math:`T_{a,p}`).  Bookings on a unary resource that lie inside :math:`[\alpha,\beta)` are
+disjoint, so their energies sum to at most :math:`\beta - \alpha` (at most :math:`c_\ell(\beta -
+\alpha)` for a lab, where at most :math:`c_\ell` run at any time); budget rows hold as in the
+schedule.  So every schedule gives a feasible :math:`z` of the same weight, and any valid upper
+bound of this 0-1 program (CP-SAT's ``best_objective_bound``, floored) bounds the component.
+The family :math:`\mathcal{I}_q`: the pairs (span start, span end) of the resource's variables
+within ``max_len`` minutes, whose constraint is not implied by the sum of all its energies
+(each such row is valid by itself, so any family gives a valid bound).
+
+The budgets :math:`\beta_k` are the full budgets (``lp_caps``), as in :mod:`solver.bound`.
+
+The relaxation is exact on a piece whose variables all share one span (no release or deadline
+inside it: left-packing any subset of total energy :math:`\le |p|` is feasible); it relaxes
+sequencing inside a piece (it is the preemptive relaxation there) and the time coupling of
+operators and labs across instruments.  :func:`decode` turns an assignment into placements
+greedily (earliest free start inside the assigned piece, earliest latest-start first);
+requests that do not fit are dropped, so decoded placements are feasible (and are checked
+anyway by the pipeline).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from .problem import Placement, Problem, Request
+from .schedule import Schedule
+from .static import Alternative, Static
+from .windows import first_on_grid, intersect, to_grid
+
+
+@dataclass
+class PieceVar:
+    alt: Alternative
+    piece: tuple[int, int]
+    starts: list[tuple[int, int]]  # minutes, half-open, restricted to the piece
+    lo: int   # earliest start
+    hi: int   # latest start
+
+
+def piece_vars(problem: Problem, static: Static, r: Request) -> list[PieceVar]:
+    g = static.grid
+    out = []
+    for alt in static.alternatives(r):
+        ins = problem.instrument_by_id[alt.instrument]
+        pieces = static.pieces(alt.instrument)
+        lo_t = alt.starts[0][0] - ins.setup
+        hi_t = alt.starts[-1][1] + r.duration + ins.cleanup
+        for a, b in pieces:
+            if b <= lo_t or a >= hi_t:
+                continue
+            c0, c1 = a + ins.setup, b - r.duration - ins.cleanup + 1
+            st = [(max(lo, c0), min(hi, c1)) for lo, hi in alt.starts if lo < c1 and hi > c0]
+            gr = to_grid(st, g)
+            if not gr:
+                continue
+            out.append(PieceVar(alt, (a, b), st, gr[0][0] * g, (gr[-1][1] - 1) * g))
+    return out
+
+
+def _energetic_rows(items, cap: int, max_len: int):
+    """items: (var, span_lo, span_hi, energy).  Yields (vars, energies, rhs) for the intervals
+    [a, b) with a = the smallest span start and b = the largest span end of the variables
+    inside (any other interval with the same variables has a larger right-hand side), when
+    the row is not implied by the total energy."""
+    if not items:
+        return
+    by_lo = sorted(items, key=lambda it: it[1])
+    los = [it[1] for it in by_lo]
+    for a in sorted(set(los)):
+        k0 = bisect.bisect_left(los, a)
+        k1 = bisect.bisect_left(los, a + max_len)
+        inside = sorted(by_lo[k0:k1], key=lambda it: it[2])
+        tot = 0
+        min_lo = None
+        n = 0
+        while n < len(inside):
+            b = inside[n][2]
+            if b - a > max_len:
+                break
+            while n < len(inside) and inside[n][2] == b:
+                tot += inside[n][3]
+                min_lo = inside[n][1] if min_lo is None else min(min_lo, inside[n][1])
+                n += 1
+            if min_lo == a and tot > cap * (b - a):
+                sel = inside[:n]
+                yield [it[0] for it in sel], [it[3] for it in sel], cap * (b - a)
+
+
+def _rounded_rows(es, rhs, unit, max_divisor):
+    """Chvatal-Gomory roundings of ``sum e_v z_v <= rhs`` (all multiples of ``unit``): for an
+    integer ``s >= 2``, ``sum floor(e_v / (s unit)) z_v <= floor(rhs / (s unit))`` (valid for 0-1
+    ``z``: the left side is an integer at most ``rhs / (s unit)``).  Only roundings that can cut
+    off a fractional point and differ from each other are returned."""
+    seen = set()
+    tot = sum(es)
+    for s in range(2, max_divisor + 1):
+        q = s * unit
+        r = rhs // q
+        if rhs % q == 0 and all(e % q == 0 for e in es):
+            continue
+        cs = tuple(e // q for e in es)
+        if sum(cs) <= r or cs in seen:
+            continue
+        # skip if implied by the row itself: max over z of sum cs z with sum e z <= rhs ... cheap test
+        if all(c * q == e for c, e in zip(cs, es)):
+            continue
+        seen.add(cs)
+        yield list(cs), r
+
+
+class KnapsackModel:
+    """The 0-1 program of the module docstring, built with CP-SAT."""
+
+    def __init__(self, problem: Problem, static: Static, requests: list[Request],
+                 caps: dict[str, int], max_len: int = 1440, max_divisor: int = 0):
+        self.problem = problem
+        self.static = static
+        m = self.model = cp_model.CpModel()
+        self.vars: list[tuple[PieceVar, cp_model.IntVar]] = []
+        inst_items: dict[str, list] = {}
+        op_items: dict[str, list] = {}
+        lab_items: dict[str, list] = {}
+        key_terms: dict[str, list] = {}
+        labs_binding = {}
+        for lab in problem.labs:
+            n = sum(1 for i in problem.instruments if i.lab == lab.id)
+            if lab.capacity < n:
+                labs_binding[lab.id] = lab.capacity
+        obj = []
+        index: dict = {}
+        self.rows: list[tuple[list[int], list[int], int]] = []  # (variable indices, coefficients, rhs)
+        self.cg_rows: list[tuple[list[int], list[int], int]] = []  # roundings, for the MIP only
+        for r in requests:
+            lits = []
+            keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}")
+                    if k in caps]
+            for pv in piece_vars(problem, static, r):
+                ins = problem.instrument_by_id[pv.alt.instrument]
+                z = m.new_bool_var("")
+                index[z.index] = len(self.vars)
+                self.vars.append((pv, z))
+                lits.append(z)
+                obj.append((r.weight, z))
+                inst_items.setdefault(ins.id, []).append(
+                    (z, pv.lo - ins.setup, pv.hi + r.duration + ins.cleanup, ins.setup + r.duration + ins.cleanup))
+                if pv.alt.operator is not None:
+                    op_items.setdefault(pv.alt.operator, []).append((z, pv.lo, pv.hi + r.duration, r.duration))
+                if ins.lab in labs_binding:
+                    lab_items.setdefault(ins.lab, []).append((z, pv.lo, pv.hi + r.duration, r.duration))
+                if pv.alt.spend > 0:
+                    for k in keys:
+                        key_terms.setdefault(k, []).append((pv.alt.spend, z))
+            if len(lits) > 1:
+                m.add_at_most_one(lits)
+                self.rows.append(([index[z.index] for z in lits], [1] * len(lits), 1))
+        nrows = 0
+        for items, capf in ((inst_items, lambda q: 1), (op_items, lambda q: 1),
+                            (lab_items, lambda q: labs_binding[q])):
+            for q, its in items.items():
+                for vs, es, rhs in _energetic_rows(its, capf(q), max_len):
+                    m.add(cp_model.LinearExpr.weighted_sum(vs, es) <= rhs)
+                    self.rows.append(([index[v.index] for v in vs], list(es), rhs))
+                    nrows += 1
+                    for cs, rs in _rounded_rows(es, rhs, static.grid, max_divisor):
+                        keep = [(v, c) for v, c in zip(vs, cs) if c]
+                        self.cg_rows.append(([index[v.index] for v, _ in keep], [c for _, c in keep], rs))
+        for k, terms in key_terms.items():
+            if sum(s for s, _ in terms) > caps[k]:
+                m.add(cp_model.LinearExpr.weighted_sum([z for _, z in terms], [s for s, _ in terms]) <= caps[k])
+                self.rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], caps[k]))
+                nrows += 1
+        self.nrows = nrows
+        self.weight_expr = cp_model.LinearExpr.weighted_sum([z for _, z in obj], [w for w, _ in obj])
+        self.trivial = sum(w for w, _ in obj)
+        m.maximize(self.weight_expr)
+
+    def set_hint(self, placements: dict[str, Placement]):
+        m = self.model
+        m.clear_hints()
+        for pv, z in self.vars:
+            p = placements.get(pv.alt.request.id)
+            on = (p is not None and p.instrument == pv.alt.instrument and p.operator == pv.alt.operator
+                  and any(lo <= p.start < hi for lo, hi in pv.starts))
+            m.add_hint(z, on)
+
+    def solve(self, time_limit: float, workers: int = 2, seed: int = 0, hint=None,
+              deterministic_time: float | None = None) -> dict:
+        t0 = time.perf_counter()
+        if hint:
+            self.set_hint(hint)
+        s = cp_model.CpSolver()
+        p = s.parameters
+        p.max_time_in_seconds = max(0.05, float(time_limit))
+        p.num_workers = int(workers)
+        p.random_seed = int(seed)
+        if deterministic_time is not None:
+            p.max_deterministic_time = float(deterministic_time)
+        st = s.solve(self.model)
+        out = {"status": s.status_name(st), "time": time.perf_counter() - t0, "rows": self.nrows,
+               "vars": len(self.vars)}
+        if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            out["bound"] = min(self.trivial, int(s.best_objective_bound + 1e-6))
+            out["objective"] = int(round(s.objective_value))
+            out["chosen"] = [pv for pv, z in self.vars if s.boolean_value(z)]
+        elif st == cp_model.INFEASIBLE:  # cannot happen (z = 0 is feasible); be safe
+            out["bound"] = None
+        return out
+
+
+    def solve_mip(self, time_limit: float) -> dict:
+        """The same 0-1 program plus the rounded rows, with SCIP (deterministic); the bound
+        is SCIP's dual bound, floored."""
+        from ortools.linear_solver import pywraplp
+        t0 = time.perf_counter()
+        s = pywraplp.Solver.CreateSolver("SCIP")
+        out = {"status": "UNKNOWN", "rows": len(self.rows) + len(self.cg_rows), "vars": len(self.vars),
+               "solver": "scip"}
+        if s is None:
+            return out
+        s.SetSolverSpecificParametersAsString("limits/gap = 0\nlimits/absgap = 0.5\nlp/threads = 1\n")
+        xs = [s.BoolVar("") for _ in self.vars]
+        for vs, cs, rhs in self.rows + self.cg_rows:
+            ct = s.Constraint(-s.infinity(), float(rhs))
+            for v, c in zip(vs, cs):
+                ct.SetCoefficient(xs[v], float(c))
+        obj = s.Objective()
+        for (pv, _), x in zip(self.vars, xs):
+            obj.SetCoefficient(x, float(pv.alt.request.weight))
+        obj.SetMaximization()
+        s.SetTimeLimit(int(max(0.05, time_limit) * 1000))
+        st = s.Solve()
+        out["time"] = time.perf_counter() - t0
+        if st in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            out["status"] = "OPTIMAL" if st == pywraplp.Solver.OPTIMAL else "FEASIBLE"
+            out["bound"] = min(self.trivial, int(obj.BestBound() + 1e-6))
+            out["objective"] = int(round(obj.Value()))
+            out["chosen"] = [pv for (pv, _), x in zip(self.vars, xs) if x.solution_value() > 0.5]
+        return out
+
+
+def decode(problem: Problem, static: Static, chosen: list[PieceVar],
+           caps: dict[str, int] | None = None) -> dict[str, Placement]:
+    """Placements from an assignment: pieces in time order, inside a piece earliest latest-start
+    first, each at the earliest free grid start inside its piece (instrument, operator and lab
+    occupancy of the placements made so far); spends on the keys of ``caps`` stay within them.
+    Requests that do not fit are left out, so the result is feasible for the component."""
+    sched = Schedule(problem, static)
+    caps = caps or {}
+    spent = dict.fromkeys(caps, 0)
+    g = static.grid
+    order = sorted(chosen, key=lambda pv: (pv.piece[0], pv.hi, pv.lo, pv.alt.request.id))
+    out = {}
+    for pv in order:
+        r = pv.alt.request
+        if r.id in sched.placed:
+            continue
+        keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}") if k in caps]
+        if any(spent[k] + pv.alt.spend > caps[k] for k in keys):
+            continue
+        free = sched.free_starts(pv.alt, use_instrument=True, use_operator=True, use_lab=True)
+        s = first_on_grid(intersect(free, pv.starts), g)
+        if s is None:
+            continue
+        p = Placement(r.id, pv.alt.instrument, s, pv.alt.operator)
+        sched.add(p)
+        for k in keys:
+            spent[k] += pv.alt.spend
+        out[r.id] = p
+    return out
