@@ -145,7 +145,8 @@ class KnapsackModel:
     """The 0-1 program of the module docstring, built with CP-SAT."""
 
     def __init__(self, problem: Problem, static: Static, requests: list[Request],
-                 caps: dict[str, int], max_len: int = 1440, max_divisor: int = 0):
+                 caps: dict[str, int], max_len: int = 1440, max_divisor: int = 0,
+                 bound_caps: dict[str, int] | None = None):
         self.problem = problem
         self.static = static
         m = self.model = cp_model.CpModel()
@@ -197,11 +198,14 @@ class KnapsackModel:
                     for cs, rs in _rounded_rows(es, rhs, static.grid, max_divisor):
                         keep = [(v, c) for v, c in zip(vs, cs) if c]
                         self.cg_rows.append(([index[v.index] for v, _ in keep], [c for _, c in keep], rs))
+        bound_caps = caps if bound_caps is None else bound_caps
+        self.budget_rows = []  # with the bound's budgets, for lp_bound
         for k, terms in key_terms.items():
             if sum(s for s, _ in terms) > caps[k]:
                 m.add(cp_model.LinearExpr.weighted_sum([z for _, z in terms], [s for s, _ in terms]) <= caps[k])
-                self.rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], caps[k]))
                 nrows += 1
+            if sum(s for s, _ in terms) > bound_caps[k]:
+                self.budget_rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], bound_caps[k]))
         self.nrows = nrows
         self.weight_expr = cp_model.LinearExpr.weighted_sum([z for _, z in obj], [w for w, _ in obj])
         self.trivial = sum(w for w, _ in obj)
@@ -240,6 +244,45 @@ class KnapsackModel:
         return out
 
 
+    def lp_bound(self, time_limit: float = 10.0) -> int | None:
+        """Safe bound of the LP relaxation (rows, rounded rows, budgets ``bound_caps``) with
+        GLOP: for the dual values :math:`y \\ge 0` returned, :math:`\\sum_k b_k y_k + \\sum_j
+        \\max(0, c_j - (A^\\top y)_j)` bounds the LP (weak duality with the box
+        :math:`z \\le 1`) whatever the tolerances, hence the 0-1 program; floored."""
+        import math
+
+        import numpy as np
+        from ortools.linear_solver import linear_solver_pb2 as lp
+        from ortools.linear_solver import pywraplp
+        rows = self.rows + self.cg_rows + self.budget_rows
+        n = len(self.vars)
+        if n == 0:
+            return 0
+        req = lp.MPModelRequest()
+        req.solver_type = lp.MPModelRequest.GLOP_LINEAR_PROGRAMMING
+        req.solver_time_limit_seconds = max(0.1, float(time_limit))
+        m = req.model
+        m.maximize = True
+        c = np.asarray([float(pv.alt.request.weight) for pv, _ in self.vars])
+        for w in c:
+            m.variable.add(lower_bound=0.0, upper_bound=1.0, objective_coefficient=w)
+        for vs, cs, rhs in rows:
+            ct = m.constraint.add(lower_bound=-math.inf, upper_bound=float(rhs))
+            ct.var_index.extend(vs)
+            ct.coefficient.extend([float(x) for x in cs])
+        resp = lp.MPSolutionResponse()
+        pywraplp.Solver.SolveWithProto(req, resp)
+        if len(resp.dual_value) != len(rows):
+            return None
+        y = np.maximum(np.asarray(resp.dual_value, dtype=np.float64), 0.0)
+        ri = np.fromiter((k for k, (vs, _, _) in enumerate(rows) for _ in vs), dtype=np.int64)
+        vi = np.fromiter((v for vs, _, _ in rows for v in vs), dtype=np.int64)
+        co = np.fromiter((x for _, cs, _ in rows for x in cs), dtype=np.float64)
+        aty = np.bincount(vi, weights=y[ri] * co, minlength=n)
+        b = np.asarray([float(r[2]) for r in rows])
+        safe = float(b @ y + np.maximum(c - aty, 0.0).sum())
+        return min(self.trivial, math.floor(safe + 1e-6 * max(1.0, abs(safe))))
+
     def solve_mip(self, time_limit: float) -> dict:
         """The same 0-1 program plus the rounded rows, with SCIP (deterministic); the bound
         is SCIP's dual bound, floored."""
@@ -252,7 +295,7 @@ class KnapsackModel:
             return out
         s.SetSolverSpecificParametersAsString("limits/gap = 0\nlimits/absgap = 0.5\nlp/threads = 1\n")
         xs = [s.BoolVar("") for _ in self.vars]
-        for vs, cs, rhs in self.rows + self.cg_rows:
+        for vs, cs, rhs in self.rows + self.cg_rows + self.budget_rows:
             ct = s.Constraint(-s.infinity(), float(rhs))
             for v, c in zip(vs, cs):
                 ct.SetCoefficient(xs[v], float(c))
@@ -272,11 +315,12 @@ class KnapsackModel:
 
 
 def decode(problem: Problem, static: Static, chosen: list[PieceVar],
-           caps: dict[str, int] | None = None) -> dict[str, Placement]:
+           caps: dict[str, int] | None = None, fill: list[Request] | None = None) -> dict[str, Placement]:
     """Placements from an assignment: pieces in time order, inside a piece earliest latest-start
     first, each at the earliest free grid start inside its piece (instrument, operator and lab
     occupancy of the placements made so far); spends on the keys of ``caps`` stay within them.
-    Requests that do not fit are left out, so the result is feasible for the component."""
+    Requests that do not fit their piece, then those of ``fill``, go to their earliest feasible
+    start anywhere, if any; the result is feasible for the component."""
     sched = Schedule(problem, static)
     caps = caps or {}
     spent = dict.fromkeys(caps, 0)
@@ -299,4 +343,28 @@ def decode(problem: Problem, static: Static, chosen: list[PieceVar],
         for k in keys:
             spent[k] += pv.alt.spend
         out[r.id] = p
+    # requests that did not fit their piece, then the others (by weight per hour): earliest
+    # feasible start anywhere
+    missed = [pv.alt.request for pv in order if pv.alt.request.id not in out]
+    rest = sorted(fill or [], key=lambda r: (-r.weight / max(1, r.duration), r.id))
+    tried = set()
+    for r in missed + rest:
+        if r.id in out or r.id in tried:
+            continue
+        tried.add(r.id)
+        keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}") if k in caps]
+        best = None
+        for alt in static.alternatives(r):
+            if any(spent[k] + alt.spend > caps[k] for k in keys):
+                continue
+            s = first_on_grid(sched.free_starts(alt), g)
+            if s is not None and (best is None or s < best[0]):
+                best = (s, alt)
+        if best is not None:
+            s, alt = best
+            p = Placement(r.id, alt.instrument, s, alt.operator)
+            sched.add(p)
+            for k in keys:
+                spent[k] += alt.spend
+            out[r.id] = p
     return out

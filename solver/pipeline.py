@@ -114,21 +114,30 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             share = left * len(c.requests) / sum(len(e["comp"].requests) for e in todo_ks[n:])
             tk = time.perf_counter()
             small = len(c.requests) <= mip_max_requests
-            km = KnapsackModel(problem, static, c.requests, c.lp_caps, max_divisor=8 if small else 0)
+            if c.split:  # residual budgets: what the other components' current solutions leave
+                for k in c.split:
+                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+            # model with the (residual) caps for solutions; its LP bound uses the full budgets
+            km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=3 if small else 4,
+                               bound_caps=c.lp_caps)
+            lpb = km.lp_bound(time_limit=max(0.1, share))
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
-                res = km.solve_mip(max(0.05, share))
+                mt = mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit)
+                res = km.solve_mip(max(0.05, share, min(mt, 0.6 * (deadline - time.perf_counter()))))
+                d["ks_mip"] = True
             else:
                 res = km.solve(max(0.05, share), workers=workers, seed=seed, hint=d["warm"],
                                deterministic_time=deterministic_time)
             d["ks"] = {k: v for k, v in res.items() if k != "chosen"}
-            if res.get("bound") is not None:
+            d["ks"]["lp_bound"] = lpb
+            if lpb is not None:
+                d["ub"] = min(d["ub"], lpb)
+            # the 0-1 program's own bound is a bound of the component only with full budgets
+            if res.get("bound") is not None and (not c.split or res.get("solver") == "scip"):
                 d["ub"] = min(d["ub"], res["bound"])
             if "chosen" in res:
-                if c.split:  # residual budgets: what the other components' current solutions leave
-                    for k in c.split:
-                        c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
-                dec = decode(problem, static, res["chosen"], caps=c.caps)
+                dec = decode(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
                 dobj = sum(problem.request_by_id[k].weight for k in dec)
                 if dobj > d["obj"] and not check(problem, list(dec.values())):
                     d["sol"], d["obj"] = list(dec.values()), dobj
@@ -144,7 +153,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if left <= 0.05:
             break
         c = d["comp"]
-        if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split:
+        if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split and not d.get("ks_mip"):
             # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
             if c.split:
                 for k in c.split:

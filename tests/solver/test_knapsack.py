@@ -40,7 +40,7 @@ def test_bound_is_valid_and_decode_feasible(make, seed, method):
         res = km.solve(5.0, workers=1, seed=0, deterministic_time=2.0) if method == "cpsat" else km.solve_mip(5.0)
         assert res["status"] == "OPTIMAL"
         total += res["bound"]
-        decoded.update(decode(pr, st, res["chosen"], caps=c.lp_caps))
+        decoded.update(decode(pr, st, res["chosen"], caps=c.lp_caps, fill=c.requests))
     assert total >= best
     assert check(pr, list(decoded.values())) == []
     assert sum(pr.request_by_id[k].weight for k in decoded) <= best
