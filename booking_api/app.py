@@ -12,7 +12,20 @@ from instruments.db import get_engine
 from instruments.settings import get_settings
 
 from . import problems, tables  # noqa: F401 - tables: every mapper known
-from .routers import accounts, availability, bookings, enterprises, instruments, requests, rounds, staff, units
+from .routers import (
+    accounts,
+    availability,
+    bookings,
+    credit,
+    enterprises,
+    instruments,
+    redemption,
+    requests,
+    rounds,
+    staff,
+    units,
+    vouchers,
+)
 
 DESCRIPTION = """
 **labshare** opens a region's large scientific instruments to enterprises.
@@ -46,7 +59,7 @@ def create_app(database_url: str | None = None, run_jobs: bool | None = None) ->
     app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = get_engine(url)
     problems.install(app)
-    for r in (units, instruments, availability, staff, enterprises, requests, bookings, rounds, accounts):
+    for r in (units, instruments, availability, staff, enterprises, requests, bookings, rounds, vouchers, redemption, credit, accounts):
         app.include_router(r.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -22,6 +22,7 @@ from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import BookingPolicy
 from instruments.tariffs import booking_price_fen
 
+from . import credit, vouchers
 from .booking_requests import BookingRequest, RequestStatus
 from .bookings import Booking, BookingStatus, can_see, get_visible, live_bookings
 from .enterprises import Enterprise
@@ -247,6 +248,9 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
                     )
                 ]
             )
+        if now > cutoff and booking.enterprise_id:  # a tentative booking dropped late: a credit event
+            credit.note_event(session, actor, booking.enterprise_id, credit.CreditKind.late_cancel, booking.id, now=now)
+    vouchers.release_for_booking(session, actor, booking.id)
     return _transition(
         session,
         actor,
@@ -289,9 +293,11 @@ def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | N
         raise Forbidden("You cannot check out this booking.")
     if booking.status != BookingStatus.checked_in:
         raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; check in first.")
-    return _transition(
+    done = _transition(
         session, actor, booking, "check_out", snapshot(booking), status=BookingStatus.completed, checked_out_at=now
     )
+    vouchers.consume_for_booking(session, actor, done, now)
+    return done
 
 
 def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
@@ -304,4 +310,7 @@ def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime 
         )
     if now < booking.start + timedelta(minutes=policy.no_show_grace_minutes):
         raise InvalidState(f"A booking becomes a no-show only {policy.no_show_grace_minutes} min after its start.")
+    vouchers.release_for_booking(session, actor, booking.id)
+    if booking.enterprise_id:
+        credit.note_event(session, actor, booking.enterprise_id, credit.CreditKind.no_show, booking.id, now=now)
     return _transition(session, actor, booking, "no_show", snapshot(booking), status=BookingStatus.no_show)

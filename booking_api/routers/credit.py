@@ -1,0 +1,73 @@
+"""Complaints, credit events and the red and black lists."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from scheduler import credit as svc
+from scheduler.enterprises import Enterprise
+
+from ..deps import ActorDep, AdminDep, SessionDep, commit
+
+router = APIRouter(prefix="/api/v1", tags=["credit"])
+
+
+class ComplaintIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class ResolutionIn(BaseModel):
+    resolution: str = Field(min_length=1, max_length=4000)
+
+
+class FraudIn(BaseModel):
+    enterprise_id: str
+    voucher_ids: list[str] = []
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/bookings/{booking_id}/complaints",
+    response_model=svc.Complaint,
+    status_code=201,
+    tags=["bookings"],
+    summary="Complain about a booking's service (the booking enterprise)",
+)
+def file_complaint(booking_id: str, body: ComplaintIn, session: SessionDep, actor: ActorDep) -> svc.Complaint:
+    c = svc.file_complaint(session, actor, booking_id, body.text)
+    commit(session)
+    return c
+
+
+@router.post(
+    "/complaints/{complaint_id}/resolve", response_model=svc.Complaint, summary="Resolve a complaint (programme admin)"
+)
+def resolve(complaint_id: str, body: ResolutionIn, session: SessionDep, actor: AdminDep) -> svc.Complaint:
+    c = svc.resolve_complaint(session, actor, complaint_id, body.resolution)
+    commit(session)
+    return c
+
+
+@router.post(
+    "/credit/fraud",
+    response_model=svc.CreditEvent,
+    status_code=201,
+    summary="Record confirmed fraud: blacklist, void the vouchers involved, claw money back (programme admin)",
+)
+def fraud(body: FraudIn, session: SessionDep, actor: AdminDep) -> svc.CreditEvent:
+    ev = svc.confirm_fraud(session, actor, body.enterprise_id, body.voucher_ids, body.note)
+    commit(session)
+    return ev
+
+
+@router.get("/credit/red-list", response_model=list[Enterprise], summary="Enterprises in good standing (public)")
+def red_list(session: SessionDep) -> list[Enterprise]:
+    return svc.red_list(session)
+
+
+@router.get(
+    "/credit/black-list", response_model=list[Enterprise], summary="Suspended or blacklisted enterprises (public)"
+)
+def black_list(session: SessionDep) -> list[Enterprise]:
+    return svc.black_list(session)

@@ -1,0 +1,91 @@
+"""Redemption claims by providers, decisions and payment batches by the programme office."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from scheduler import redemption as svc
+
+from ..deps import ActorDep, AdminDep, SessionDep, commit
+
+router = APIRouter(prefix="/api/v1", tags=["redemption"])
+
+
+class Order(BaseModel):
+    voucher_id: str
+    proofs: dict[str, str] = Field(
+        description="References to: contract, invoice, payment_proof, service_record",
+        examples=[
+            {
+                "contract": "HT-2026-031",
+                "invoice": "FP-0012",
+                "payment_proof": "ZF-778",
+                "service_record": "BG-2026-1107",
+            }
+        ],
+    )
+
+
+class ClaimIn(BaseModel):
+    programme_id: str
+    owner_unit_id: str
+    orders: list[Order] = Field(min_length=1, max_length=1000)
+
+
+class ClaimOut(BaseModel):
+    claim: svc.RedemptionClaim
+    outcomes: list[dict[str, Any]]
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    reason: str = Field(default="", max_length=500)
+
+
+@router.post(
+    "/redemption-claims",
+    response_model=ClaimOut,
+    status_code=201,
+    summary="File a claim for completed voucher orders, with proof (the provider's lab managers; only in an open window)",
+)
+def file_claim(body: ClaimIn, session: SessionDep, actor: ActorDep) -> ClaimOut:
+    claim, outcomes = svc.file_claim(
+        session, actor, body.programme_id, body.owner_unit_id, [o.model_dump() for o in body.orders]
+    )
+    commit(session)
+    return ClaimOut(claim=claim, outcomes=outcomes)
+
+
+@router.post(
+    "/claim-items/{item_id}/decision",
+    response_model=svc.ClaimItem,
+    summary="Approve or reject one order (programme admin)",
+)
+def decide(item_id: str, body: DecisionIn, session: SessionDep, actor: AdminDep) -> svc.ClaimItem:
+    item = svc.decide(session, actor, item_id, body.approve, body.reason)
+    commit(session)
+    return item
+
+
+@router.post(
+    "/voucher-programmes/{programme_id}/payment-batches",
+    response_model=svc.PaymentBatch,
+    status_code=201,
+    summary="Batch every approved, unpaid order (programme admin)",
+)
+def create_batch(programme_id: str, session: SessionDep, actor: AdminDep) -> svc.PaymentBatch:
+    batch = svc.create_batch(session, actor, programme_id)
+    commit(session)
+    return batch
+
+
+@router.post(
+    "/payment-batches/{batch_id}/paid", response_model=svc.PaymentBatch, summary="Record a batch as paid (idempotent)"
+)
+def mark_paid(batch_id: str, session: SessionDep, actor: AdminDep) -> svc.PaymentBatch:
+    batch = svc.mark_paid(session, actor, batch_id)
+    commit(session)
+    return batch

@@ -1,0 +1,241 @@
+"""Innovation vouchers: programmes, issuance, holder actions, statistics."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from instruments.db import MAX_FEN
+from instruments.errors import InvalidInput
+from scheduler import ledger
+from scheduler import vouchers as svc
+from scheduler.voucher_rules import ProgrammeRules
+from scheduler.voucher_stats import programme_stats, stats_csv
+
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
+from ..idempotency import remember, replay
+
+router = APIRouter(prefix="/api/v1", tags=["vouchers"])
+
+
+class ProgrammeIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "2026 天津市科技创新券",
+                    "region": "天津市",
+                    "year": 2026,
+                    "total_budget_fen": 1_000_000_000,
+                    "preset": "shanghai",
+                }
+            ]
+        }
+    }
+    name: str = Field(min_length=1, max_length=200)
+    region: str = ""
+    year: int = Field(ge=2000, le=2100)
+    total_budget_fen: int = Field(gt=0, le=MAX_FEN)
+    preset: str | None = Field(
+        default=None, description="Start from a published rule set: shanghai, shandong_jinan, liaocheng, yuhuan"
+    )
+    rules: ProgrammeRules | None = None
+
+
+class ProgrammeOut(BaseModel):
+    programme: svc.VoucherProgramme
+    unissued_fen: int
+
+
+class IssueIn(BaseModel):
+    enterprise_id: str
+    voucher_type: str
+    face_value_fen: int | None = Field(default=None, gt=0, le=MAX_FEN)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40, description="The voucher code (dashes and spaces ignored)")
+
+
+class TransferIn(CodeIn):
+    to_enterprise_id: str
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    fraud: bool = False
+
+
+class VoucherOut(BaseModel):
+    id: str
+    code: str
+    programme_id: str
+    voucher_type: str
+    holder_enterprise_id: str
+    face_value_fen: int
+    status: str
+    issued_at: datetime
+    expires_at: datetime
+    booking_id: str | None
+    reserved_fen: int
+    consumed_fen: int
+    balance_fen: int = Field(description="Money the voucher itself still holds (ledger)")
+
+
+def _out(session, v: svc.Voucher) -> VoucherOut:
+    return VoucherOut(
+        **{**v.model_dump(), "status": str(v.status), "balance_fen": ledger.balance(session, ledger.voucher(v.id))}
+    )
+
+
+@router.post(
+    "/voucher-programmes",
+    response_model=ProgrammeOut,
+    status_code=201,
+    summary="Create and fund a programme (programme admin)",
+)
+def create_programme(body: ProgrammeIn, session: SessionDep, actor: AdminDep) -> ProgrammeOut:
+    from fixtures.voucher_presets import PRESETS
+
+    if body.preset is not None and body.preset not in PRESETS:
+        raise InvalidInput(f"Unknown preset {body.preset!r}; choose one of {', '.join(PRESETS)}.", field="preset")
+    rules = body.rules or (PRESETS[body.preset] if body.preset else ProgrammeRules())
+    prog = svc.create_programme(
+        session,
+        actor,
+        svc.VoucherProgramme(
+            name=body.name,
+            region=body.region,
+            year=body.year,
+            total_budget_fen=body.total_budget_fen,
+            rules=rules.model_dump(mode="json"),
+        ),
+    )
+    out = ProgrammeOut(programme=prog, unissued_fen=ledger.balance(session, ledger.budget(prog.id)))
+    commit(session)
+    return out
+
+
+@router.get(
+    "/voucher-programmes/{programme_id}",
+    response_model=ProgrammeOut,
+    summary="A programme and its unissued budget (public)",
+)
+def get_programme(programme_id: str, session: SessionDep) -> ProgrammeOut:
+    prog = svc.get_programme(session, programme_id)
+    return ProgrammeOut(programme=prog, unissued_fen=ledger.balance(session, ledger.budget(prog.id)))
+
+
+@router.post(
+    "/voucher-programmes/{programme_id}/vouchers",
+    response_model=VoucherOut,
+    status_code=201,
+    summary="Issue a voucher to an enterprise (programme admin; budget and caps checked)",
+)
+def issue(
+    programme_id: str,
+    body: IssueIn,
+    session: SessionDep,
+    actor: AdminDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> VoucherOut:
+    endpoint = f"POST /voucher-programmes/{programme_id}/vouchers"
+    if (hit := replay(session, actor, idempotency_key, endpoint)) is not None:
+        return hit  # type: ignore[return-value]
+    v = svc.issue_voucher(session, actor, programme_id, body.enterprise_id, body.voucher_type, body.face_value_fen)
+    out = _out(session, v)
+    remember(session, actor, idempotency_key, endpoint, 201, out)
+    commit(session)
+    return out
+
+
+@router.get("/vouchers", response_model=list[VoucherOut], summary="Vouchers you hold (or all, for programme admins)")
+def list_vouchers(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    programme_id: str | None = None,
+    status: svc.VoucherStatus | None = None,
+) -> list[VoucherOut]:
+    return [_out(session, v) for v in svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset)]
+
+
+@router.post("/vouchers/claim", response_model=VoucherOut, summary="Claim (accept) a voucher issued to your enterprise")
+def claim(body: CodeIn, session: SessionDep, actor: ActorDep) -> VoucherOut:
+    v = svc.claim(session, actor, body.code)
+    out = _out(session, v)
+    commit(session)
+    return out
+
+
+@router.post(
+    "/vouchers/transfer",
+    response_model=VoucherOut,
+    summary="Transfer an unused voucher (where the programme allows it)",
+)
+def transfer(body: TransferIn, session: SessionDep, actor: ActorDep) -> VoucherOut:
+    v = svc.transfer(session, actor, body.code, body.to_enterprise_id)
+    out = _out(session, v)
+    commit(session)
+    return out
+
+
+@router.post(
+    "/bookings/{booking_id}/voucher",
+    response_model=VoucherOut,
+    status_code=201,
+    tags=["bookings"],
+    summary="Pay part of a booking with a voucher (share by the programme's rules; you pay the rest)",
+)
+def apply(
+    booking_id: str,
+    body: CodeIn,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> VoucherOut:
+    endpoint = f"POST /bookings/{booking_id}/voucher"
+    if (hit := replay(session, actor, idempotency_key, endpoint)) is not None:
+        return hit  # type: ignore[return-value]
+    v = svc.apply_to_booking(session, actor, booking_id, body.code)
+    out = _out(session, v)
+    remember(session, actor, idempotency_key, endpoint, 201, out)
+    commit(session)
+    return out
+
+
+@router.post("/vouchers/{voucher_id}/revoke", response_model=VoucherOut, summary="Void a voucher (programme admin)")
+def revoke(voucher_id: str, body: RevokeIn, session: SessionDep, actor: AdminDep) -> VoucherOut:
+    v = svc.revoke(session, actor, voucher_id, body.reason, body.fraud)
+    out = _out(session, v)
+    commit(session)
+    return out
+
+
+@router.get(
+    "/voucher-programmes/{programme_id}/statistics",
+    summary="The programme's published figures, live (JSON or CSV)",
+    response_model=dict[str, Any],
+)
+def statistics(
+    programme_id: str,
+    session: SessionDep,
+    actor: AdminDep,
+    start: date = Query(description="First day"),
+    end: date = Query(description="Last day (inclusive)"),
+    format: str = Query(default="json", pattern="^(json|csv)$"),
+) -> Any:
+    if end < start:
+        raise InvalidInput("end must not be before start.", field="end")
+    tz = ZoneInfo("Asia/Shanghai")
+    lo = datetime.combine(start, time(0), tz)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tz)
+    stats = programme_stats(session, programme_id, lo, hi)
+    if format == "csv":
+        return PlainTextResponse(stats_csv(stats), media_type="text/csv")
+    return stats

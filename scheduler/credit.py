@@ -1,0 +1,201 @@
+"""Complaints and credit: no-shows, late cancellations and confirmed fraud become credit events;
+thresholds (policy as data) suspend booking for a while or blacklist. Red list = good standing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+from pydantic import Field as PField
+from sqlmodel import Field, Session, SQLModel, col, func, select
+
+from instruments.actor import Actor, Role
+from instruments.audit import record, snapshot
+from instruments.db import utc_field, utcnow
+from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from instruments.ids import new_id
+
+from .bookings import Booking, BookingStatus, get_visible
+from .enterprises import Enterprise
+
+FOREVER = timedelta(days=365 * 100)
+
+
+class CreditRules(BaseModel):
+    """Thresholds (presets from published facility rules: 3 no-shows → banned 1 month)."""
+
+    window_days: int = PField(default=365, ge=1)
+    no_show_limit: int = PField(default=3, ge=1)
+    no_show_suspension_days: int = PField(default=30, ge=1)
+    late_cancel_limit: int = PField(default=5, ge=1)
+    late_cancel_suspension_days: int = PField(default=14, ge=1)
+    red_list_min_completed: int = PField(default=3, ge=1)
+
+
+DEFAULT_RULES = CreditRules()
+
+
+class CreditKind(StrEnum):
+    no_show = "no_show"
+    late_cancel = "late_cancel"
+    fraud = "fraud"
+    suspension = "suspension"
+
+
+class CreditEvent(SQLModel, table=True):
+    __tablename__ = "credit_event"
+
+    id: str = Field(default_factory=lambda: new_id("cre"), primary_key=True)
+    enterprise_id: str = Field(foreign_key="enterprise.id", index=True)
+    kind: CreditKind = Field(index=True)
+    booking_id: str | None = Field(default=None, foreign_key="booking.id")
+    at: datetime = utc_field(default_factory=utcnow, index=True)
+    note: str = ""
+
+
+class ComplaintStatus(StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+class Complaint(SQLModel, table=True):
+    __tablename__ = "complaint"
+
+    id: str = Field(default_factory=lambda: new_id("cmp"), primary_key=True)
+    booking_id: str = Field(foreign_key="booking.id", index=True)
+    enterprise_id: str = Field(foreign_key="enterprise.id", index=True)
+    text: str
+    status: ComplaintStatus = Field(default=ComplaintStatus.open, index=True)
+    resolution: str = ""
+    created_at: datetime = utc_field(default_factory=utcnow)
+    resolved_at: datetime | None = utc_field(nullable=True, default=None)
+
+
+def note_event(
+    session: Session,
+    actor: Actor,
+    enterprise_id: str,
+    kind: CreditKind,
+    booking_id: str | None = None,
+    note: str = "",
+    now: datetime | None = None,
+    rules: CreditRules = DEFAULT_RULES,
+) -> CreditEvent:
+    """Record a credit event and apply the thresholds it may cross."""
+    now = now or utcnow()
+    ev = CreditEvent(enterprise_id=enterprise_id, kind=kind, booking_id=booking_id, at=now, note=note)
+    session.add(ev)
+    session.flush()
+    record(session, actor, f"credit.{kind}", "enterprise", enterprise_id, after=snapshot(ev))
+    ent = session.get(Enterprise, enterprise_id)
+    if ent is None:
+        return ev
+    since = now - timedelta(days=rules.window_days)
+    limits = {
+        CreditKind.no_show: (rules.no_show_limit, rules.no_show_suspension_days),
+        CreditKind.late_cancel: (rules.late_cancel_limit, rules.late_cancel_suspension_days),
+    }
+    until = None
+    if kind == CreditKind.fraud:
+        until = now + FOREVER
+    elif kind in limits:
+        limit, days = limits[kind]
+        count = session.exec(
+            select(func.count())
+            .select_from(CreditEvent)
+            .where(CreditEvent.enterprise_id == enterprise_id, CreditEvent.kind == kind, CreditEvent.at > since)
+        ).one()
+        if count >= limit and count % limit == 0:
+            until = now + timedelta(days=days)
+    if until is not None and (ent.booking_suspended_until is None or ent.booking_suspended_until < until):
+        before = snapshot(ent)
+        ent.booking_suspended_until = until
+        session.add(ent)
+        session.add(
+            CreditEvent(
+                enterprise_id=enterprise_id,
+                kind=CreditKind.suspension,
+                at=now,
+                note=f"after {kind}: booking suspended until {until.date()}",
+            )
+        )
+        record(session, actor, "enterprise.suspend", "enterprise", ent.id, before=before, after=snapshot(ent))
+    return ev
+
+
+def confirm_fraud(
+    session: Session, actor: Actor, enterprise_id: str, voucher_ids: list[str], note: str, now: datetime | None = None
+) -> CreditEvent:
+    """Confirmed fraud: blacklist the enterprise, void the vouchers involved, claw money back."""
+    from .vouchers import revoke
+
+    actor.require_admin()
+    if session.get(Enterprise, enterprise_id) is None:
+        raise NotFound(f"No enterprise {enterprise_id!r}.")
+    if not note.strip():
+        raise InvalidInput("Describe the finding.", field="note")
+    for vid in voucher_ids:
+        revoke(session, actor, vid, f"fraud: {note}", fraud=True)
+    return note_event(session, actor, enterprise_id, CreditKind.fraud, note=note, now=now)
+
+
+def file_complaint(session: Session, actor: Actor, booking_id: str, text: str) -> Complaint:
+    booking, _ = get_visible(session, actor, booking_id)
+    if actor.role != Role.enterprise_member or booking.enterprise_id != actor.enterprise_id:
+        raise Forbidden("Only the booking enterprise files a complaint about it.")
+    if not text.strip():
+        raise InvalidInput("Say what went wrong.", field="text")
+    c = Complaint(booking_id=booking.id, enterprise_id=booking.enterprise_id, text=text.strip())
+    session.add(c)
+    session.flush()
+    record(session, actor, "complaint.file", "complaint", c.id, after=snapshot(c))
+    return c
+
+
+def resolve_complaint(session: Session, actor: Actor, complaint_id: str, resolution: str) -> Complaint:
+    actor.require_admin()
+    c = session.get(Complaint, complaint_id)
+    if c is None:
+        raise NotFound(f"No complaint {complaint_id!r}.")
+    if c.status == ComplaintStatus.resolved:
+        raise InvalidState(f"Complaint {c.id} is already resolved.")
+    if not resolution.strip():
+        raise InvalidInput("Say how it was resolved.", field="resolution")
+    before = snapshot(c)
+    c.status, c.resolution, c.resolved_at = ComplaintStatus.resolved, resolution.strip(), utcnow()
+    session.add(c)
+    record(session, actor, "complaint.resolve", "complaint", c.id, before=before, after=snapshot(c))
+    return c
+
+
+def black_list(session: Session, now: datetime | None = None) -> list[Enterprise]:
+    now = now or utcnow()
+    return list(
+        session.exec(
+            select(Enterprise)
+            .where(col(Enterprise.booking_suspended_until).is_not(None), Enterprise.booking_suspended_until > now)
+            .order_by(Enterprise.name)
+        ).all()
+    )
+
+
+def red_list(session: Session, now: datetime | None = None, rules: CreditRules = DEFAULT_RULES) -> list[Enterprise]:
+    """Good standing: enough completed bookings in the window and no credit event at all."""
+    now = now or utcnow()
+    since = now - timedelta(days=rules.window_days)
+    done = (
+        select(Booking.enterprise_id)
+        .where(Booking.status == BookingStatus.completed, Booking.end > since, col(Booking.enterprise_id).is_not(None))
+        .group_by(Booking.enterprise_id)
+        .having(func.count() >= rules.red_list_min_completed)
+    )
+    bad = select(CreditEvent.enterprise_id).where(CreditEvent.at > since)
+    return list(
+        session.exec(
+            select(Enterprise)
+            .where(col(Enterprise.id).in_(done), col(Enterprise.id).not_in(bad))
+            .order_by(Enterprise.name)
+        ).all()
+    )

@@ -1,0 +1,134 @@
+"""Double-entry ledger in integer fen: every money movement is one transaction of lines that sum
+to zero, so every balance is a sum and the books always balance.
+
+Accounts (strings, one per holder of money):
+    funding:<programme>          the treasury side (credited when a programme is funded)
+    budget:<programme>           unissued programme money
+    voucher:<voucher>            issued, not yet reserved
+    booking:<booking>            reserved by a booking, service not yet done
+    claimable:<unit>             consumed by completed services, not yet approved for payment
+    payable:<unit>               approved, awaiting a payment batch
+    paid:<unit>                  paid out to the provider
+    clawback:<unit>              money a provider owes back (fraud)
+Debit = positive amount, credit = negative amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column
+from sqlmodel import Field, Session, SQLModel, func, select
+
+from instruments.db import utc_field, utcnow
+from instruments.ids import new_id
+
+
+class LedgerLine(SQLModel, table=True):
+    __tablename__ = "ledger_line"
+
+    id: str = Field(default_factory=lambda: new_id("led"), primary_key=True)
+    txn: str = Field(index=True, description="Lines of one transaction share this id and sum to zero")
+    at: datetime = utc_field(default_factory=utcnow, index=True)
+    account: str = Field(index=True)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    programme_id: str = Field(index=True)
+    voucher_id: str | None = Field(default=None, index=True)
+    booking_id: str | None = Field(default=None, index=True)
+    kind: str = Field(
+        index=True,
+        description="fund | issue | reserve | release | consume | approve | bonus | pay | revoke | expire | clawback | lapse",
+    )
+    memo: str = ""
+
+
+def funding(p: str) -> str:
+    return f"funding:{p}"
+
+
+def budget(p: str) -> str:
+    return f"budget:{p}"
+
+
+def voucher(v: str) -> str:
+    return f"voucher:{v}"
+
+
+def booking(b: str) -> str:
+    return f"booking:{b}"
+
+
+def claimable(u: str) -> str:
+    return f"claimable:{u}"
+
+
+def payable(u: str) -> str:
+    return f"payable:{u}"
+
+
+def paid(u: str) -> str:
+    return f"paid:{u}"
+
+
+def clawback(u: str) -> str:
+    return f"clawback:{u}"
+
+
+def post(
+    session: Session,
+    kind: str,
+    programme_id: str,
+    moves: Iterable[tuple[str, str, int]],
+    *,
+    voucher_id: str | None = None,
+    booking_id: str | None = None,
+    memo: str = "",
+) -> str:
+    """Post one transaction: each move (from_account, to_account, amount) debits ``to`` and
+    credits ``from``. Zero moves are skipped; negative amounts are refused."""
+    txn = new_id("txn")
+    now = utcnow()
+    for src, dst, amount in moves:
+        if amount < 0:
+            raise ValueError(f"negative ledger move {src} → {dst}: {amount}")
+        if amount == 0:
+            continue
+        for account, signed in ((dst, amount), (src, -amount)):
+            session.add(
+                LedgerLine(
+                    txn=txn,
+                    at=now,
+                    account=account,
+                    amount_fen=signed,
+                    programme_id=programme_id,
+                    voucher_id=voucher_id,
+                    booking_id=booking_id,
+                    kind=kind,
+                    memo=memo,
+                )
+            )
+    session.flush()
+    return txn
+
+
+def balance(session: Session, account: str) -> int:
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(LedgerLine.amount_fen), 0)).where(LedgerLine.account == account)
+        ).one()
+    )
+
+
+def balances(session: Session, prefix: str) -> dict[str, int]:
+    rows = session.exec(
+        select(LedgerLine.account, func.sum(LedgerLine.amount_fen))
+        .where(LedgerLine.account.startswith(prefix))
+        .group_by(LedgerLine.account)
+    ).all()
+    return {a: int(s) for a, s in rows}
+
+
+def total(session: Session) -> int:
+    """Sum of every line ever posted: zero when the books balance."""
+    return int(session.exec(select(func.coalesce(func.sum(LedgerLine.amount_fen), 0))).one())
