@@ -151,6 +151,41 @@ def round_(
         console.print(f"  not placed, {reason}: {n}")
 
 
+vouchers_app = typer.Typer(help="Innovation voucher programmes.", no_args_is_help=True)
+app.add_typer(vouchers_app, name="vouchers")
+
+
+@vouchers_app.command("stats")
+def voucher_stats(
+    programme_id: str = typer.Argument(None, help="Programme id (default: the newest programme)"),
+    start: str = typer.Option(None, help="First day, YYYY-MM-DD (default: 1 January of the programme year)"),
+    end: str = typer.Option(None, help="Last day, inclusive (default: today)"),
+    csv: bool = typer.Option(False, "--csv", help="CSV instead of JSON"),
+    database_url: str | None = DbUrl,
+) -> None:
+    """The figures a programme publishes: issued, used, redeemed, enterprises served…"""
+    from datetime import date, time
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session, col, select
+
+    from scheduler.voucher_stats import programme_stats, stats_csv
+    from scheduler.vouchers import VoucherProgramme
+
+    engine = get_engine(database_url or get_settings().database_url)
+    tz = ZoneInfo(get_settings().default_timezone)
+    with Session(engine) as session:
+        prog = session.get(VoucherProgramme, programme_id) if programme_id else session.exec(
+            select(VoucherProgramme).order_by(col(VoucherProgramme.created_at).desc())).first()
+        if prog is None:
+            console.print("[red]No such voucher programme.[/red]")
+            raise typer.Exit(1)
+        lo = date.fromisoformat(start) if start else date(prog.year, 1, 1)
+        hi = date.fromisoformat(end) if end else datetime.now(tz).date()
+        stats = programme_stats(session, prog.id, datetime.combine(lo, time(0), tz), datetime.combine(hi + timedelta(days=1), time(0), tz))
+    print(stats_csv(stats) if csv else json.dumps(stats, ensure_ascii=False, indent=2))
+
+
 def _example_booking(session, result) -> dict | None:
     """A slot the first enterprise can really book now (tried in a savepoint, then undone)."""
     from scheduler import booking_actions as actions

@@ -40,6 +40,34 @@ def run_scheduled_round(database_url: str, time_limit: float | None = None) -> s
     return rnd.id
 
 
+def run_voucher_housekeeping(database_url: str) -> dict[str, int]:
+    """Daily: expire vouchers past their validity, and tell providers when a redemption window
+    of a programme opens today. Idempotent (an expired voucher is not expired twice; the notice
+    is sent once per window)."""
+    from sqlmodel import select
+
+    from instruments.db import session_scope, utcnow
+
+    from .notifications import Notification, notify
+    from .vouchers import VoucherProgramme, expire_due
+
+    today = utcnow().astimezone(ZoneInfo(get_settings().default_timezone)).date()
+    with session_scope(get_engine(database_url)) as session:
+        expired = expire_due(session, SYSTEM)
+        notices = 0
+        for prog in session.exec(select(VoucherProgramme)).all():
+            window = prog.parsed.redemption.window_at(today)
+            subject = f"{prog.name}: redemption window {window} is open"
+            if window and not session.exec(select(Notification).where(Notification.subject == subject)).first():
+                notify(
+                    session,
+                    subject,
+                    "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims",
+                )
+                notices += 1
+    return {"expired": len(expired), "window_notices": notices}
+
+
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:
     settings = get_settings()
     tz = ZoneInfo(timezone or settings.default_timezone)
@@ -55,6 +83,14 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
         args=[database_url],
         id=ROUND_JOB,
         name="Allocation round",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_voucher_housekeeping,
+        CronTrigger(hour=0, minute=10, timezone=tz),
+        args=[database_url],
+        id="voucher_housekeeping",
+        name="Expire vouchers, announce redemption windows",
         replace_existing=True,
     )
     return scheduler

@@ -116,3 +116,13 @@ def world(db: Db, session: Session):  # noqa: ANN201
     from tests.world import build_world
 
     return build_world(session)
+
+
+@pytest.fixture
+def client(db: Db):  # noqa: ANN201
+    from fastapi.testclient import TestClient
+
+    from booking_api.app import create_app
+
+    with TestClient(create_app(db.url), raise_server_exceptions=False) as c:
+        yield c

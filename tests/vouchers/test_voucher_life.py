@@ -200,3 +200,19 @@ def test_three_no_shows_suspend_booking(session, world):
     assert w.ent_a.booking_suspended_until is not None
     assert (w.ent_a.booking_suspended_until - (w.at(16) + timedelta(minutes=45))).days == 30
     assert w.ent_a.id in {e.id for e in credit.black_list(session, now=w.at(17))}
+
+
+def test_housekeeping_job_expires_vouchers_once(db, session, world):
+    from scheduler.jobs import run_voucher_housekeeping
+
+    w = world
+    prog = programme(session, w, validity_days=1)
+    old = v.issue_voucher(session, w.admin, prog.id, w.ent_a.id, "testing", 50_000, now=w.at(0) - timedelta(days=30))
+    fresh = v.issue_voucher(session, w.admin, prog.id, w.ent_b.id, "testing", 50_000)
+    session.commit()
+    assert run_voucher_housekeeping(db.url)["expired"] == 1
+    assert run_voucher_housekeeping(db.url)["expired"] == 0
+    with db.session() as s:
+        assert s.get(v.Voucher, old.id).status == v.VoucherStatus.expired
+        assert s.get(v.Voucher, fresh.id).status == v.VoucherStatus.issued
+        assert ledger.balance(s, ledger.budget(prog.id)) == BUDGET - 50_000 and ledger.total(s) == 0
