@@ -16,6 +16,7 @@ from .routers import (
     accounts,
     availability,
     bookings,
+    calendars,
     credit,
     enterprises,
     instruments,
@@ -59,7 +60,7 @@ def create_app(database_url: str | None = None, run_jobs: bool | None = None) ->
     app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = get_engine(url)
     problems.install(app)
-    for r in (units, instruments, availability, staff, enterprises, requests, bookings, rounds, vouchers, redemption, credit, accounts):
+    for r in (units, instruments, availability, staff, enterprises, requests, calendars, bookings, rounds, vouchers, redemption, credit, accounts):
         app.include_router(r.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

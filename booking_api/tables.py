@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, staff, units, workdays  # noqa: F401
-from scheduler import booking_requests, bookings, credit, enterprises, ledger, notifications, redemption, rounds, vouchers  # noqa: F401
+from scheduler import booking_requests, bookings, calendar_feeds, credit, enterprises, ledger, notifications, redemption, rounds, vouchers  # noqa: F401
 
 from . import accounts, idempotency  # noqa: F401
 
