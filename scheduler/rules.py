@@ -283,8 +283,8 @@ class OperatorAvailable(Rule):
     code = "no_operator"
 
     def check(self, a: Attempt) -> Violation | None:
-        if a.service_mode not in OPERATOR_MODES:
-            return None
+        if a.service_mode not in OPERATOR_MODES or a.collisions:
+            return None  # a collision is reported on its own (409); it is also why staff look busy
         if a.moving is not None and a.moving.operator_id and any(o.id == a.moving.operator_id for o in a.operators):
             return None
         if a.operators:

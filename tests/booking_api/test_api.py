@@ -365,3 +365,9 @@ def test_suggestions_are_bookable_and_ranked_by_preference(client, world):
     made = book(client, world, start=datetime.fromisoformat(first["start"]), end=datetime.fromisoformat(first["end"]), request_id=rid)
     assert made.status_code == 201, made.text
     assert client.get(f"{API}/requests/{rid}", headers=auth(world, "member_a")).json()["status"] == "booked"
+
+
+def test_booking_the_same_slot_twice_is_a_plain_conflict(client, world):
+    assert book(client, world).status_code == 201
+    again = book(client, world, who="member_b")
+    assert again.status_code == 409 and "collides with booking" in again.json()["detail"]
