@@ -64,6 +64,27 @@ def ceil_to_grid(dt: datetime, step: int = SLOT) -> datetime:
     return base + timedelta(minutes=(step - over) % step)
 
 
+def _lab_full(session: Session, lab: Lab, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """When existing bookings already fill the lab to capacity. (The solver's lab capacity knows
+    only the round's own placements; times the lab is partly used are re-checked by the booking
+    rules when the round writes, and a placement that would overfill the lab is explained.)"""
+    rows = session.exec(
+        select(Booking.start, Booking.end)
+        .join(Instrument, Instrument.id == Booking.instrument_id)
+        .where(Instrument.lab_id == lab.id, col(Booking.status).in_(LIVE), Booking.end > start, Booking.start < end)
+    ).all()
+    events = sorted([(s, 1) for s, _ in rows] + [(e, -1) for _, e in rows])
+    out, level, since = [], 0, None
+    for t, step in events:
+        level += step
+        if level >= lab.capacity and since is None:
+            since = t
+        elif level < lab.capacity and since is not None:
+            out.append((since, t))
+            since = None
+    return out
+
+
 def build_round_input(
     session: Session,
     now: datetime,
@@ -130,6 +151,11 @@ def build_round_input(
             )
         )
     problem.labs = [solver.Lab(lab.id, lab.capacity) for lab in labs.values()]
+    for lab in labs.values():
+        full = [clip(s, e) for s, e in _lab_full(session, lab, t0, horizon_end)]
+        for ins in problem.instruments:
+            if ins.lab == lab.id:
+                ins.busy.extend(iv for iv in full if iv[0] < iv[1])
 
     ops = session.exec(
         select(Operator, OperatorInstrument.instrument_id)

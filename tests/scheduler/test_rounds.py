@@ -157,3 +157,22 @@ def test_only_one_process_leads_the_jobs(db):
     again = try_lead(db.url)
     assert again is not None
     again.release()
+
+
+def test_round_respects_a_lab_filled_by_existing_bookings(db, session, world):
+    from fixtures import factories
+
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    room = factories.lab(session, factories.unit(session, "Bench Unit"), "One-bench lab", capacity=1)
+    for inst in (w.xrd, w.sem):
+        inst.lab_id = room.id
+        session.add(inst)
+    actions.book(session, w.manager, actions.BookingInput(w.sem.id, w.at(8, 30), w.at(12), "self_operated"), now=now)
+    r = request(session, w, w.member_a, 3)
+    session.commit()
+    rnd = run_round(db.engine, SYSTEM, now=now, **FAST)
+    assert rnd.placed == 1
+    with db.session() as s:
+        placed = s.exec(select(Booking).where(Booking.request_id == r.id)).one()
+        assert placed.start >= w.at(13, 30)  # the morning's bench is taken
