@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import col, func, select
 
+from booking_api.tables import metadata
 from fixtures.voucher_presets import PRESETS
 from instruments.errors import DomainError
 from scheduler import booking_actions as actions
@@ -39,19 +40,15 @@ ops = st.lists(
 )
 
 
+WORLD = {"owner_unit", "lab", "instrument", "booking_policy", "opening_rule", "operator", "operator_instrument",
+         "enterprise", "app_user", "api_token", "qualification", "availability_exception", "calendar_override"}
+
+
 def clean_money(s) -> None:
-    for t in (
-        "ledger_line",
-        "claim_item",
-        "redemption_claim",
-        "payment_batch",
-        "voucher_transfer",
-        "voucher",
-        "voucher_programme",
-        "credit_event",
-        "booking",
-    ):
-        s.exec(text(f"DELETE FROM {t}"))
+    """Empty everything but the world (bookings, vouchers, ledger and whatever hangs off them)."""
+    for t in reversed(metadata.sorted_tables):
+        if t.name not in WORLD:
+            s.exec(text(f'DELETE FROM "{t.name}"'))
     s.commit()
 
 
