@@ -200,10 +200,12 @@ class KnapsackModel:
                         self.cg_rows.append(([index[v.index] for v, _ in keep], [c for _, c in keep], rs))
         bound_caps = caps if bound_caps is None else bound_caps
         self.budget_rows = []  # with the bound's budgets, for lp_bound
+        self.budget_terms: dict[str, tuple[list[int], list[int]]] = {}
         for k, terms in key_terms.items():
             if sum(s for s, _ in terms) > caps[k]:
                 m.add(cp_model.LinearExpr.weighted_sum([z for _, z in terms], [s for s, _ in terms]) <= caps[k])
                 nrows += 1
+            self.budget_terms[k] = ([index[z.index] for _, z in terms], [s for s, _ in terms])
             if sum(s for s, _ in terms) > bound_caps[k]:
                 self.budget_rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], bound_caps[k]))
         self.nrows = nrows
@@ -245,43 +247,27 @@ class KnapsackModel:
 
 
     def lp_bound(self, time_limit: float = 10.0) -> int | None:
-        """Safe bound of the LP relaxation (rows, rounded rows, budgets ``bound_caps``) with
-        GLOP: for the dual values :math:`y \\ge 0` returned, :math:`\\sum_k b_k y_k + \\sum_j
-        \\max(0, c_j - (A^\\top y)_j)` bounds the LP (weak duality with the box
-        :math:`z \\le 1`) whatever the tolerances, hence the 0-1 program; floored."""
-        import math
-
-        import numpy as np
-        from ortools.linear_solver import linear_solver_pb2 as lp
-        from ortools.linear_solver import pywraplp
-        rows = self.rows + self.cg_rows + self.budget_rows
-        n = len(self.vars)
-        if n == 0:
+        """Safe bound (:func:`safe_lp_bound`) of the LP relaxation: rows, rounded rows, budgets
+        ``bound_caps``."""
+        if not self.vars:
             return 0
-        req = lp.MPModelRequest()
-        req.solver_type = lp.MPModelRequest.GLOP_LINEAR_PROGRAMMING
-        req.solver_time_limit_seconds = max(0.1, float(time_limit))
-        m = req.model
-        m.maximize = True
-        c = np.asarray([float(pv.alt.request.weight) for pv, _ in self.vars])
-        for w in c:
-            m.variable.add(lower_bound=0.0, upper_bound=1.0, objective_coefficient=w)
-        for vs, cs, rhs in rows:
-            ct = m.constraint.add(lower_bound=-math.inf, upper_bound=float(rhs))
-            ct.var_index.extend(vs)
-            ct.coefficient.extend([float(x) for x in cs])
-        resp = lp.MPSolutionResponse()
-        pywraplp.Solver.SolveWithProto(req, resp)
-        if len(resp.dual_value) != len(rows):
-            return None
-        y = np.maximum(np.asarray(resp.dual_value, dtype=np.float64), 0.0)
-        ri = np.fromiter((k for k, (vs, _, _) in enumerate(rows) for _ in vs), dtype=np.int64)
-        vi = np.fromiter((v for vs, _, _ in rows for v in vs), dtype=np.int64)
-        co = np.fromiter((x for _, cs, _ in rows for x in cs), dtype=np.float64)
-        aty = np.bincount(vi, weights=y[ri] * co, minlength=n)
-        b = np.asarray([float(r[2]) for r in rows])
-        safe = float(b @ y + np.maximum(c - aty, 0.0).sum())
-        return min(self.trivial, math.floor(safe + 1e-6 * max(1.0, abs(safe))))
+        w = [float(pv.alt.request.weight) for pv, _ in self.vars]
+        self.lp_values = []
+        b = safe_lp_bound(self.rows + self.cg_rows + self.budget_rows, w, time_limit, primal=self.lp_values)
+        return None if b is None else min(self.trivial, b)
+
+    def lp_order(self) -> list[PieceVar]:
+        """Variables by decreasing LP value (after :meth:`lp_bound`), then weight per hour: the
+        order for an LP-guided :func:`decode`."""
+        vals = getattr(self, "lp_values", None) or [0.0] * len(self.vars)
+        order = sorted(range(len(self.vars)), key=lambda j: (
+            -round(vals[j], 6), -self.vars[j][0].alt.request.weight / max(1, self.vars[j][0].alt.request.duration), j))
+        return [self.vars[j][0] for j in order if vals[j] > 1e-6]
+
+    def relaxation_data(self) -> dict:
+        """What :func:`coupled_bound` needs (plain lists; the CP-SAT model can be dropped)."""
+        return {"rows": self.rows + self.cg_rows, "budget_terms": self.budget_terms,
+                "weights": [pv.alt.request.weight for pv, _ in self.vars]}
 
     def solve_mip(self, time_limit: float) -> dict:
         """The same 0-1 program plus the rounded rows, with SCIP (deterministic); the bound
@@ -314,18 +300,98 @@ class KnapsackModel:
         return out
 
 
+def safe_lp_bound(rows, weights, time_limit: float = 10.0, primal: list | None = None) -> int | None:
+    r"""Upper bound of :math:`\max \{w^\top z : A z \le b,\ 0 \le z \le 1\}` (rows ``(indices,
+    coefficients, b)``, :math:`A \ge 0`) from GLOP's duals: for any :math:`y \ge 0`,
+    :math:`b^\top y + \sum_j \max(0, w_j - (A^\top y)_j)` bounds the LP (weak duality with the
+    box :math:`z \le 1`), so tolerances or a time limit cannot make it invalid.  Floored (the
+    weights are integers); None if GLOP returned no duals."""
+    import math
+
+    import numpy as np
+    from ortools.linear_solver import linear_solver_pb2 as lp
+    from ortools.linear_solver import pywraplp
+    n = len(weights)
+    if n == 0:
+        return 0
+    req = lp.MPModelRequest()
+    req.solver_type = lp.MPModelRequest.GLOP_LINEAR_PROGRAMMING
+    req.solver_time_limit_seconds = max(0.1, float(time_limit))
+    m = req.model
+    m.maximize = True
+    c = np.asarray(weights, dtype=np.float64)
+    for w in c:
+        m.variable.add(lower_bound=0.0, upper_bound=1.0, objective_coefficient=float(w))
+    for vs, cs, rhs in rows:
+        ct = m.constraint.add(lower_bound=-math.inf, upper_bound=float(rhs))
+        ct.var_index.extend(vs)
+        ct.coefficient.extend([float(x) for x in cs])
+    resp = lp.MPSolutionResponse()
+    pywraplp.Solver.SolveWithProto(req, resp)
+    if primal is not None and len(resp.variable_value) == n:
+        primal.extend(resp.variable_value)
+    if len(resp.dual_value) != len(rows):
+        return None
+    y = np.maximum(np.asarray(resp.dual_value, dtype=np.float64), 0.0)
+    ri = np.fromiter((k for k, (vs, _, _) in enumerate(rows) for _ in vs), dtype=np.int64)
+    vi = np.fromiter((v for vs, _, _ in rows for v in vs), dtype=np.int64)
+    co = np.fromiter((x for _, cs, _ in rows for x in cs), dtype=np.float64)
+    aty = np.bincount(vi, weights=y[ri] * co, minlength=n)
+    b = np.asarray([float(r[2]) for r in rows])
+    safe = float(b @ y + np.maximum(c - aty, 0.0).sum())
+    return math.floor(safe + 1e-6 * max(1.0, abs(safe)))
+
+
+def coupled_bound(parts: list[tuple[dict | None, int]], budgets: dict[str, int],
+                  time_limit: float = 10.0) -> int | None:
+    r"""Bound of the whole problem from the components' relaxations, coupled by the budgets.
+
+    ``parts``: per component, its :meth:`KnapsackModel.relaxation_data` (or None) and a valid
+    bound :math:`U_c` of its weight.  The LP joins the components' rows, one budget row per key
+    over *all* included components (with the full budget), and a cap
+    :math:`\sum_{v \in c} w_v z_v \le U_c` per component; components without data add
+    :math:`U_c`.  Every schedule of the problem gives a feasible point (per component as in the
+    module docstring; the budget rows hold globally; the caps hold as :math:`U_c` are valid), so
+    this is a valid bound, at most :math:`\sum_c U_c` plus rounding."""
+    rows: list = []
+    weights: list[int] = []
+    terms: dict[str, tuple[list[int], list[int]]] = {}
+    const = 0
+    for data, ub in parts:
+        if data is None:
+            const += ub
+            continue
+        off = len(weights)
+        n = len(data["weights"])
+        weights.extend(data["weights"])
+        rows.extend(([off + v for v in vs], cs, rhs) for vs, cs, rhs in data["rows"])
+        rows.append((list(range(off, off + n)), data["weights"], ub))
+        for k, (vs, cs) in data["budget_terms"].items():
+            t = terms.setdefault(k, ([], []))
+            t[0].extend(off + v for v in vs)
+            t[1].extend(cs)
+    for k, (vs, cs) in terms.items():
+        if k in budgets and sum(cs) > budgets[k]:
+            rows.append((vs, cs, budgets[k]))
+    b = safe_lp_bound(rows, weights, time_limit)
+    return None if b is None else const + b
+
+
 def decode(problem: Problem, static: Static, chosen: list[PieceVar],
-           caps: dict[str, int] | None = None, fill: list[Request] | None = None) -> dict[str, Placement]:
+           caps: dict[str, int] | None = None, fill: list[Request] | None = None,
+           keep_order: bool = False) -> dict[str, Placement]:
     """Placements from an assignment: pieces in time order, inside a piece earliest latest-start
     first, each at the earliest free grid start inside its piece (instrument, operator and lab
     occupancy of the placements made so far); spends on the keys of ``caps`` stay within them.
-    Requests that do not fit their piece, then those of ``fill``, go to their earliest feasible
+    With ``keep_order`` the given order is used instead (LP-guided rounding: later variables of
+    a request already placed are skipped).  Requests that do not fit their piece, then those of
+    ``fill``, go to their earliest feasible
     start anywhere, if any; the result is feasible for the component."""
     sched = Schedule(problem, static)
     caps = caps or {}
     spent = dict.fromkeys(caps, 0)
     g = static.grid
-    order = sorted(chosen, key=lambda pv: (pv.piece[0], pv.hi, pv.lo, pv.alt.request.id))
+    order = list(chosen) if keep_order else sorted(chosen, key=lambda pv: (pv.piece[0], pv.hi, pv.lo, pv.alt.request.id))
     out = {}
     for pv in order:
         r = pv.alt.request

@@ -30,7 +30,7 @@ from .bound import lp_bound, trivial_bound
 from .checker import check
 from .decompose import decompose
 from .explain import explain_unplaced
-from .knapsack import KnapsackModel, decode
+from .knapsack import KnapsackModel, coupled_bound, decode
 from .model import ComponentModel
 from .problem import Allocation, Placement, Problem, voucher_spend
 from .schedule import Schedule
@@ -50,8 +50,8 @@ def _spend_on(problem: Problem, placements, key: str) -> int:
 def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
           progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
           deterministic_time: float | None = None, phase2_share: float = 0.15,
-          bound_share: float = 0.2, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
-          mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float = 0.45) -> Allocation:
+          bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
+          mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float = 0.6) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
@@ -64,7 +64,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     use_knapsack / knapsack_share: solve the window-assignment relaxation (:mod:`solver.knapsack`)
         of every component with a gap, in ``knapsack_share`` of the time: its CP-SAT bound
         bounds the component, its decoded assignment is a candidate solution.
-    bound_share: share of the time left after the knapsack stage for the LP / MIP bounds.
+    bound_share: share of the time for the time-indexed LP / MIP bounds (before the knapsack stage).
     """
     T0 = time.perf_counter()
     deadline = T0 + time_limit
@@ -102,49 +102,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None, "ks": None,
              "sol": list(c_warm.values()), "obj": w_obj, "status": "OPTIMAL" if w_obj >= ub else "WARM"}
         info.append(d)
-    # 3a. window-assignment relaxation: bound + decoded solution, smallest components first
-    if use_knapsack:
-        ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - time.perf_counter())
-        todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
-        for n, d in enumerate(todo_ks):
-            left = ks_deadline - time.perf_counter()
-            if left <= 0.05:
-                break
-            c = d["comp"]
-            share = left * len(c.requests) / sum(len(e["comp"].requests) for e in todo_ks[n:])
-            tk = time.perf_counter()
-            small = len(c.requests) <= mip_max_requests
-            if c.split:  # residual budgets: what the other components' current solutions leave
-                for k in c.split:
-                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
-            # model with the (residual) caps for solutions; its LP bound uses the full budgets
-            km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=3 if small else 4,
-                               bound_caps=c.lp_caps)
-            lpb = km.lp_bound(time_limit=max(0.1, share))
-            share -= time.perf_counter() - tk
-            if small:  # SCIP with rounded rows closes small ones fastest, deterministically
-                mt = mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit)
-                res = km.solve_mip(max(0.05, share, min(mt, 0.6 * (deadline - time.perf_counter()))))
-                d["ks_mip"] = True
-            else:
-                res = km.solve(max(0.05, share), workers=workers, seed=seed, hint=d["warm"],
-                               deterministic_time=deterministic_time)
-            d["ks"] = {k: v for k, v in res.items() if k != "chosen"}
-            d["ks"]["lp_bound"] = lpb
-            if lpb is not None:
-                d["ub"] = min(d["ub"], lpb)
-            # the 0-1 program's own bound is a bound of the component only with full budgets
-            if res.get("bound") is not None and (not c.split or res.get("solver") == "scip"):
-                d["ub"] = min(d["ub"], res["bound"])
-            if "chosen" in res:
-                dec = decode(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
-                dobj = sum(problem.request_by_id[k].weight for k in dec)
-                if dobj > d["obj"] and not check(problem, list(dec.values())):
-                    d["sol"], d["obj"] = list(dec.values()), dobj
-            if d["obj"] >= d["ub"]:
-                d["status"] = "OPTIMAL"
-        say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info)})
     bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
+    # 3a. time-indexed LP bounds (and, without the knapsack stage, exact MIP on small components)
     # cheap ones first so the time goes as far as possible
     for d in sorted(info, key=lambda d: len(d["comp"].requests)):
         if d["obj"] >= d["ub"] or not use_lp:
@@ -153,7 +112,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if left <= 0.05:
             break
         c = d["comp"]
-        if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split and not d.get("ks_mip"):
+        if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split and not use_knapsack:
             # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
             if c.split:
                 for k in c.split:
@@ -176,6 +135,75 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         d["lp"] = lpinfo
         if b is not None:
             d["ub"] = min(d["ub"], b)
+    coupled, coupled_info = None, {}
+    # 3b. window-assignment relaxation: bound + decoded solution, smallest components first
+    if use_knapsack:
+        ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - time.perf_counter())
+        todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
+        for n, d in enumerate(todo_ks):
+            left = ks_deadline - time.perf_counter()
+            if left <= 0.05:
+                break
+            c = d["comp"]
+            share = left * len(c.requests) / sum(len(e["comp"].requests) for e in todo_ks[n:])
+            tk = time.perf_counter()
+            small = len(c.requests) <= mip_max_requests
+            if c.split:  # residual budgets: what the other components' current solutions leave
+                for k in c.split:
+                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+            # model with the (residual) caps for solutions; its LP bound uses the full budgets
+            km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=3 if small else 4,
+                               bound_caps=c.lp_caps)
+            lpb = km.lp_bound(time_limit=max(0.1, share))
+            # LP-guided rounding: a candidate solution and a better hint
+            rnd = decode(problem, static, km.lp_order(), caps=c.caps, fill=c.requests, keep_order=True)
+            robj = sum(problem.request_by_id[k].weight for k in rnd)
+            if robj > d["obj"] and not check(problem, list(rnd.values())):
+                d["sol"], d["obj"] = list(rnd.values()), robj
+            share -= time.perf_counter() - tk
+            if small:  # SCIP with rounded rows closes small ones fastest, deterministically
+                mt = mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit)
+                res = km.solve_mip(max(0.05, share, min(mt, 0.6 * (deadline - time.perf_counter()))))
+                d["ks_mip"] = True
+            else:
+                res = km.solve(max(0.05, share), workers=workers, seed=seed,
+                               hint={p.request: p for p in d["sol"]},
+                               deterministic_time=deterministic_time)
+            d["relax"] = km.relaxation_data()
+            d["ks"] = {k: v for k, v in res.items() if k != "chosen"}
+            d["ks"]["lp_bound"] = lpb
+            if lpb is not None:
+                d["ub"] = min(d["ub"], lpb)
+            # the 0-1 program's own bound is a bound of the component only with full budgets
+            if res.get("bound") is not None and (not c.split or res.get("solver") == "scip"):
+                d["ub"] = min(d["ub"], res["bound"])
+            elif c.split and res.get("status") == "OPTIMAL" and d["ub"] > res["objective"]:
+                # solved quickly with residual caps: solve again with the full budgets for a bound
+                left2 = min(share, ks_deadline - time.perf_counter())
+                if left2 > 0.05:
+                    kb = KnapsackModel(problem, static, c.requests, c.lp_caps)
+                    rb = kb.solve(left2, workers=workers, seed=seed, deterministic_time=deterministic_time)
+                    if rb.get("bound") is not None:
+                        d["ub"] = min(d["ub"], rb["bound"])
+            if "chosen" in res:
+                dec = decode(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
+                dobj = sum(problem.request_by_id[k].weight for k in dec)
+                if dobj > d["obj"] and not check(problem, list(dec.values())):
+                    d["sol"], d["obj"] = list(dec.values()), dobj
+            if d["obj"] >= d["ub"]:
+                d["status"] = "OPTIMAL"
+        # one LP over all relaxations, the shared budgets counted once, capped by each component's bound
+        coupled_info["time"] = time.perf_counter()
+        if any(d.get("relax") for d in info) and deadline - time.perf_counter() > 0.5:
+            budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
+            coupled = coupled_bound([(d.get("relax"), d["ub"]) for d in info], budgets,
+                                    time_limit=max(0.1, 0.25 * (deadline - time.perf_counter())))
+            coupled_info["bound"] = coupled
+        coupled_info["time"] = time.perf_counter() - coupled_info["time"]
+        for d in info:
+            d.pop("relax", None)
+        say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info),
+                         "coupled_bound": coupled})
     timings["bound"] = time.perf_counter() - t
     say("bound", {"upper_bound": sum(d["ub"] for d in info)})
 
@@ -237,6 +265,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         placements = [warm[r.id] for r in problem.requests if r.id in warm]
     obj = sum(problem.request_by_id[p.request].weight for p in placements)
     ub = sum(d["ub"] for d in info)
+    if coupled is not None:
+        ub = min(ub, coupled)
     ub = max(ub, obj) if fallback else ub
     alloc = Allocation(placements=placements, objective=obj, upper_bound=ub,
                        status="OPTIMAL" if obj >= ub else "FEASIBLE", method="cpsat")
@@ -249,6 +279,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         "components_solved": len(todo), "component_statuses": statuses,
         "split_budgets": sorted({k for c in comps for k in c.split}),
         "grid": static.grid, "checker_fallback": fallback, "violations": violations[:5],
+        "coupled_bound": coupled_info,
     }
     alloc.stats["component_detail"] = [
         {"requests": len(d["comp"].requests), "warm": d["warm_obj"], "objective": d["obj"],
