@@ -22,9 +22,11 @@ from .routers import (
     instruments,
     redemption,
     requests,
+    rewards,
     rounds,
     staff,
     units,
+    usage,
     vouchers,
 )
 
@@ -61,6 +63,8 @@ def create_app(database_url: str | None = None, run_jobs: bool | None = None) ->
     app.state.engine = get_engine(url)
     problems.install(app)
     for r in (units, instruments, availability, staff, enterprises, requests, calendars, bookings, rounds, vouchers, redemption, credit, accounts):
+        app.include_router(r.router)
+    for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -15,10 +15,13 @@ from instruments.db import get_engine, session_scope
 from instruments.settings import get_settings
 
 from . import tables  # noqa: F401 - every table known before any query
+from .cli_usage import rewards_cmd, usage_app
 
 app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(usage_app, name="usage")  # labshare usage import FILE.csv --instrument …
+app.command("rewards")(rewards_cmd)  # labshare rewards YEAR
 console = Console()
 
 DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "DATABASE_URL"], help="SQLAlchemy URL")

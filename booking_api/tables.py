@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, staff, units, workdays  # noqa: F401
 from scheduler import booking_requests, bookings, calendar_feeds, credit, enterprises, ledger, notifications, redemption, rounds, vouchers  # noqa: F401
+from scheduler import rewards, usage  # noqa: F401 - usage metering, year-end rewards
 
 from . import accounts, idempotency  # noqa: F401
 

@@ -297,6 +297,9 @@ def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | N
         session, actor, booking, "check_out", snapshot(booking), status=BookingStatus.completed, checked_out_at=now
     )
     vouchers.consume_for_booking(session, actor, done, now)
+    from .usage import record_from_booking  # metered use: a completed booking leaves a usage record
+
+    record_from_booking(session, actor, done, now)
     return done
 
 

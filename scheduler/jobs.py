@@ -93,6 +93,14 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
         name="Expire vouchers, announce redemption windows",
         replace_existing=True,
     )
+    scheduler.add_job(  # year-end open-sharing evaluation of the previous year (idempotent: same data, same report)
+        "scheduler.rewards:run_scheduled_rewards",
+        CronTrigger(month=1, day=5, hour=2, minute=0, timezone=tz),
+        args=[database_url],
+        id="year_end_rewards",
+        name="Year-end open-sharing evaluation and rewards",
+        replace_existing=True,
+    )
     return scheduler
 
 
