@@ -1,7 +1,8 @@
 """Calendar feed benchmark: render time of a year of bookings, and many clients polling a real server.
 
-    .venv/bin/python -m bench.calendar_feeds [--repeats 30] [--clients 50] [--duration 10]
-                                             [--subscriptions 40] [--no-http] [--out bench/results/calendar_feeds.json]
+    .venv/bin/python -m bench.calendar_feeds [--repeats 30] [--clients 50] [--duration 10] [--subscriptions 40]
+                                             [--move-every 0,1] [--workers 1] [--no-http]
+                                             [--out bench/results/calendar_feeds.json]
 
 For each database (a temporary SQLite file; PostgreSQL too when TEST_DATABASE_URL is set, in a
 temporary database dropped afterwards):
@@ -12,10 +13,11 @@ temporary database dropped afterwards):
    180 ahead) and the whole year, each: *cold* (empty event cache: every VEVENT built by
    icalendar), *warm* (event cache filled, body rebuilt: what a poll after a change costs) and
    *cached* (``get_feed`` with an unchanged data version: one aggregate query);
-3. starts uvicorn on 127.0.0.1 (a free port, one process) and lets ``--clients`` concurrent httpx
-   clients poll ``--subscriptions`` feed URLs for ``--duration`` seconds (loopback only), each
-   each polling its own subscription URL (client i → subscription i mod n) back to back, remembering
-   its ETag and sending If-None-Match, while a writer moves one booking every second;
+3. starts uvicorn on 127.0.0.1 (a free port, ``--workers`` processes, default one) and lets
+   ``--clients`` concurrent httpx clients poll ``--subscriptions`` feed URLs for ``--duration``
+   seconds (loopback only), each polling its own subscription URL (client i → subscription
+   i mod n) back to back, remembering its ETag and sending If-None-Match, once with no changes and once while a writer moves one
+   booking every second (``--move-every``: every move changes every feed, a stress case);
    reports throughput, latency percentiles and the share of 304 answers.
 Never run by the tests.
 """
@@ -199,12 +201,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str):
+def server(url: str, workers: int = 1):
     port = free_port()
     env = {**os.environ, "LABSHARE_DATABASE_URL": url, "DATABASE_URL": url}
     cmd = [
         sys.executable, "-m", "uvicorn", "booking_api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -230,8 +232,8 @@ def server(url: str):
             proc.kill()
 
 
-def writer(world: dict, stop_at: float) -> int:
-    """Move one future booking every second (sequence + 1, updated_at now), like a lab manager."""
+def writer(world: dict, stop_at: float, every: float) -> int:
+    """Move one future booking every ``every`` seconds (sequence + 1, updated_at now), like a lab manager."""
     from sqlalchemy import update
     from sqlmodel import Session, select
 
@@ -241,7 +243,7 @@ def writer(world: dict, stop_at: float) -> int:
     rnd = random.Random(3)
     with Session(world["engine"]) as s:
         ids = s.exec(select(Booking.id).where(Booking.start > datetime.now(UTC) + timedelta(days=2))).all()
-    while time.monotonic() < stop_at:
+    while every > 0 and time.monotonic() < stop_at:
         with Session(world["engine"]) as s:
             s.exec(
                 update(Booking)
@@ -250,7 +252,7 @@ def writer(world: dict, stop_at: float) -> int:
             )
             s.commit()
         moves += 1
-        time.sleep(1.0)
+        time.sleep(every)
     return moves
 
 
@@ -299,18 +301,20 @@ async def poll(base: str, tokens: list[str], clients: int, duration: float) -> d
     }
 
 
-def run_http(world: dict, url: str, clients: int, duration: float) -> dict:
+def run_http(world: dict, url: str, clients: int, duration: float, every: float, workers: int = 1) -> dict:
     import threading
 
-    with server(url) as base:
+    with server(url, workers) as base:
         stop_at = time.monotonic() + duration
         moves = {"n": 0}
-        th = threading.Thread(target=lambda: moves.__setitem__("n", writer(world, stop_at)))
+        th = threading.Thread(target=lambda: moves.__setitem__("n", writer(world, stop_at, every)))
         th.start()
         result = asyncio.run(poll(base, world["tokens"], clients, duration))
         th.join()
         result["subscriptions"] = len(world["tokens"])
         result["booking_moves"] = moves["n"]
+        result["move_every_s"] = every
+        result["workers"] = workers
         return result
 
 
@@ -347,6 +351,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of polling (≤ 120)")
     ap.add_argument("--subscriptions", type=int, default=40, help="distinct feed URLs polled (≤ 1000)")
     ap.add_argument("--no-http", action="store_true", help="only time the render")
+    ap.add_argument(
+        "--move-every",
+        default="0,1",
+        help="polling scenarios: seconds between booking moves during polling, comma-separated (0: no changes)",
+    )
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (≤ 8)")
     ap.add_argument("--out", default="bench/results/calendar_feeds.json")
     args = ap.parse_args(argv)
     clients = max(1, min(args.clients, 500))
@@ -370,18 +380,25 @@ def main(argv: list[str] | None = None) -> None:
             )
         entry = {"bookings": world["bookings"], "render": render}
         if not args.no_http:
-            print(f"\n   polling: {clients} clients × {duration:.0f} s against uvicorn on 127.0.0.1 …", flush=True)
-            http = run_http(world, url, clients, duration)
-            entry["polling"] = http
+            entry["polling"] = []
             print(
-                f"   {'clients':>7} {'subs':>5} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-                f"{'304 share':>9} {'moves':>5} {'errors':>6}"
+                f"\n   polling: {clients} clients × {duration:.0f} s against uvicorn on 127.0.0.1 (one process)",
+                flush=True,
             )
             print(
-                f"   {http['clients']:>7} {http['subscriptions']:>5} {http['requests']:>8} {http['req_per_s']:>7} "
-                f"{http['p50_ms']:>7} {http['p95_ms']:>7} {http['p99_ms']:>7} {http['share_304']:>9} "
-                f"{http['booking_moves']:>5} {http['errors']:>6}   codes {http['codes']}"
+                f"   {'move every':>10} {'clients':>7} {'subs':>5} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7}"
+                f" {'p99 ms':>7} {'304 share':>9} {'moves':>5} {'errors':>6}"
             )
+            for every in [float(x) for x in args.move_every.split(",") if x.strip()]:
+                http = run_http(world, url, clients, duration, every, max(1, min(args.workers, 8)))
+                entry["polling"].append(http)
+                label = f"{every:g} s" if every > 0 else "never"
+                print(
+                    f"   {label:>10} {http['clients']:>7} {http['subscriptions']:>5} {http['requests']:>8}"
+                    f" {http['req_per_s']:>7} {http['p50_ms']:>7} {http['p95_ms']:>7} {http['p99_ms']:>7}"
+                    f" {http['share_304']:>9} {http['booking_moves']:>5} {http['errors']:>6}   codes {http['codes']}",
+                    flush=True,
+                )
         world["engine"].dispose()
         results[backend] = entry
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -31,19 +31,33 @@ alternative and a piece containing the blocked interval (one exists, and the sta
 disjoint, so their energies sum to at most :math:`\beta - \alpha` (at most :math:`c_\ell(\beta -
 \alpha)` for a lab, where at most :math:`c_\ell` run at any time); budget rows hold as in the
 schedule.  So every schedule gives a feasible :math:`z` of the same weight, and any valid upper
-bound of this 0-1 program (CP-SAT's ``best_objective_bound``, floored) bounds the component.
-The family :math:`\mathcal{I}_q`: the pairs (span start, span end) of the resource's variables
-within ``max_len`` minutes, whose constraint is not implied by the sum of all its energies
-(each such row is valid by itself, so any family gives a valid bound).
+bound of this 0-1 program bounds the component, provided the budgets :math:`\beta_k` are the
+*full* budgets (``lp_caps``; with a budget split between components the model used for
+solutions carries the residual caps instead, and only its LP bound with ``bound_caps`` = full
+budgets, or SCIP's bound, which always uses them, is used as a bound).
+The family :math:`\mathcal{I}_q`: the intervals :math:`[\alpha, \beta)` within ``max_len``
+minutes where :math:`\alpha` is the smallest span start and :math:`\beta` the largest span end of
+the variables inside (any other interval with the same variables has a larger right-hand
+side), and whose energies exceed the right-hand side (each row is valid by itself, so any
+family gives a valid bound).
 
-The budgets :math:`\beta_k` are the full budgets (``lp_caps``), as in :mod:`solver.bound`.
+Rounded rows (for the LP and SCIP only): with all times multiples of the grid :math:`g`, for
+:math:`2 \le s \le` ``max_divisor``,
+:math:`\sum_v \lfloor e_v / (s g) \rfloor z_v \le \lfloor c_q(\beta - \alpha) / (s g) \rfloor`
+(Chvatal-Gomory: valid for 0-1 :math:`z`).
+
+Bounds used: CP-SAT's ``best_objective_bound`` (full budgets only), SCIP's dual bound, and the
+*safe* LP bound :func:`safe_lp_bound` (any dual :math:`y \ge 0` gives
+:math:`b^\top y + \sum_j \max(0, w_j - (A^\top y)_j)`), all floored.  :func:`coupled_bound`
+joins all components' LPs with each shared budget counted once (see there).
 
 The relaxation is exact on a piece whose variables all share one span (no release or deadline
 inside it: left-packing any subset of total energy :math:`\le |p|` is feasible); it relaxes
 sequencing inside a piece (it is the preemptive relaxation there) and the time coupling of
 operators and labs across instruments.  :func:`decode` turns an assignment into placements
-greedily (earliest free start inside the assigned piece, earliest latest-start first);
-requests that do not fit are dropped, so decoded placements are feasible (and are checked
+greedily (earliest free start inside the assigned piece, earliest latest-start first, or in
+decreasing LP value for LP-guided rounding); requests that do not fit their piece get their
+earliest feasible start elsewhere if any, so decoded placements are feasible (and are checked
 anyway by the pipeline).
 """
 
@@ -213,14 +227,17 @@ class KnapsackModel:
         self.trivial = sum(w for w, _ in obj)
         m.maximize(self.weight_expr)
 
+    @staticmethod
+    def _hinted(pv: PieceVar, placements: dict[str, Placement]) -> bool:
+        p = placements.get(pv.alt.request.id)
+        return (p is not None and p.instrument == pv.alt.instrument and p.operator == pv.alt.operator
+                and any(lo <= p.start < hi for lo, hi in pv.starts))
+
     def set_hint(self, placements: dict[str, Placement]):
         m = self.model
         m.clear_hints()
         for pv, z in self.vars:
-            p = placements.get(pv.alt.request.id)
-            on = (p is not None and p.instrument == pv.alt.instrument and p.operator == pv.alt.operator
-                  and any(lo <= p.start < hi for lo, hi in pv.starts))
-            m.add_hint(z, on)
+            m.add_hint(z, self._hinted(pv, placements))
 
     def solve(self, time_limit: float, workers: int = 2, seed: int = 0, hint=None,
               deterministic_time: float | None = None) -> dict:
@@ -269,7 +286,7 @@ class KnapsackModel:
         return {"rows": self.rows + self.cg_rows, "budget_terms": self.budget_terms,
                 "weights": [pv.alt.request.weight for pv, _ in self.vars]}
 
-    def solve_mip(self, time_limit: float) -> dict:
+    def solve_mip(self, time_limit: float, hint: dict[str, Placement] | None = None) -> dict:
         """The same 0-1 program plus the rounded rows, with SCIP (deterministic); the bound
         is SCIP's dual bound, floored."""
         from ortools.linear_solver import pywraplp
@@ -289,6 +306,9 @@ class KnapsackModel:
         for (pv, _), x in zip(self.vars, xs):
             obj.SetCoefficient(x, float(pv.alt.request.weight))
         obj.SetMaximization()
+        if hint:
+            on = [self._hinted(pv, hint) for pv, _ in self.vars]
+            s.SetHint(xs, [1.0 if v else 0.0 for v in on])
         s.SetTimeLimit(int(max(0.05, time_limit) * 1000))
         st = s.Solve()
         out["time"] = time.perf_counter() - t0

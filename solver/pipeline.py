@@ -2,22 +2,26 @@
 
 1. Warm start: the better of value-greedy and FCFS (both globally feasible).
 2. Decompose into independent components (:mod:`solver.decompose`).
-3. Bound each component: trivial bound (all its weights); the window-assignment relaxation
-   (:mod:`solver.knapsack`: CP-SAT, or SCIP with rounded rows on small components) gives a
-   bound and a decoded candidate solution (kept when better and checker-valid, with residual
-   budgets on split keys); then small components are solved exactly
-   as a time-indexed 0-1 MIP with SCIP (solution and proof); otherwise the safe time-indexed LP
-   bound (:mod:`solver.bound`) where the warm start is not already optimal.
-4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the warm start,
+3. Bound each component: trivial bound (all its weights); the safe time-indexed LP bound
+   (:mod:`solver.bound`), smallest components first, in ``bound_share`` of the time (without
+   the knapsack stage: small components exactly as a time-indexed 0-1 MIP with SCIP); then the
+   window-assignment relaxation (:mod:`solver.knapsack`) per component with a gap, time in
+   proportion to size: its safe LP bound, an LP-guided rounding (candidate solution and hint),
+   then CP-SAT on it (SCIP with rounded rows on small components), whose decoded assignment is
+   another candidate.  Candidates are kept when better and checker-valid; split budgets use
+   residual caps.  Finally one LP over all components' relaxations with shared budgets counted
+   once (:func:`solver.knapsack.coupled_bound`).
+4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
-   in proportion to the gaps; unused time flows on.  UNKNOWN -> the warm start is kept.
+   in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.
 5. Merge, then a final greedy insertion pass of unplaced requests against global budgets.
 6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
 
-The upper bound is the sum over components of min(trivial bound, window-relaxation bound, LP
-bound, exact MIP bound or CP-SAT's bound when the component's budgets were not split).  Each
-term is a valid bound of the global problem restricted to the component (relaxations use the
-full budgets), so the sum is valid for the whole problem.
+The upper bound is min(coupled bound, sum over components of min(trivial bound, LP bounds,
+window-relaxation bounds, exact MIP bound or CP-SAT's bound when the component's budgets were
+not split)).  Each component term is a valid bound of the global problem restricted to the
+component (relaxations use the full budgets), so the sum is valid for the whole problem; the
+coupled bound is valid by itself.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     progress: optional ``progress(stage, info)`` callback.
     fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
-    mip_max_requests / mip_time: components up to this size are first solved exactly as a
-        time-indexed 0-1 MIP with SCIP for up to ``mip_time`` s (default min(60 % of the limit, 1 s + 3 % of it)).
+    mip_max_requests / mip_time: components up to this size get their window relaxation solved
+        with SCIP (with rounded rows) for at least min(``mip_time``, 70 % of the time left)
+        (default ``mip_time`` min(60 % of the limit, 1 s + 3 % of it)); without the knapsack
+        stage they are solved exactly as a time-indexed 0-1 MIP with SCIP instead.
     use_knapsack / knapsack_share: solve the window-assignment relaxation (:mod:`solver.knapsack`)
         of every component with a gap, in ``knapsack_share`` of the time: its CP-SAT bound
         bounds the component, its decoded assignment is a candidate solution.
@@ -163,7 +169,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
                 mt = mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit)
-                res = km.solve_mip(max(0.05, share, min(mt, 0.6 * (deadline - time.perf_counter()))))
+                res = km.solve_mip(max(0.05, share, min(mt, 0.7 * (deadline - time.perf_counter()))),
+                                   hint={p.request: p for p in d["sol"]})
                 d["ks_mip"] = True
             else:
                 res = km.solve(max(0.05, share), workers=workers, seed=seed,
@@ -197,7 +204,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if any(d.get("relax") for d in info) and deadline - time.perf_counter() > 0.5:
             budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
             coupled = coupled_bound([(d.get("relax"), d["ub"]) for d in info], budgets,
-                                    time_limit=max(0.1, 0.25 * (deadline - time.perf_counter())))
+                                    time_limit=max(0.1, min(0.1 * time_limit, 0.25 * (deadline - time.perf_counter()))))
             coupled_info["bound"] = coupled
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:

@@ -84,3 +84,17 @@ def test_coupled_bound_is_valid(seed):
     budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
     b = coupled_bound(parts, budgets)
     assert best <= b <= sum(u for _, u in parts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_bound_and_lp_rounding(seed):
+    pr = random_tiny(seed) if seed % 2 else packed_tiny(seed)
+    best = brute_force(pr)
+    st, comps = _components(pr)
+    total, rounded = 0, {}
+    for c in comps:
+        km = KnapsackModel(pr, st, c.requests, c.lp_caps, max_divisor=4)
+        total += km.lp_bound()
+        rounded.update(decode(pr, st, km.lp_order(), caps=c.lp_caps, fill=c.requests, keep_order=True))
+    assert total >= best
+    assert check(pr, list(rounded.values())) == []
