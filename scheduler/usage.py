@@ -4,7 +4,8 @@ A ``UsageRecord`` is one session at an instrument: from a booking's check-out, a
 a walk-in or internal use without a booking, or a row of a CSV that an instrument PC or a
 spreadsheet exports. Effective time is stored in its parts (set-up, measurement, necessary
 post-processing, in minutes); idle running is recorded for the record but never counted.
-Money is integer fen; the voucher-paid part of the fee stays 0 until the voucher work fills it.
+Money is integer fen; for a checked-out booking the voucher-paid part of the fee is what its
+consumed innovation voucher paid (``scheduler.vouchers``); staff and CSV rows give it themselves.
 
 CSV import is all-or-nothing: every row is checked first, every problem is reported with its row
 number (the spreadsheet's line number, header = row 1), column and reason, and a file with any
@@ -162,6 +163,10 @@ def record_from_booking(session: Session, actor: Actor, booking: Booking, now: d
     end = booking.checked_out_at or now or utcnow()
     if end < start:
         end = start
+    from .vouchers import VoucherStatus, voucher_of  # the voucher part: what the consumed voucher paid
+
+    voucher = voucher_of(session, booking.id, lock=False)
+    voucher_fen = voucher.consumed_fen if voucher is not None and voucher.status == VoucherStatus.consumed else 0
     usage = UsageRecord(
         instrument_id=booking.instrument_id,
         booking_id=booking.id,
@@ -175,6 +180,7 @@ def record_from_booking(session: Session, actor: Actor, booking: Booking, now: d
         measure_minutes=int((end - start).total_seconds() // 60),
         samples=booking.sample_count,
         fee_fen=booking.price_fen,
+        voucher_fen=min(voucher_fen, booking.price_fen),
         created_by=actor.user_id,
     )
     session.add(usage)

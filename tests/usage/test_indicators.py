@@ -104,3 +104,36 @@ def test_record_usage_checks_scope_and_parts(session, world):
     with pytest.raises(Forbidden):
         record_usage(session, w.member_a, ok)
     assert record_usage(session, w.operator, ok).effective_minutes == 60
+
+
+def test_check_out_records_the_voucher_paid_part(session, world):
+    from fixtures.voucher_presets import PRESETS
+    from scheduler import vouchers as v
+
+    w = world
+    prog = v.create_programme(
+        session,
+        w.admin,
+        v.VoucherProgramme(
+            name="2026 创新券",
+            year=2026,
+            total_budget_fen=10_000_000,
+            rules=PRESETS["shandong_jinan"].model_dump(mode="json"),
+        ),
+    )
+    voucher = v.issue_voucher(session, w.admin, prog.id, w.ent_a.id, "testing", 100_000)
+    v.claim(session, w.member_a, voucher.code)
+    b = actions.book(
+        session,
+        w.member_a,
+        actions.BookingInput(w.xrd.id, w.at(9), w.at(11), "operator_run"),
+        now=w.at(8) - timedelta(days=2),
+    )
+    actions.confirm(session, w.manager, b.id)
+    v.apply_to_booking(session, w.member_a, b.id, voucher.code)
+    actions.check_in(session, w.manager, b.id, now=b.start)
+    actions.check_out(session, w.manager, b.id, now=b.end)
+    (u,) = session.exec(select(UsageRecord).where(UsageRecord.booking_id == b.id)).all()
+    assert (u.fee_fen, u.voucher_fen) == (40_000, 24_000)  # 60 % of 2 h × 200 RMB paid by the voucher
+    (x,) = ind.compute(session, t(2020, 1, 1), t(2040, 1, 1), "instrument", ind.Scope(instrument_ids=(w.xrd.id,)))
+    assert x.voucher_share == Fraction(24_000, 40_000)
