@@ -35,11 +35,11 @@ from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, func, select
 
-from instruments.actor import SYSTEM, Actor
+from instruments.actor import SYSTEM, Actor, Role
 from instruments.audit import record
 from instruments.availability import zone
 from instruments.db import MAX_FEN, json_field, utc_field, utcnow
-from instruments.errors import InvalidInput, NotFound
+from instruments.errors import Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
 
 from . import indicators as ind
@@ -565,16 +565,17 @@ def verify(report: RewardReport) -> bool:
     return digest_of(payload) == report.digest
 
 
+def require_report_reader(actor: Actor) -> None:
+    if not actor.is_admin and (actor.role != Role.lab_manager or not actor.owner_unit_id):
+        raise Forbidden("Only programme admins and lab managers can read reward reports.")
+
+
 def part_for(report: RewardReport, actor: Actor) -> dict[str, Any]:
     """The report as ``actor`` may see it: programme admins all of it, lab managers their unit's part."""
-    from instruments.actor import Role
-    from instruments.errors import Forbidden
-
+    require_report_reader(actor)
     res = report.results
     if actor.is_admin:
         return res
-    if actor.role != Role.lab_manager or not actor.owner_unit_id:
-        raise Forbidden("Only programme admins and lab managers can read reward reports.")
     mine = actor.owner_unit_id
     return {
         "instruments": [e for e in res["instruments"] if e["owner_unit_id"] == mine],

@@ -35,22 +35,22 @@ class ReportSummary(BaseModel):
     version: int
     rule_set_code: str
     rule_set_version: int
-    budget_fen: int | None
-    total_reward_fen: int
+    budget_fen: int | None = Field(description="Programme admins only")
+    total_reward_fen: int | None = Field(description="Programme admins only")
     digest: str
     created: bool = False
     verified: bool = True
 
 
-def _summary(r: RewardReport, created: bool = False) -> ReportSummary:
+def _summary(r: RewardReport, created: bool = False, admin: bool = True) -> ReportSummary:
     return ReportSummary(
         id=r.id,
         year=r.year,
         version=r.version,
         rule_set_code=r.rule_set_code,
         rule_set_version=r.rule_set_version,
-        budget_fen=r.budget_fen,
-        total_reward_fen=r.total_reward_fen,
+        budget_fen=r.budget_fen if admin else None,
+        total_reward_fen=r.total_reward_fen if admin else None,
         digest=r.digest,
         created=created,
         verified=svc.verify(r),
@@ -89,13 +89,12 @@ def run(body: RunIn, session: SessionDep, actor: AdminDep) -> ReportSummary:
 
 @router.get("/rewards/reports", response_model=list[ReportSummary], summary="Frozen reports, newest first")
 def list_reports(session: SessionDep, actor: ActorDep, page: PageDep, year: int | None = None) -> list[ReportSummary]:
-    if not actor.is_admin:
-        svc.part_for(RewardReport(results={"instruments": [], "units": [], "poor_units": []}), actor)  # scope check
+    svc.require_report_reader(actor)
     q = select(RewardReport)
     if year:
         q = q.where(RewardReport.year == year)
     q = q.order_by(col(RewardReport.created_at).desc(), col(RewardReport.id)).offset(page.offset).limit(page.limit)
-    return [_summary(r) for r in session.exec(q).all()]
+    return [_summary(r, admin=actor.is_admin) for r in session.exec(q).all()]
 
 
 def _load(session, report_id: str) -> RewardReport:  # noqa: ANN001
@@ -109,7 +108,12 @@ def _load(session, report_id: str) -> RewardReport:  # noqa: ANN001
 def get_report(report_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     r = _load(session, report_id)
     part = svc.part_for(r, actor)
-    return {**_summary(r).model_dump(), "period_start": r.period_start, "period_end": r.period_end, **part}
+    return {
+        **_summary(r, admin=actor.is_admin).model_dump(),
+        "period_start": r.period_start,
+        "period_end": r.period_end,
+        **part,
+    }
 
 
 @router.get("/rewards/reports/{report_id}/units.csv", summary="Per-unit results as CSV", response_class=Response)

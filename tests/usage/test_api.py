@@ -117,3 +117,21 @@ def test_cli_rewards_writes_exports(db, session, world, tmp_path):
         "rewards-2026.html",
         "rewards-2026.xlsx",
     ]
+
+
+def test_year_end_job_is_registered_and_idempotent(db, session, world):
+    from sqlmodel import select
+
+    from fixtures.reward_rules import load_presets
+    from scheduler.jobs import make_scheduler
+    from scheduler.rewards import RewardReport, run_scheduled_rewards
+
+    job = make_scheduler(db.url).get_job("year_end_rewards")
+    assert job is not None and "month='1'" in str(job.trigger) and "day='5'" in str(job.trigger)
+    build(session, world)
+    load_presets(session, world.admin, ["national", "anhui"])
+    session.commit()
+    first = run_scheduled_rewards(db.url, 2026)
+    assert run_scheduled_rewards(db.url, 2026) == first and len(first) == 2  # one report per rule set, once
+    with db.session() as s:
+        assert len(s.exec(select(RewardReport)).all()) == 2
