@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import problems, tables  # noqa: F401 - tables: every mapper known
+from . import pages, problems, tables  # noqa: F401 - tables: every mapper known
 from .routers import (
     accounts,
     availability,
@@ -67,15 +66,7 @@ def create_app(database_url: str | None = None, run_jobs: bool | None = None) ->
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return (
-            "<!doctype html><meta charset=utf-8><title>labshare</title>"
-            "<h1>labshare</h1><p>Shared scientific instruments for enterprises.</p>"
-            "<ul><li><a href='/docs'>API documentation</a></li>"
-            "<li><a href='/api/v1/instruments'>Instrument catalogue (JSON)</a></li>"
-            "<li><a href='/api/v1/owner-units'>Owner units (JSON)</a></li></ul>"
-        )
+    app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
