@@ -21,9 +21,10 @@ Correctness for calendar clients:
 
 Speed: icalendar serialises about 3-4k events per second, too slow to rebuild a year of
 bookings on every poll. Each VEVENT is therefore rendered by icalendar once per distinct input
-(booking row + names it shows) and kept in a bounded LRU; a whole body is kept for
-``BODY_TTL_SECONDS`` per (subscription, owner, parameters, data version), where the data version
-is one aggregate query. Both caches are per process and only ever skip work whose inputs are
+(booking row + names it shows) and kept in a bounded LRU; the events of a *view* (scope, what the
+owner may see, parameters, window, data version) are kept for ``BODY_TTL_SECONDS`` and shared by
+every subscription with that view, where the data version is one aggregate query. The ETag is a
+hash of the calendar header and the events' digest, so it changes exactly when the body does. Both caches are per process and only ever skip work whose inputs are
 unchanged (renames of an instrument or enterprise show up within ``BODY_TTL_SECONDS``).
 """
 
@@ -480,6 +481,11 @@ def _closed_event(inst: Instrument, exc: AvailabilityException, stamp: datetime)
 
 def _calendar_head(name: str, tzids: Iterable[str], method: str | None = None) -> tuple[bytes, bytes]:
     """Header (with VTIMEZONEs) and footer of a VCALENDAR, built by icalendar."""
+    return _head(name, tuple(sorted(set(tzids))), method)
+
+
+@lru_cache(maxsize=4096)
+def _head(name: str, tzids: tuple[str, ...], method: str | None) -> tuple[bytes, bytes]:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -490,7 +496,6 @@ def _calendar_head(name: str, tzids: Iterable[str], method: str | None = None) -
     cal.add("x-wr-calname", name)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT15M")
-    tzids = sorted(set(tzids))
     if tzids:
         cal.add("x-wr-timezone", tzids[0])
     text = cal.to_ical()
@@ -507,8 +512,9 @@ class RenderedFeed:
     events: int
 
 
-def _actor_key(actor: Actor) -> tuple:
-    return (actor.user_id, str(actor.role), actor.owner_unit_id, actor.enterprise_id, actor.operator_id)
+def _view_key(actor: Actor) -> tuple:
+    """What decides which bookings an owner sees in full (``can_see``): role and scope, not the user."""
+    return (str(actor.role), actor.owner_unit_id, actor.enterprise_id, actor.operator_id)
 
 
 def data_version(session: Session, sub: CalendarSubscription, params: FeedParams, w: Window) -> tuple:
@@ -539,12 +545,33 @@ def data_version(session: Session, sub: CalendarSubscription, params: FeedParams
     return version
 
 
+@dataclass(frozen=True)
+class _Events:
+    """The VEVENTs of one view (scope × what the owner may see × window), shared by every
+    subscription with that view; the calendar header (name) is per subscription."""
+
+    blob: bytes
+    digest: str
+    latest: datetime
+    tzids: tuple[str, ...]
+    count: int
+
+
+def _assemble(sub: CalendarSubscription, ev: _Events) -> RenderedFeed:
+    head, foot = _calendar_head(sub.label or f"labshare {sub.scope_kind}", ev.tzids)
+    etag = '"' + hashlib.sha256(head + ev.digest.encode()).hexdigest()[:32] + '"'
+    return RenderedFeed(head + ev.blob + foot, etag, ev.latest, ev.count)
+
+
 def render_feed(
     session: Session, sub: CalendarSubscription, actor: Actor, params: FeedParams, now: datetime | None = None
 ) -> RenderedFeed:
-    """The feed body for ``sub`` as seen by its owner ``actor`` (uncached body; cached events)."""
+    """The feed body for ``sub`` as seen by its owner ``actor`` (no body cache; events cached)."""
     params = params.clamped()
-    w = window(params, now or utcnow())
+    return _assemble(sub, _render_events(session, sub, actor, params, window(params, now or utcnow())))
+
+
+def _render_events(session: Session, sub: CalendarSubscription, actor: Actor, params: FeedParams, w: Window) -> _Events:
     rows = session.exec(
         select(*_COLUMNS)  # type: ignore[call-overload]
         .join(Instrument, Instrument.id == Booking.instrument_id)
@@ -609,36 +636,41 @@ def render_feed(
         for exc in closed:
             key = ("closed", exc.id, exc.start, exc.end, exc.reason, inst.name, inst.timezone, w.anchor)
             chunks.append(_memo(key, lambda inst=inst, exc=exc: _closed_event(inst, exc, w.anchor).to_ical()))
-    tzids = {i.timezone for i in insts.values()} or {"Asia/Shanghai"}
-    head, foot = _calendar_head(sub.label or f"labshare {sub.scope_kind}", tzids)
-    body = head + b"".join(chunks) + foot
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return RenderedFeed(body, etag, latest, len(chunks))
+    tzids = tuple(sorted({i.timezone for i in insts.values()} or {"Asia/Shanghai"}))
+    blob = b"".join(chunks)
+    return _Events(blob, hashlib.sha256(blob).hexdigest(), latest, tzids, len(chunks))
 
 
 def get_feed(
     session: Session, sub: CalendarSubscription, actor: Actor, params: FeedParams, now: datetime | None = None
 ) -> RenderedFeed:
-    """The feed, from the body cache when the data version and parameters are unchanged."""
+    """The feed, its events from the view cache when the data version and parameters are unchanged."""
     now = now or utcnow()
     params = params.clamped()
     check_scope(session, actor, sub.scope_kind, sub.scope_id)  # the owner may have lost the right
     w = window(params, now)
-    key = (
-        sub.id,
-        sub.token_hash,
-        sub.label,
-        _actor_key(actor),
-        params,
-        w.anchor,
-        data_version(session, sub, params, w),
-    )
+    key = (sub.scope_kind, sub.scope_id, _view_key(actor), params, w.anchor, data_version(session, sub, params, w))
     hit = _BODIES.get(key)
-    if hit is not None and _time.monotonic() - hit[0] < BODY_TTL_SECONDS:
-        return hit[1]
-    feed = render_feed(session, sub, actor, params, now)
-    _BODIES.put(key, (_time.monotonic(), feed))
-    return feed
+    if hit is None or _time.monotonic() - hit[0] >= BODY_TTL_SECONDS:
+        with _render_lock(key):  # many pollers of one view after a change: one renders, the rest reuse
+            hit = _BODIES.get(key)
+            if hit is None or _time.monotonic() - hit[0] >= BODY_TTL_SECONDS:
+                hit = (_time.monotonic(), _render_events(session, sub, actor, params, w))
+                _BODIES.put(key, hit)
+    return _assemble(sub, hit[1])
+
+
+_LOCKS: dict[Hashable, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _render_lock(key: Hashable) -> threading.Lock:
+    """A per-view lock against a render stampede inside one process (a cache detail, not a
+    correctness guard: without it the result is the same, only computed more than once)."""
+    with _LOCKS_GUARD:
+        if len(_LOCKS) > 10_000:
+            _LOCKS.clear()
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 # --- one booking: download and invitation ------------------------------------------------------

@@ -37,7 +37,7 @@ from instruments.inventory import Instrument
 from .bookings import Booking, live_bookings
 
 MAX_BYTES = 2_000_000
-MAX_OCCURRENCES = 5_000
+MAX_OCCURRENCES = 2_000
 DEFAULT_HORIZON_DAYS = 365
 MAX_HORIZON_DAYS = 731
 POLICY = "partial: every valid occurrence is imported; invalid ones are reported and skipped"
@@ -204,12 +204,20 @@ def import_blackouts(
             mini.add_component(t)
         for c in comps:
             mini.add_component(c)
-        try:
-            occurrences = list(recurring_ical_events.of(mini).between(lo.astimezone(tz), hi.astimezone(tz)))
-        except Exception as exc:  # noqa: BLE001 - a broken RRULE/RDATE is this event's fault
-            report.errors.append(Item(uid, summary, reason=f"cannot expand the recurrence: {exc}"))
-            continue
-        for occ in occurrences:
+        occurrences = recurring_ical_events.of(mini).after(lo.astimezone(tz))  # lazy, in start order
+        while True:
+            try:
+                occ = next(occurrences, None)
+            except Exception as exc:  # noqa: BLE001 - a broken RRULE/RDATE is this event's fault
+                report.errors.append(Item(uid, summary, reason=f"cannot expand the recurrence: {exc}"))
+                break
+            if occ is None:
+                break
+            try:
+                if _aware(occ.decoded("DTSTART"), tz) >= hi:
+                    break
+            except Exception:  # noqa: BLE001, S112 - reported below with the occurrence
+                pass
             total += 1
             if total > MAX_OCCURRENCES:
                 report.errors.append(
@@ -221,7 +229,12 @@ def import_blackouts(
                 item.recurrence_id = occ["RECURRENCE-ID"].to_ical().decode()
             try:
                 start = _aware(occ.decoded("DTSTART"), tz)
-                end = _aware(occ.decoded("DTEND"), tz) if "DTEND" in occ else start + occ.decoded("DURATION")
+                if "DTEND" in occ:
+                    end = _aware(occ.decoded("DTEND"), tz)
+                elif "DURATION" in occ:
+                    end = start + occ.decoded("DURATION")
+                else:  # a date without an end lasts the day (RFC 5545 §3.6.1)
+                    end = start + timedelta(days=1)
             except Exception as exc:  # noqa: BLE001
                 item.reason = f"unparseable occurrence: {exc}"
                 report.errors.append(item)

@@ -9,12 +9,16 @@ last moved); ``If-None-Match`` wins when both are sent (RFC 9110 §13.2.2).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from instruments.errors import NotFound
@@ -27,6 +31,41 @@ from ..accounts import User
 from ..deps import ActorDep, SessionDep, commit
 
 router = APIRouter(tags=["calendars"])
+
+
+@lru_cache(maxsize=8)
+def _sqlite_read_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")  # deferred: a consistent read snapshot, no write lock (WAL)
+
+    return engine
+
+
+def feed_session(request: Request) -> Iterator[Session]:
+    """Feeds only read. The shared SQLite engine begins every transaction IMMEDIATE (the write lock),
+    which would queue every poller behind every other; feeds read in deferred transactions on an
+    engine of their own instead (WAL: readers never block the writer nor each other). PostgreSQL
+    reads are MVCC snapshots already: the app's engine."""
+    engine: Engine = request.app.state.engine
+    if engine.dialect.name == "sqlite":
+        engine = _sqlite_read_engine(engine.url.render_as_string(hide_password=False))
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+FeedSessionDep = Annotated[Session, Depends(feed_session)]
 
 ICS = "text/calendar; charset=utf-8"
 
@@ -189,7 +228,7 @@ def _not_modified(request: Request, etag: str, last_modified: datetime, use_ims:
 def calendar_feed(
     token: str,
     request: Request,
-    session: SessionDep,
+    session: FeedSessionDep,
     past: Annotated[int, Query(ge=0, le=feeds.MAX_PAST_DAYS, description="Days of history")] = feeds.DEFAULT_PAST_DAYS,
     future: Annotated[int, Query(ge=1, le=feeds.MAX_FUTURE_DAYS, description="Days ahead")] = feeds.DEFAULT_FUTURE_DAYS,
     availability: Annotated[

@@ -152,3 +152,58 @@ def test_import_warns_of_bookings_under_a_blackout_and_checks_input_and_rights(c
     bad = post(client, world, b"this is not a calendar")
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert post(client, world, data, horizon_days=0).status_code == 422
+
+
+LINES = [
+    "BEGIN:VEVENT",
+    "END:VEVENT",
+    "UID:u@x",
+    "SUMMARY:s",
+    "DTSTART:20261201T090000",
+    "DTSTART;TZID=Asia/Shanghai:20261201T090000",
+    "DTSTART;VALUE=DATE:20261201",
+    "DTSTART:99991231T235959Z",
+    "DTSTART:garbage",
+    "DTEND:20261201T080000",
+    "DTEND:20261201T110000Z",
+    "DURATION:P1D",
+    "DURATION:-PT1H",
+    "RRULE:FREQ=DAILY;COUNT=3",
+    "RRULE:FREQ=SECONDLY",
+    "RRULE:FREQ=WEEKLY;UNTIL=garbage",
+    "EXDATE:20261202T090000",
+    "RDATE:20261203T090000",
+    "RECURRENCE-ID:20261202T090000",
+    "STATUS:CANCELLED",
+    "BEGIN:VTIMEZONE",
+    "END:VTIMEZONE",
+]
+
+
+def test_no_upload_produces_a_500(client, world):
+    """Invariant: whatever .ics-like text is uploaded, the answer is a report (200) or a problem (422)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(LINES), max_size=14), st.booleans())
+    def check(lines, wrap):
+        text = "\r\n".join(lines) + "\r\n"
+        if wrap:
+            text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n" + text + "END:VCALENDAR\r\n"
+        r = post(client, world, text.encode(), dry_run="true", horizon_days=30)
+        assert r.status_code in (200, 422), r.text
+
+    check()
+
+
+def test_all_day_events_and_the_occurrence_cap(client, db, world):
+    d = world.day + timedelta(days=20)
+    allday = vevent(UID="holiday@x", SUMMARY="Lab closed", **{"DTSTART;VALUE=DATE": d.strftime("%Y%m%d")})
+    flood = vevent(UID="flood@x", SUMMARY="Every minute", DTSTART=stamp(datetime.combine(d, time(0))), DURATION="PT1M")
+    flood = flood.replace("DURATION:PT1M", "DURATION:PT1M\r\nRRULE:FREQ=MINUTELY")
+    body = post(client, world, ics(allday, flood), dry_run="true", horizon_days=60).json()
+    (created,) = [c for c in body["created"] if c["uid"] == "holiday@x"]
+    assert created["start"] == datetime.combine(d, time(0), TZ).isoformat()
+    assert created["end"] == datetime.combine(d + timedelta(days=1), time(0), TZ).isoformat()
+    assert any(e["uid"] == "flood@x" and "more than" in e["reason"] for e in body["errors"])
