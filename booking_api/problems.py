@@ -52,6 +52,11 @@ def install(app: FastAPI) -> None:
             422, "Invalid input", f"A value is out of range for storage: {exc.orig}", "/problems/InvalidInput"
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # e.g. a date near year 9999 pushed past the calendar's end by a default range
+        return problem(422, "Invalid input", "A date or number is out of the supported range (years 2000–2100).", "/problems/InvalidInput")
+
     @app.exception_handler(ValueError)
     async def _value(_: Request, exc: ValueError) -> JSONResponse:
         # e.g. a naive datetime reaching the database layer

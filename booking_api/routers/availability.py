@@ -204,6 +204,9 @@ def availability(
     if start is None:
         today = datetime.now(tz).date()
         start = datetime.combine(today, time(0), tz)
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not (2000 <= value.year <= 2100):
+            raise InvalidInput(f"{name} must lie between the years 2000 and 2100.", field=name)
     end = end or start + timedelta(days=14)
     ft = free_time(session, inst.id, start, end, actor, get_settings().max_availability_days)
     busy = [

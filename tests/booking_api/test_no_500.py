@@ -103,3 +103,11 @@ def test_random_queries_never_500(client, world, start, end, path):
         assert client.get(url, params=params).status_code < 500
     assert client.get(f"/api/v1/instruments/{quote(path, safe='')}", params=params).status_code < 500
     assert client.get("/api/v1/bookings", params=params, headers=auth(world, "member_a")).status_code < 500
+
+
+def test_dates_at_the_end_of_time_are_4xx(client, world):
+    far = "9999-12-31T23:00:00+00:00"
+    body = {"instrument_id": world.xrd.id, "start": far, "end": "9999-12-31T23:30:00+00:00", "service_mode": "operator_run"}
+    assert client.post("/api/v1/bookings", json=body, headers=auth(world, "member_a")).status_code in (409, 422)
+    r = client.get(f"/api/v1/instruments/{world.xrd.id}/availability", params={"start": far})
+    assert r.status_code == 422 and r.json()["violations"][0]["field"] == "start"
