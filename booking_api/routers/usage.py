@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,13 @@ from scheduler.usage import UsageRecord, UsageSource
 from ..deps import ActorDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
+
+
+def _sane(*times: datetime | None) -> None:
+    """Times far outside any real period would overflow the UTC conversion: a 422, not a 500."""
+    for t in times:
+        if t is not None and not 1970 <= t.year <= 2200:
+            raise InvalidInput("Times must lie between the years 1970 and 2200.", field="start")
 
 
 class UsageIn(BaseModel):
@@ -95,6 +103,7 @@ def list_usage(
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
 ) -> list[UsageRecord]:
+    _sane(start, end)
     return usage_svc.list_usage(session, actor, instrument_id, start, end, page.limit, page.offset)
 
 
@@ -164,6 +173,7 @@ def indicators(
         list[str] | None, Query(description="Categories with the special-purpose quota")
     ] = None,
 ) -> list[dict[str, Any]]:
+    _sane(start, end)
     if end <= start:
         raise InvalidInput("end must be after start.", field="end")
     if not actor.is_admin:

@@ -135,3 +135,9 @@ def test_year_end_job_is_registered_and_idempotent(db, session, world):
     assert run_scheduled_rewards(db.url, 2026) == first and len(first) == 2  # one report per rule set, once
     with db.session() as s:
         assert len(s.exec(select(RewardReport)).all()) == 2
+
+
+def test_far_away_times_are_a_422_not_a_500(client, world):
+    q = {"start": "9999-12-31T23:00:00-05:00", "end": "9999-12-31T23:30:00-05:00"}
+    assert client.get("/api/v1/indicators", params=q, headers=auth(world, "admin")).status_code == 422
+    assert client.get("/api/v1/usage", params=q, headers=auth(world, "admin")).status_code == 422
