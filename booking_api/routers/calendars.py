@@ -10,7 +10,7 @@ last moved); ``If-None-Match`` wins when both are sent (RFC 9110 §13.2.2).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from instruments.db import utcnow
 from instruments.errors import NotFound
 from scheduler import calendar_feeds as feeds
 from scheduler import ics_import
@@ -210,7 +211,7 @@ def _not_modified(request: Request, etag: str, last_modified: datetime, use_ims:
             return False
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        return last_modified.replace(microsecond=0) <= since
+        return last_modified.replace(microsecond=0) <= since and utcnow() - last_modified >= timedelta(seconds=1)
     return False
 
 
@@ -241,11 +242,11 @@ def calendar_feed(
         raise NotFound("No such calendar feed.")
     feed = feeds.get_feed(session, sub, user.actor(), FeedParams(past, future, availability))
     session.rollback()
-    headers = {
-        "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": "private, no-cache",
-    }
+    headers = {"ETag": feed.etag, "Cache-Control": "private, no-cache"}
+    # HTTP dates have whole seconds: a Last-Modified from the current second could hide a change
+    # made later in that second, so it is only sent once a second old (RFC 9110 §8.8.2.2).
+    if utcnow() - feed.last_modified >= timedelta(seconds=1):
+        headers["Last-Modified"] = format_datetime(feed.last_modified.astimezone(UTC), usegmt=True)
     # Opening hours and blackouts have no modification time: with them only the ETag is trusted.
     if _not_modified(request, feed.etag, feed.last_modified, use_ims=not availability):
         return Response(status_code=304, headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from icalendar import Calendar
@@ -176,8 +176,15 @@ def test_revoked_rotated_and_unknown_tokens_all_answer_404(client, world):
     assert client.get(f"{API}/calendar/subscriptions", headers=auth(world, "member_a")).json() == []
 
 
-def test_polling_clients_get_304_by_etag_and_by_last_modified(client, world):
-    book(client, world, "member_a", (9, 11))
+def test_polling_clients_get_304_by_etag_and_by_last_modified(client, db, world):
+    from scheduler.bookings import Booking
+
+    b = book(client, world, "member_a", (9, 11))
+    with db.session() as s:  # booked a while ago: Last-Modified is only sent once a second old
+        row = s.get(Booking, b["id"])
+        row.updated_at -= timedelta(minutes=5)
+        s.add(row)
+        s.commit()
     sub = subscribe(client, world, "manager", "instrument", world.xrd.id)
     r1, _ = fetch(client, sub)
     etag, last_modified = r1.headers["etag"], r1.headers["last-modified"]
@@ -192,14 +199,28 @@ def test_polling_clients_get_304_by_etag_and_by_last_modified(client, world):
     assert r.status_code == 200
     assert client.get(feed_path(sub), headers={"If-Modified-Since": "Thu, 01 Jan 2015 00:00:00 GMT"}).status_code == 200
 
-    book(client, world, "member_b", (14, 16))
+    other = book(client, world, "member_b", (14, 16))
+
+    def stamp(booking_id, when):
+        with db.session() as s:
+            row = s.get(Booking, booking_id)
+            row.updated_at = when
+            s.add(row)
+            s.commit()
+
+    stamp(other["id"], datetime.now(UTC) - timedelta(minutes=2))
     r2 = client.get(feed_path(sub), headers={"If-None-Match": etag})
     assert r2.status_code == 200 and r2.headers["etag"] != etag
-    assert client.get(feed_path(sub), headers={"If-Modified-Since": last_modified}).status_code in (200, 304)
-    future = format_datetime(
-        __import__("datetime").datetime.now(__import__("datetime").UTC) + timedelta(days=1), usegmt=True
-    )
-    assert client.get(feed_path(sub), headers={"If-Modified-Since": future}).status_code == 304
+    assert r2.headers["last-modified"] != last_modified
+    assert client.get(feed_path(sub), headers={"If-Modified-Since": last_modified}).status_code == 200
+    assert client.get(feed_path(sub), headers={"If-Modified-Since": r2.headers["last-modified"]}).status_code == 304
+
+    # a change in the current second: no whole-second validator is offered, and none is trusted
+    stamp(other["id"], datetime.now(UTC) + timedelta(seconds=30))
+    r3 = client.get(feed_path(sub))
+    assert r3.status_code == 200 and "last-modified" not in r3.headers
+    future = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+    assert client.get(feed_path(sub), headers={"If-Modified-Since": future}).status_code == 200
 
 
 def test_feed_has_vtimezone_range_parameters_and_optional_availability(client, world):
