@@ -422,12 +422,7 @@ def _full_event(b: Any, n: Names) -> Event:
     ev.add("transp", "TRANSPARENT" if b.status == BookingStatus.cancelled else "OPAQUE")
     if n.location:
         ev.add("location", n.location)
-    lines = [
-        f"Booking: {b.id}",
-        f"Status: {b.status}",
-        f"Service mode: {b.service_mode}",
-        f"Enterprise: {who}",
-    ]
+    lines = [f"Booking {b.id} ({b.status}), {b.service_mode}"]
     if b.sample_count:
         lines.append(f"Samples: {b.sample_count}")
     if n.operator:
@@ -437,7 +432,6 @@ def _full_event(b: Any, n: Names) -> Event:
     if b.status == BookingStatus.cancelled and b.cancel_reason:
         lines.append(f"Cancelled: {b.cancel_reason}")
     ev.add("description", "\n".join(lines))
-    ev.add("categories", [n.instrument])
     return ev
 
 
