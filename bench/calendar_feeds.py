@@ -206,9 +206,10 @@ def server(url: str, workers: int = 1):
     env = {**os.environ, "LABSHARE_DATABASE_URL": url, "DATABASE_URL": url}
     cmd = [
         sys.executable, "-m", "uvicorn", "booking_api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers), "--timeout-keep-alive", "30",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.NamedTemporaryFile("w+b", prefix="calbench-uvicorn-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -221,7 +222,7 @@ def server(url: str, workers: int = 1):
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+                raise RuntimeError("uvicorn did not start: " + Path(log.name).read_text(errors="replace"))
             time.sleep(0.2)
         yield base
     finally:
@@ -230,6 +231,11 @@ def server(url: str, workers: int = 1):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
+        text = Path(log.name).read_text(errors="replace").strip()
+        if text:
+            print("   server log (last lines):\n      " + "\n      ".join(text.splitlines()[-8:]))
+        os.unlink(log.name)
 
 
 def writer(world: dict, stop_at: float, every: float) -> int:
@@ -262,6 +268,7 @@ async def poll(base: str, tokens: list[str], clients: int, duration: float) -> d
     lat: list[float] = []
     codes: dict[int, int] = {}
     errors = 0
+    kinds: dict[str, int] = {}
     stop = time.monotonic() + duration
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
@@ -274,8 +281,9 @@ async def poll(base: str, tokens: list[str], clients: int, duration: float) -> d
             t = time.perf_counter()
             try:
                 r = await client.get(url, headers=headers)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 errors += 1
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                 continue
             lat.append((time.perf_counter() - t) * 1000)
             codes[r.status_code] = codes.get(r.status_code, 0) + 1
@@ -298,6 +306,7 @@ async def poll(base: str, tokens: list[str], clients: int, duration: float) -> d
         "share_304": round(codes.get(304, 0) / n, 3) if n else 0.0,
         "codes": {str(k): v for k, v in sorted(codes.items())},
         "errors": errors,
+        "error_kinds": kinds,
     }
 
 
@@ -396,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"   {label:>10} {http['clients']:>7} {http['subscriptions']:>5} {http['requests']:>8}"
                     f" {http['req_per_s']:>7} {http['p50_ms']:>7} {http['p95_ms']:>7} {http['p99_ms']:>7}"
-                    f" {http['share_304']:>9} {http['booking_moves']:>5} {http['errors']:>6}   codes {http['codes']}",
+                    f" {http['share_304']:>9} {http['booking_moves']:>5} {http['errors']:>6}   codes {http['codes']} {http['error_kinds'] or ''}",
                     flush=True,
                 )
         world["engine"].dispose()
