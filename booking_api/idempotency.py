@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import JSON, Column
@@ -13,6 +15,13 @@ from sqlmodel import Field, Session, SQLModel
 from instruments.actor import Actor
 from instruments.db import utc_field, utcnow
 from instruments.errors import InvalidInput
+
+from .deps import commit
+
+T = TypeVar("T")
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="Retry with the same key: the first answer is replayed")
+]
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -50,3 +59,13 @@ def remember(session: Session, actor: Actor, key: str | None, endpoint: str, sta
                 body=jsonable_encoder(body),
             )
         )
+
+
+def once(session: Session, actor: Actor, key: str | None, endpoint: str, act: Callable[[], T], status: int = 201) -> T:
+    """Run a retryable write at most once per key, commit, and remember its answer."""
+    if (hit := replay(session, actor, key, endpoint)) is not None:
+        return hit  # type: ignore[return-value]
+    out = act()
+    remember(session, actor, key, endpoint, status, out)
+    commit(session)
+    return out

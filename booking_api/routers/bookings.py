@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col
 
@@ -13,7 +11,7 @@ from scheduler import booking_actions as actions
 from scheduler.bookings import Booking, BookingStatus, get_visible, visible_query
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
-from ..idempotency import remember, replay
+from ..idempotency import IdempotencyKey, once
 from ..schemas import BookingOut
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
@@ -72,16 +70,12 @@ def create(
     body: BookingIn,
     session: SessionDep,
     actor: ActorDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    if (hit := replay(session, actor, idempotency_key, "POST /bookings")) is not None:
-        return hit  # type: ignore[return-value]
     data = actions.BookingInput(**{**body.model_dump(), "service_mode": body.service_mode.value})
-    booking = actions.book(session, actor, data)
-    out = _out(session, booking)
-    remember(session, actor, idempotency_key, "POST /bookings", 201, out)
-    commit(session)
-    return out
+    return once(
+        session, actor, idempotency_key, "POST /bookings", lambda: _out(session, actions.book(session, actor, data))
+    )
 
 
 @router.get("", response_model=list[BookingOut], summary="Bookings you may see (own, your unit's, or all for admins)")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from instruments.inventory import ServiceMode
@@ -20,7 +19,7 @@ from scheduler.booking_requests import (
 from scheduler.suggestions import suggest
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
-from ..idempotency import remember, replay
+from ..idempotency import IdempotencyKey, once
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
@@ -84,17 +83,10 @@ def submit(
     body: RequestIn,
     session: SessionDep,
     actor: ActorDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RequestOut:
-    if (hit := replay(session, actor, idempotency_key, "POST /requests")) is not None:
-        return hit  # type: ignore[return-value]
-    req = submit_request(
-        session, actor, BookingRequest(**{**body.model_dump(), "enterprise_id": body.enterprise_id or ""})
-    )
-    out = _out(req)
-    remember(session, actor, idempotency_key, "POST /requests", 201, out)
-    commit(session)
-    return out
+    req = BookingRequest(**{**body.model_dump(), "enterprise_id": body.enterprise_id or ""})
+    return once(session, actor, idempotency_key, "POST /requests", lambda: _out(submit_request(session, actor, req)))
 
 
 @router.get("", response_model=list[RequestOut], summary="Your requests (scoped by role)")

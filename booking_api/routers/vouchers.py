@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from scheduler.voucher_rules import ProgrammeRules
 from scheduler.voucher_stats import programme_stats, stats_csv
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
-from ..idempotency import remember, replay
+from ..idempotency import IdempotencyKey, once
 
 router = APIRouter(prefix="/api/v1", tags=["vouchers"])
 
@@ -142,16 +142,13 @@ def issue(
     body: IssueIn,
     session: SessionDep,
     actor: AdminDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> VoucherOut:
-    endpoint = f"POST /voucher-programmes/{programme_id}/vouchers"
-    if (hit := replay(session, actor, idempotency_key, endpoint)) is not None:
-        return hit  # type: ignore[return-value]
-    v = svc.issue_voucher(session, actor, programme_id, body.enterprise_id, body.voucher_type, body.face_value_fen)
-    out = _out(session, v)
-    remember(session, actor, idempotency_key, endpoint, 201, out)
-    commit(session)
-    return out
+    def act() -> VoucherOut:
+        v = svc.issue_voucher(session, actor, programme_id, body.enterprise_id, body.voucher_type, body.face_value_fen)
+        return _out(session, v)
+
+    return once(session, actor, idempotency_key, f"POST /voucher-programmes/{programme_id}/vouchers", act)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut], summary="Vouchers you hold (or all, for programme admins)")
@@ -197,16 +194,15 @@ def apply(
     body: CodeIn,
     session: SessionDep,
     actor: ActorDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> VoucherOut:
-    endpoint = f"POST /bookings/{booking_id}/voucher"
-    if (hit := replay(session, actor, idempotency_key, endpoint)) is not None:
-        return hit  # type: ignore[return-value]
-    v = svc.apply_to_booking(session, actor, booking_id, body.code)
-    out = _out(session, v)
-    remember(session, actor, idempotency_key, endpoint, 201, out)
-    commit(session)
-    return out
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        f"POST /bookings/{booking_id}/voucher",
+        lambda: _out(session, svc.apply_to_booking(session, actor, booking_id, body.code)),
+    )
 
 
 @router.post("/vouchers/{voucher_id}/revoke", response_model=VoucherOut, summary="Void a voucher (programme admin)")
