@@ -28,7 +28,7 @@ DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "D
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: str | None = DbUrl, revision: str = "heads") -> None:
+def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None:
     """Apply the migrations (SQLite or PostgreSQL)."""
     from .migrate import upgrade
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, staff, units, workdays  # noqa: F401
-from scheduler import booking_requests, bookings, calendar_feeds, credit, enterprises, ledger, notifications, redemption, rounds, vouchers  # noqa: F401
-from scheduler import rewards, usage  # noqa: F401 - usage metering, year-end rewards
+from scheduler import (  # noqa: F401
+    booking_requests,
+    bookings,
+    calendar_feeds,
+    credit,
+    enterprises,
+    ledger,
+    notifications,
+    redemption,
+    rewards,
+    rounds,
+    usage,
+    vouchers,
+)
 
 from . import accounts, idempotency  # noqa: F401
 
