@@ -454,3 +454,24 @@ def decode(problem: Problem, static: Static, chosen: list[PieceVar],
                 spent[k] += alt.spend
             out[r.id] = p
     return out
+
+
+_ORDERS = (
+    lambda pv: (pv.piece[0], pv.hi, pv.lo, pv.alt.request.id),
+    lambda pv: (pv.piece[0], pv.alt.operator is None, pv.hi, pv.lo, pv.alt.request.id),
+    lambda pv: (pv.piece[0], pv.lo, pv.hi, pv.alt.request.id),
+    lambda pv: (pv.piece[0], -pv.alt.request.duration, pv.hi, pv.alt.request.id),
+)
+
+
+def decode_best(problem: Problem, static: Static, chosen: list[PieceVar],
+                caps: dict[str, int] | None = None, fill: list[Request] | None = None) -> dict[str, Placement]:
+    """The best of :func:`decode` over a few orders inside the pieces (latest start first,
+    operator-run first, earliest start first, longest first)."""
+    best, best_w = {}, -1
+    for key in _ORDERS:
+        out = decode(problem, static, sorted(chosen, key=key), caps=caps, fill=fill, keep_order=True)
+        w = sum(problem.request_by_id[k].weight for k in out)
+        if w > best_w:
+            best, best_w = out, w
+    return best

@@ -34,7 +34,7 @@ from .bound import lp_bound, trivial_bound
 from .checker import check
 from .decompose import decompose
 from .explain import explain_unplaced
-from .knapsack import KnapsackModel, coupled_bound, decode
+from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
 from .model import ComponentModel
 from .problem import Allocation, Placement, Problem, voucher_spend
 from .schedule import Schedule
@@ -169,8 +169,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
                 mt = mip_time if mip_time is not None else min(0.6 * time_limit, 1.0 + 0.03 * time_limit)
-                res = km.solve_mip(max(0.05, share, min(mt, 0.7 * (deadline - time.perf_counter()))),
-                                   hint={p.request: p for p in d["sol"]})
+                res = km.solve_mip(max(0.05, share, min(mt, 0.7 * (deadline - time.perf_counter()))))
                 d["ks_mip"] = True
             else:
                 res = km.solve(max(0.05, share), workers=workers, seed=seed,
@@ -193,7 +192,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                     if rb.get("bound") is not None:
                         d["ub"] = min(d["ub"], rb["bound"])
             if "chosen" in res:
-                dec = decode(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
+                dec = decode_best(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
                 dobj = sum(problem.request_by_id[k].weight for k in dec)
                 if dobj > d["obj"] and not check(problem, list(dec.values())):
                     d["sol"], d["obj"] = list(dec.values()), dobj
