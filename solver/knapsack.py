@@ -139,7 +139,6 @@ def _rounded_rows(es, rhs, unit, max_divisor):
     ``z``: the left side is an integer at most ``rhs / (s unit)``).  Only roundings that can cut
     off a fractional point and differ from each other are returned."""
     seen = set()
-    tot = sum(es)
     for s in range(2, max_divisor + 1):
         q = s * unit
         r = rhs // q

@@ -59,7 +59,7 @@ from ortools.sat.python import cp_model
 
 from .problem import Placement, Problem, Request
 from .static import Alternative, Static
-from .windows import Interval, merge, subtract, to_grid
+from .windows import merge, subtract, to_grid
 
 
 @dataclass
@@ -181,7 +181,7 @@ class ComponentModel:
             else:
                 m.add_hint(t, to_grid(alt.starts, g)[0][0])
         if dev is not None:
-            for (alt, x, t), dv in dev:
+            for (alt, _x, _t), dv in dev:
                 p = placements.get(alt.request.id)
                 on = p is not None and p.instrument == alt.instrument and p.operator == alt.operator
                 m.add_hint(dv, abs(p.start - alt.request.preferred_start) if on else 0)

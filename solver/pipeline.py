@@ -36,7 +36,7 @@ from .decompose import decompose
 from .explain import explain_unplaced
 from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
 from .model import ComponentModel
-from .problem import Allocation, Placement, Problem, voucher_spend
+from .problem import Allocation, Problem, voucher_spend
 from .schedule import Schedule
 from .static import Static
 
