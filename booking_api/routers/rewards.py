@@ -97,6 +97,14 @@ def list_reports(session: SessionDep, actor: ActorDep, page: PageDep, year: int 
     return [_summary(r, admin=actor.is_admin) for r in session.exec(q).all()]
 
 
+CSV = "text/csv; charset=utf-8"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(body: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _load(session, report_id: str) -> RewardReport:  # noqa: ANN001
     r = session.get(RewardReport, report_id)
     if r is None:
@@ -120,11 +128,7 @@ def get_report(report_id: str, session: SessionDep, actor: ActorDep) -> dict[str
 def units_csv(report_id: str, session: SessionDep, actor: ActorDep) -> Response:
     r = _load(session, report_id)
     body = reports.to_csv(reports.unit_rows(r, svc.part_for(r, actor)), reports.UNIT_COLUMNS)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="rewards-{r.year}-units.csv"'},
-    )
+    return _attachment(body, CSV, f"rewards-{r.year}-units.csv")
 
 
 @router.get(
@@ -133,11 +137,7 @@ def units_csv(report_id: str, session: SessionDep, actor: ActorDep) -> Response:
 def instruments_csv(report_id: str, session: SessionDep, actor: ActorDep) -> Response:
     r = _load(session, report_id)
     body = reports.to_csv(reports.instrument_rows(r, svc.part_for(r, actor)), reports.INSTRUMENT_COLUMNS)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="rewards-{r.year}-instruments.csv"'},
-    )
+    return _attachment(body, CSV, f"rewards-{r.year}-instruments.csv")
 
 
 @router.get(
@@ -145,11 +145,7 @@ def instruments_csv(report_id: str, session: SessionDep, actor: ActorDep) -> Res
 )
 def report_xlsx(report_id: str, session: SessionDep, actor: ActorDep) -> Response:
     r = _load(session, report_id)
-    return Response(
-        reports.to_xlsx(r, svc.part_for(r, actor)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="rewards-{r.year}.xlsx"'},
-    )
+    return _attachment(reports.to_xlsx(r, svc.part_for(r, actor)), XLSX, f"rewards-{r.year}.xlsx")
 
 
 @router.get(
