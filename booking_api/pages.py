@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
 from instruments.availability import zone
+from instruments.catalogue import get_instrument
 from instruments.errors import NotFound
 from instruments.inventory import Instrument
 from instruments.units import Lab, OwnerUnit
@@ -61,9 +62,7 @@ def catalogue(session: SessionDep, category: str | None = None) -> HTMLResponse:
 
 @router.get("/instruments/{instrument_id}", response_class=HTMLResponse)
 def instrument_page(instrument_id: str, session: SessionDep) -> HTMLResponse:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
+    inst = get_instrument(session, instrument_id)
     unit = session.get(OwnerUnit, inst.owner_unit_id)
     tz = zone(inst.timezone)
     start = datetime.combine(datetime.now(tz).date(), time(0), tz)

@@ -6,15 +6,24 @@ leave the same audit trail.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from .actor import Actor
 from .audit import record, snapshot
 from .availability import AvailabilityException, OpeningRule, validate_exception, validate_rule, zone
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .inventory import Instrument
 from .policy import BookingPolicy
 from .units import Lab, OwnerUnit
+
+
+def get_instrument(session: Session, instrument_id: str, lock: bool = False) -> Instrument:
+    """The instrument, or NotFound; ``lock`` takes the row FOR UPDATE (serialises its bookings)."""
+    query = select(Instrument).where(Instrument.id == instrument_id)
+    inst = session.exec(query.with_for_update() if lock else query).first()
+    if inst is None:
+        raise NotFound(f"No instrument {instrument_id!r}.")
+    return inst
 
 
 def create_unit(session: Session, actor: Actor, unit: OwnerUnit) -> OwnerUnit:

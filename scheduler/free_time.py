@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from instruments.actor import Actor
 from instruments.availability import load_opening, zone
-from instruments.errors import InvalidInput, NotFound
+from instruments.catalogue import get_instrument
+from instruments.errors import InvalidInput
 from instruments.intervals import clip, subtract
 from instruments.inventory import Instrument
 
@@ -43,9 +44,7 @@ def free_time(
         raise InvalidInput("end must be after start.", field="end")
     if end - start > timedelta(days=max_days):
         raise InvalidInput(f"Ask for at most {max_days} days at a time.", field="end")
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
+    inst = get_instrument(session, instrument_id)
     tz = zone(inst.timezone)
     policy = policy_of(session, inst.id)
     opening, warnings = load_opening(session, inst.id, tz, start, end)

@@ -29,9 +29,9 @@ from sqlmodel import Session, select
 from instruments.actor import Actor
 from instruments.audit import record
 from instruments.availability import AvailabilityException, ExceptionKind, zone
-from instruments.catalogue import add_exception
+from instruments.catalogue import add_exception, get_instrument
 from instruments.db import utcnow
-from instruments.errors import InvalidInput, NotFound
+from instruments.errors import InvalidInput
 from instruments.inventory import Instrument
 
 from .bookings import Booking, live_bookings
@@ -150,9 +150,7 @@ def import_blackouts(
     now: datetime | None = None,
 ) -> ImportReport:
     """Expand and import the events of ``data`` as closed exceptions of the instrument."""
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
+    inst = get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"The file is larger than {MAX_BYTES // 1_000_000} MB.", field="body")

@@ -28,6 +28,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from instruments.actor import Actor, Role
 from instruments.audit import record, snapshot
 from instruments.availability import zone
+from instruments.catalogue import get_instrument
 from instruments.db import MAX_FEN, fen_field, utc_field, utcnow
 from instruments.errors import Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
@@ -98,13 +99,6 @@ def _operator_scope(session: Session, actor: Actor, inst: Instrument) -> None:
     op = session.get(Operator, actor.operator_id)
     if op is None or op.owner_unit_id != inst.owner_unit_id:
         raise Forbidden(f"Only the lab managers or operators of the unit that owns {inst.name} may record its use.")
-
-
-def get_instrument(session: Session, instrument_id: str) -> Instrument:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
-    return inst
 
 
 def _validate(u: UsageRecord) -> None:

@@ -15,7 +15,7 @@ from instruments.availability import (
     OpeningRule,
     zone,
 )
-from instruments.catalogue import add_exception, add_opening_rule
+from instruments.catalogue import add_exception, add_opening_rule, get_instrument
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
@@ -93,17 +93,8 @@ class DayOut(BaseModel):
 
 
 def _managed_instrument(session, actor, instrument_id: str) -> Instrument:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
+    inst = get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    return inst
-
-
-def _public_instrument(session, instrument_id: str) -> Instrument:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
     return inst
 
 
@@ -111,7 +102,7 @@ def _public_instrument(session, instrument_id: str) -> Instrument:
     "/instruments/{instrument_id}/opening-rules", response_model=list[OpeningRule], summary="Opening rules (public)"
 )
 def list_rules(instrument_id: str, session: SessionDep) -> list[OpeningRule]:
-    _public_instrument(session, instrument_id)
+    get_instrument(session, instrument_id)
     return list(session.exec(select(OpeningRule).where(OpeningRule.instrument_id == instrument_id)).all())
 
 
@@ -150,7 +141,7 @@ def delete_rule(instrument_id: str, rule_id: str, session: SessionDep, actor: Ac
     summary="Exceptions and blackouts (public)",
 )
 def list_exceptions(instrument_id: str, session: SessionDep) -> list[AvailabilityException]:
-    _public_instrument(session, instrument_id)
+    get_instrument(session, instrument_id)
     q = select(AvailabilityException).where(AvailabilityException.instrument_id == instrument_id)
     return list(session.exec(q.order_by(AvailabilityException.start)).all())
 
@@ -198,7 +189,7 @@ def availability(
     start: AwareDatetime | None = Query(default=None, description="Default: now"),
     end: AwareDatetime | None = Query(default=None, description="Default: start + 14 days"),
 ) -> AvailabilityOut:
-    inst = _public_instrument(session, instrument_id)
+    inst = get_instrument(session, instrument_id)
 
     tz = zone(inst.timezone)
     if start is None:

@@ -13,7 +13,7 @@ from instruments import catalogue
 from instruments.audit import record, snapshot
 from instruments.availability import zone
 from instruments.db import MAX_FEN
-from instruments.errors import InvalidInput, NotFound
+from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy
 from instruments.units import Lab, OwnerUnit
@@ -126,13 +126,6 @@ class CategoryOut(BaseModel):
     instruments: int
 
 
-def _instrument(session, instrument_id: str) -> Instrument:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
-    return inst
-
-
 @router.get(
     "/instruments", response_model=list[Instrument], tags=["instruments"], summary="Search the catalogue (public)"
 )
@@ -181,7 +174,7 @@ def list_categories(session: SessionDep) -> list[CategoryOut]:
     summary="One instrument with its booking policy (public)",
 )
 def get_instrument(instrument_id: str, session: SessionDep) -> InstrumentDetail:
-    inst = _instrument(session, instrument_id)
+    inst = catalogue.get_instrument(session, instrument_id)
     unit = session.get(OwnerUnit, inst.owner_unit_id)
     lab = session.get(Lab, inst.lab_id) if inst.lab_id else None
     return InstrumentDetail(
@@ -204,7 +197,7 @@ def create_instrument(body: InstrumentIn, session: SessionDep, actor: ActorDep) 
     "/instruments/{instrument_id}", response_model=Instrument, summary="Edit an instrument (its unit's lab managers)"
 )
 def patch_instrument(instrument_id: str, body: InstrumentPatch, session: SessionDep, actor: ActorDep) -> Instrument:
-    inst = _instrument(session, instrument_id)
+    inst = catalogue.get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     changes = body.model_dump(exclude_unset=True)
     if "lab_id" in changes:
@@ -223,14 +216,14 @@ def patch_instrument(instrument_id: str, body: InstrumentPatch, session: Session
 
 @router.get("/instruments/{instrument_id}/policy", response_model=BookingPolicy, summary="Booking policy (public)")
 def get_policy(instrument_id: str, session: SessionDep) -> BookingPolicy:
-    return policy_of(session, _instrument(session, instrument_id).id)
+    return policy_of(session, catalogue.get_instrument(session, instrument_id).id)
 
 
 @router.put(
     "/instruments/{instrument_id}/policy", response_model=BookingPolicy, summary="Set the booking policy (lab manager)"
 )
 def put_policy(instrument_id: str, body: PolicyIn, session: SessionDep, actor: ActorDep) -> BookingPolicy:
-    inst = _instrument(session, instrument_id)
+    inst = catalogue.get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     if body.max_minutes < body.min_minutes:
         raise InvalidInput("max_minutes must be at least min_minutes.", field="max_minutes")

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from instruments.audit import record, snapshot
 from instruments.availability import parse_rrule
+from instruments.catalogue import get_instrument
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.staff import Operator, OperatorInstrument, Qualification
@@ -139,8 +140,6 @@ def create_qualification(body: QualificationIn, session: SessionDep, actor: Acto
     summary="Who is qualified (lab manager)",
 )
 def list_qualifications(instrument_id: str, session: SessionDep, actor: ActorDep) -> list[Qualification]:
-    inst = session.get(Instrument, instrument_id)
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
+    inst = get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     return list(session.exec(select(Qualification).where(Qualification.instrument_id == inst.id)).all())
