@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from instruments.actor import Actor, Role
 from instruments.audit import record, snapshot
 from instruments.availability import zone
+from instruments.catalogue import get_instrument
 from instruments.db import utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
@@ -47,10 +49,7 @@ def policy_of(session: Session, instrument_id: str) -> BookingPolicy:
 
 def lock_instrument(session: Session, instrument_id: str) -> Instrument:
     """Load the instrument row FOR UPDATE (PostgreSQL), serialising bookings of one instrument."""
-    inst = session.exec(select(Instrument).where(Instrument.id == instrument_id).with_for_update()).first()
-    if inst is None:
-        raise NotFound(f"No instrument {instrument_id!r}.")
-    return inst
+    return get_instrument(session, instrument_id, lock=True)
 
 
 def _check_times(start: datetime, end: datetime) -> None:
@@ -82,15 +81,28 @@ def _conflicts(a: Attempt) -> list[dict]:
     ]
 
 
-def _flush_or_conflict(session: Session, booking: Booking) -> None:
-    """Flush; an overlap refused by the database becomes a Conflict naming the other booking."""
+def flush_or_conflict(session: Session, booking: Booking, changes: dict[str, Any] | None = None) -> None:
+    """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
+    database refuses becomes a Conflict naming the other booking.
+
+    The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
+    savepoint, where a refusal would doom the whole transaction), so after a refusal the session
+    stays usable: a round goes on with its other placements, an API request answers 409."""
+    changes = changes or {}
+    key = (
+        booking.instrument_id,
+        changes.get("blocked_start", booking.blocked_start),
+        changes.get("blocked_end", booking.blocked_end),
+        booking.id,
+    )
     try:
         with session.begin_nested():
+            for k, v in changes.items():
+                setattr(booking, k, v)
+            session.add(booking)
             session.flush()
     except IntegrityError as exc:
-        others = live_bookings(
-            session, booking.instrument_id, booking.blocked_start, booking.blocked_end, exclude=booking.id
-        )
+        others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
         tz = zone("UTC")
         names = ", ".join(
             f"{b.id} ({b.start.astimezone(tz):%Y-%m-%d %H:%M}Z–{b.end.astimezone(tz):%H:%M}Z)" for b in others
@@ -141,8 +153,7 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         notes=data.notes,
         source="manager" if attempt.by_staff else "instant",
     )
-    session.add(booking)
-    _flush_or_conflict(session, booking)
+    flush_or_conflict(session, booking)
     if data.request_id:
         _link_request(session, actor, data.request_id, booking)
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
@@ -214,12 +225,9 @@ def move(
         operator_id=operator_id,
         sequence=booking.sequence + 1,
         price_fen=booking_price_fen(inst, attempt.minutes, booking.sample_count, external=enterprise is not None),
+        updated_at=utcnow(),
     )
-    for k, v in changes.items():
-        setattr(booking, k, v)
-    booking.updated_at = utcnow()
-    session.add(booking)
-    _flush_or_conflict(session, booking)
+    flush_or_conflict(session, booking, changes)
     record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
     return booking
 

@@ -19,18 +19,18 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 import solver
 from instruments.actor import Actor
 from instruments.audit import record, snapshot
 from instruments.db import json_field, session_scope, utc_field, utcnow
+from instruments.errors import Conflict
 from instruments.ids import new_id
 from instruments.inventory import OPERATOR_MODES
 from instruments.tariffs import booking_price_fen
 
-from .booking_actions import lock_instrument, policy_of
+from .booking_actions import flush_or_conflict, lock_instrument, policy_of
 from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
 from .bookings import Booking, BookingStatus
 from .enterprises import Enterprise
@@ -222,11 +222,9 @@ def _place(
         notes=req.notes,
         source="round",
     )
-    session.add(booking)
     try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:  # the database refused an overlap: explain it, don't fail the round
+        flush_or_conflict(session, booking)
+    except Conflict:  # the database refused an overlap: explain it, don't fail the round
         return None, [
             {"code": "capacity_taken", "message": "Another booking took this slot during the round.", "requests": []}
         ]

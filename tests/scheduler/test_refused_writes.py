@@ -1,0 +1,51 @@
+"""When the database refuses an overlapping write, the answer is a Conflict and the session
+stays usable (no half-failed flush left behind)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from instruments.errors import Conflict
+from scheduler.booking_actions import flush_or_conflict
+from scheduler.bookings import Booking, BookingStatus
+
+
+def raw(w, s, e) -> Booking:
+    return Booking(
+        instrument_id=w.xrd.id,
+        service_mode="self_operated",
+        start=s,
+        end=e,
+        blocked_start=s,
+        blocked_end=e,
+        status=BookingStatus.confirmed,
+    )
+
+
+def test_refused_insert_is_a_conflict_and_the_session_goes_on(db, world):
+    w = world
+    with db.session() as s:
+        first = raw(w, w.at(9), w.at(11))
+        s.add(first)
+        s.commit()
+        late = raw(w, w.at(10), w.at(12))
+        with pytest.raises(Conflict) as err:
+            flush_or_conflict(s, late)
+        assert err.value.extra["conflicts"][0]["booking"] == first.id
+        assert late not in s
+        s.add(raw(w, w.at(14), w.at(15)))
+        s.commit()
+        assert len(s.exec(select(Booking)).all()) == 2
+
+
+def test_refused_move_is_a_conflict_and_the_booking_keeps_its_time(db, world):
+    w = world
+    with db.session() as s:
+        a, b = raw(w, w.at(9), w.at(10)), raw(w, w.at(10), w.at(11))
+        s.add_all([a, b])
+        s.commit()
+        with pytest.raises(Conflict):
+            flush_or_conflict(s, b, {"start": w.at(9, 30), "blocked_start": w.at(9, 30)})
+        assert b.start == w.at(10)
+        s.commit()
