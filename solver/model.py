@@ -83,7 +83,12 @@ def _key_of(problem: Problem, r: Request) -> list[str]:
 
 class ComponentModel:
     def __init__(self, problem: Problem, static: Static, requests: list[Request],
-                 caps: dict[str, int], upper_bound: int | None = None, fairness_bonus: int = 0):
+                 caps: dict[str, int], upper_bound: int | None = None, fairness_bonus: int = 0,
+                 alternatives: dict[str, list[Alternative]] | None = None,
+                 lab_busy: dict[str, list[tuple[int, int]]] | None = None):
+        """``alternatives`` (request id -> alternatives) replaces the static ones, e.g. start
+        sets narrowed to a fixed schedule's free time (:mod:`solver.lns`); ``lab_busy`` are
+        bookings outside the model that occupy one place of a lab each."""
         self.problem = problem
         self.static = static
         g = self.grid = static.grid
@@ -98,9 +103,10 @@ class ComponentModel:
         key_terms: dict[str, list] = {}
         ent_lits: dict[str, list] = {}
         obj_terms = []
+        alts_of = static.alternatives if alternatives is None else (lambda r: alternatives.get(r.id, []))
         for r in requests:
             lits = []
-            for n, alt in enumerate(static.alternatives(r)):
+            for n, alt in enumerate(alts_of(r)):
                 ins = problem.instrument_by_id[alt.instrument]
                 gr = to_grid(alt.starts, g)
                 if not gr:
@@ -147,7 +153,8 @@ class ComponentModel:
             m.add_no_overlap(ivs)
         for lid, ivs in lab_iv.items():
             cap = problem.lab_by_id[lid].capacity
-            if cap < len(lab_inst[lid]):
+            if cap < len(lab_inst[lid]) or (lab_busy and lab_busy.get(lid)):
+                ivs = ivs + [m.new_fixed_size_interval_var(a, b - a, "") for a, b in (lab_busy or {}).get(lid, [])]
                 m.add_cumulative(ivs, [1] * len(ivs), cap)
         for k, terms in key_terms.items():
             if sum(s for s, _ in terms) > caps[k]:

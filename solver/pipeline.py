@@ -35,6 +35,7 @@ from .checker import check
 from .decompose import decompose
 from .explain import explain_unplaced
 from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
+from .lns import LNS
 from .model import ComponentModel
 from .problem import Allocation, Problem, voucher_spend
 from .schedule import Schedule
@@ -55,7 +56,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
           deterministic_time: float | None = None, phase2_share: float = 0.15,
           bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
-          mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float = 0.6) -> Allocation:
+          mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float = 0.6,
+          lns_share: float = 0.4, lns_days: int = 3, global_share: float = 0.3,
+          global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
+          prove_max_requests: int = 150) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
@@ -71,9 +75,16 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         of every component with a gap, in ``knapsack_share`` of the time: its CP-SAT bound
         bounds the component, its decoded assignment is a candidate solution.
     bound_share: share of the time for the time-indexed LP / MIP bounds (before the knapsack stage).
+    lns_share / lns_days: share of the time kept for the large-neighbourhood search
+        (:mod:`solver.lns`) over ranges of ``lns_days`` days at the end (not with a fairness bonus).
+    global_share / global_max_vars: share of the time for SCIP on the window-assignment
+        relaxation of the whole problem (all budgets exact), when it has at most
+        ``global_max_vars`` variables: its dual bound is a bound of the whole problem.
     """
     T0 = time.perf_counter()
-    deadline = T0 + time_limit
+    final_deadline = T0 + time_limit
+    use_lns = lns_share > 0 and not fairness_bonus
+    deadline = final_deadline - (lns_share * time_limit if use_lns else 0.0)
     timings: dict[str, float] = {}
     say = progress or (lambda stage, info: None)
     static = Static(problem)
@@ -200,7 +211,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 d["status"] = "OPTIMAL"
         # one LP over all relaxations, the shared budgets counted once, capped by each component's bound
         coupled_info["time"] = time.perf_counter()
-        if any(d.get("relax") for d in info) and deadline - time.perf_counter() > 0.5:
+        nvars = sum(len(d["relax"]["weights"]) for d in info if d.get("relax"))
+        if 0 < nvars <= coupled_max_vars and deadline - time.perf_counter() > 0.5:
             budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
             coupled = coupled_bound([(d.get("relax"), d["ub"]) for d in info], budgets,
                                     time_limit=max(0.1, min(0.1 * time_limit, 0.25 * (deadline - time.perf_counter()))))
@@ -208,6 +220,20 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:
             d.pop("relax", None)
+        # 3c. the relaxation of the whole problem with SCIP, every budget exact
+        gvars = sum(d["ks"]["vars"] for d in info if d.get("ks"))
+        if global_share > 0 and any(d["obj"] < d["ub"] for d in info) and 0 < gvars <= global_max_vars:
+            tg = time.perf_counter()
+            budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
+            gm = KnapsackModel(problem, static, [r for c in comps for r in c.requests], budgets, max_divisor=4)
+            left = max(global_share * time_limit, deadline - time.perf_counter() - 0.1)
+            if left > 0.5:
+                gres = gm.solve_mip(left)
+                coupled_info["global"] = {"bound": gres.get("bound"), "time": round(time.perf_counter() - tg, 3),
+                                          "vars": len(gm.vars)}
+                if gres.get("bound") is not None:
+                    coupled = gres["bound"] if coupled is None else min(coupled, gres["bound"])
+            del gm
         say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info),
                          "coupled_bound": coupled})
     timings["bound"] = time.perf_counter() - t
@@ -215,7 +241,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
 
     # 4. CP-SAT per component
     t = time.perf_counter()
-    todo = [d for d in info if d["obj"] < d["ub"]]
+    # with the LNS to come, only components small enough for CP-SAT to prove optimal
+    todo = [d for d in info if d["obj"] < d["ub"] and (not use_lns or len(d["comp"].requests) <= prove_max_requests)]
     for d in todo:  # CP-SAT starts from the best known component solution
         d["warm"] = {p.request: p for p in d["sol"]}
         d["warm_obj"] = d["obj"]
@@ -258,8 +285,20 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         for p in d["sol"]:
             sched.add(p)
     greedy_fill(problem, value_order(problem), sched)
-    placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
     timings["insertion"] = time.perf_counter() - t
+
+    # 5b. large-neighbourhood search with exact sub-problems
+    lns_stats = None
+    if use_lns:
+        t = time.perf_counter()
+        lns = LNS(problem, static, sched.placed, seed=seed, workers=1, max_left_out=15)
+        lns.run(final_deadline, days=lns_days, progress=say,
+                deterministic_time=deterministic_time)
+        sched = lns.sched
+        greedy_fill(problem, value_order(problem), sched)
+        lns_stats = {"steps": lns.steps, "improved": lns.improved, "gained": lns.gained}
+        timings["lns"] = time.perf_counter() - t
+    placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
 
     # 6. check, explain
     t = time.perf_counter()
@@ -285,7 +324,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         "components_solved": len(todo), "component_statuses": statuses,
         "split_budgets": sorted({k for c in comps for k in c.split}),
         "grid": static.grid, "checker_fallback": fallback, "violations": violations[:5],
-        "coupled_bound": coupled_info,
+        "coupled_bound": coupled_info, "lns": lns_stats,
     }
     alloc.stats["component_detail"] = [
         {"requests": len(d["comp"].requests), "warm": d["warm_obj"], "objective": d["obj"],

@@ -1,0 +1,256 @@
+r"""Large-neighbourhood search over a complete schedule, with exact sub-problems.
+
+A *neighbourhood* is a set of instruments :math:`N` (a resource cluster: instruments joined by
+the requests that may use them, their operators and binding labs) and a time range
+:math:`[T_0, T_1)`.  Its free requests :math:`F` are the requests placed on :math:`N` with
+start in the range, and the unplaced requests that have an alternative on :math:`N` able to
+start in the range.  Every other placement stays fixed.  The sub-problem
+
+.. math::
+    \max \sum_{r \in F} w_r \sum_{a \in A_r} x_a
+
+is the model of :mod:`solver.model` over :math:`F` with each alternative's start set narrowed
+to :math:`\{s \in T_a \cap [T_0, T_1) : s \text{ free for the fixed instrument and operator
+bookings}\}`, the fixed lab bookings as fixed intervals in the lab's cumulative, and each
+budget reduced by the fixed placements' spend.  Any solution of it, joined with the fixed
+placements, is feasible for the whole problem, and the current placements of :math:`F` are one
+such solution (the hint), so a step never loses weight; CP-SAT usually proves a sub-problem of
+a few dozen requests optimal in well under a second.
+
+Budget neighbourhoods join two such ranges where one enterprise (or controller group) with a
+binding budget has a request left out and a request placed, so the solver can move voucher
+money from one cluster to another when that gains weight.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from .model import ComponentModel
+from .problem import Placement, Problem, Request
+from .schedule import Schedule
+from .static import Alternative, Static
+from .windows import intersect
+
+DAY = 1440
+
+
+def resource_clusters(problem: Problem, static: Static) -> list[set[str]]:
+    """Instruments joined by shared requests, operators and binding labs."""
+    parent: dict = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    for r in problem.requests:
+        alts = static.alternatives(r)
+        for alt in alts:
+            union(("i", alts[0].instrument), ("i", alt.instrument))
+            if alt.operator is not None:
+                union(("i", alt.instrument), ("o", alt.operator))
+    for ins in problem.instruments:
+        if ins.lab is not None and ins.lab in problem.lab_by_id:
+            union(("i", ins.id), ("l", ins.lab))
+    out: dict = {}
+    for ins in problem.instruments:
+        out.setdefault(find(("i", ins.id)), set()).add(ins.id)
+    return list(out.values())
+
+
+class LNS:
+    """Improves ``placements`` (a complete, feasible schedule) in place, step by step."""
+
+    def __init__(self, problem: Problem, static: Static, placements: dict[str, Placement],
+                 seed: int = 0, workers: int = 1, max_left_out: int = 10**9):
+        self.problem = problem
+        self.max_left_out = max_left_out
+        self.static = static
+        self.workers = workers
+        self.rng = random.Random(seed)
+        self.sched = Schedule(problem, static)
+        for p in placements.values():
+            self.sched.add(p)
+        self.clusters = [c for c in resource_clusters(problem, static)]
+        self.cluster_of = {i: n for n, c in enumerate(self.clusters) for i in c}
+        # requests that could go on each cluster
+        self.cands: list[list[Request]] = [[] for _ in self.clusters]
+        for r in problem.requests:
+            alts = static.alternatives(r)
+            if alts:
+                self.cands[self.cluster_of[alts[0].instrument]].append(r)
+        self.objective = sum(problem.request_by_id[k].weight for k in self.sched.placed)
+        self.width = [len(c) for c in self.clusters]  # instruments per neighbourhood, adapted
+        self.steps = self.improved = self.gained = 0
+        self.statuses: dict[str, int] = {}
+
+    @property
+    def placements(self) -> dict[str, Placement]:
+        return dict(self.sched.placed)
+
+    # -- neighbourhoods ------------------------------------------------------------------------
+    def free_in(self, cluster: int, lo: int, hi: int,
+                instruments: set[str] | None = None) -> list[tuple[Request, int, int]]:
+        """(request, lo, hi) of the free requests of a neighbourhood (optionally only those
+        placed on, or able to use, ``instruments``): the placed ones and at most
+        ``max_left_out`` of the others (the most weight per hour first)."""
+        out, left = [], []
+        for r in self.cands[cluster]:
+            p = self.sched.placed.get(r.id)
+            if p is not None:
+                if lo <= p.start < hi and (instruments is None or p.instrument in instruments):
+                    out.append((r, lo, hi))
+            elif r.release < hi and self.problem.deadline_of(r) > lo and (
+                    instruments is None or any(i in instruments for i in r.eligible)):
+                left.append((r, lo, hi))
+        if len(left) > self.max_left_out:
+            left.sort(key=lambda f: (-f[0].weight / f[0].duration, f[0].id))
+            left = left[:self.max_left_out]
+        return out + left
+
+    def step(self, free: list[tuple[Request, int, int]], time_limit: float,
+             deterministic_time: float | None = None) -> int:
+        """Re-solve one neighbourhood; returns the weight gained (>= 0)."""
+        pr, sched = self.problem, self.sched
+        self.steps += 1
+        self.last = ("EMPTY", 0.0)
+        by_id: dict[str, tuple[Request, list[tuple[int, int]]]] = {}
+        for r, lo, hi in free:
+            by_id.setdefault(r.id, (r, []))[1].append((lo, hi))
+        old = {rid: sched.placed[rid] for rid in by_id if rid in sched.placed}
+        for rid in old:
+            sched.remove(rid)
+        alts: dict[str, list[Alternative]] = {}
+        lab_busy: dict[str, list[tuple[int, int]]] = {}
+        span = [10**18, -10**18]
+        for rid, (r, ranges) in by_id.items():
+            out = []
+            for alt in self.static.alternatives(r):
+                starts = intersect(sched.free_starts(alt, use_lab=False), ranges)
+                if starts:
+                    out.append(Alternative(r, alt.instrument, alt.operator, starts, alt.spend))
+                    span[0] = min(span[0], starts[0][0])
+                    span[1] = max(span[1], starts[-1][1] + r.duration)
+            if out:
+                alts[rid] = out
+        labs = {pr.instrument_by_id[a.instrument].lab for v in alts.values() for a in v} - {None}
+        for lab in labs:
+            if lab in sched.lab:
+                lab_busy[lab] = [(a, b) for a, b, _ in sched.lab[lab].meeting(span[0], span[1])]
+        caps = {}
+        for rid in alts:
+            r = pr.request_by_id[rid]
+            b = pr.enterprise_budget(r.enterprise)
+            if b is not None:
+                caps[f"enterprise:{r.enterprise}"] = b - sched.spent_e.get(r.enterprise, 0)
+            g = pr.group_of(r.enterprise)
+            gb = pr.group_budget(g)
+            if gb is not None:
+                caps[f"group:{g}"] = gb - sched.spent_g.get(g, 0)
+        reqs = [by_id[rid][0] for rid in alts]
+        before = sum(pr.request_by_id[rid].weight for rid in old)
+        gained = 0
+        if reqs:
+            cm = ComponentModel(pr, self.static, reqs, caps, alternatives=alts, lab_busy=lab_busy)
+            res = cm.solve(old, time_limit=time_limit, workers=self.workers, seed=self.rng.randrange(1 << 30),
+                           deterministic_time=deterministic_time)
+            self.statuses[res.status] = self.statuses.get(res.status, 0) + 1
+            self.last = (res.status, res.wall)
+            if res.status in ("OPTIMAL", "FEASIBLE") and res.objective > before:
+                for p in res.placements:
+                    sched.add(p)
+                gained = res.objective - before
+                self.objective += gained
+                self.gained += gained
+                self.improved += 1
+                return gained
+        for p in old.values():
+            sched.add(p)
+        return gained
+
+    def budget_pairs(self) -> list[list[tuple[Request, int, int]]]:
+        """Neighbourhoods joining, for a binding budget with a request left out, the day
+        around that request's chance and the day around one of the budget's placed requests."""
+        pr, sched = self.problem, self.sched
+        out = []
+        left = [r for r in pr.requests if r.id not in sched.placed and self.static.alternatives(r)]
+        self.rng.shuffle(left)
+        holders: dict[str, list[Placement]] = {}  # enterprise:<id> / group:<id> -> its placements
+        for q in sched.placed.values():
+            e = pr.request_by_id[q.request].enterprise
+            holders.setdefault(f"enterprise:{e}", []).append(q)
+            holders.setdefault(f"group:{pr.group_of(e)}", []).append(q)
+        for r in left:
+            alt = self.static.alternatives(r)[0]
+            blocker = sched.budget_blocker(r, alt.spend) if alt.spend else None
+            mates = holders.get(blocker, []) if blocker else []
+            if not mates:
+                continue
+            q = self.rng.choice(mates)
+            c1 = self.cluster_of[alt.instrument]
+            c2 = self.cluster_of[q.instrument]
+            a = self.rng.randrange(r.release, max(r.release + 1, self.problem.deadline_of(r) - DAY))
+            a = a // DAY * DAY
+            b = q.start // DAY * DAY
+            free = self.free_in(c1, a, a + DAY)
+            free += [f for f in self.free_in(c2, b, b + DAY) if f[0].id not in {x[0].id for x in free}]
+            if not any(f[0].id == r.id for f in free):
+                free.append((r, max(r.release, a), a + DAY))
+            out.append(free)
+        return out
+
+    def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
+            progress: Callable[[str, dict], None] | None = None,
+            deterministic_time: float | None = None) -> None:
+        """Steps until ``deadline`` (perf_counter): passes over the clusters that have requests
+        left out, ranges of ``days`` days at random offsets, budget pairs between passes.  With
+        ``deterministic_time`` (reproducible runs) one pass, each step limited to that much of
+        CP-SAT's deterministic time."""
+        det_step = None if deterministic_time is None else max(0.05, deterministic_time / 10)
+        horizon = self.problem.horizon_minutes
+        length = days * DAY
+        passes = 0
+        while time.perf_counter() < deadline and (det_step is None or passes < 1):
+            passes += 1
+            todo = []
+            for n in range(len(self.clusters)):
+                if any(r.id not in self.sched.placed for r in self.cands[n]):
+                    off = self.rng.randrange(0, length)
+                    for lo in range(-off, horizon, length):
+                        todo.append((n, lo, lo + length))
+            self.rng.shuffle(todo)
+            for n, lo, hi in todo:
+                left = deadline - time.perf_counter()
+                if left <= 0.02:
+                    break
+                members = sorted(self.clusters[n])
+                sub = None
+                if self.width[n] < len(members):
+                    sub = set(self.rng.sample(members, self.width[n]))
+                free = self.free_in(n, lo, hi, sub)
+                if free and any(r.id not in self.sched.placed for r, _, _ in free):
+                    self.step(free, min(step_time, left), det_step)
+                    # adaptive size: fewer instruments after a time-out, more after a quick proof
+                    status, wall = self.last
+                    if status == "FEASIBLE":
+                        self.width[n] = max(1, self.width[n] - 1)
+                    elif status == "OPTIMAL" and wall < step_time / 3:
+                        self.width[n] = min(len(members), self.width[n] + 1)
+            for free in self.budget_pairs():
+                left = deadline - time.perf_counter()
+                if left <= 0.02:
+                    break
+                self.step(free, min(step_time, left), det_step)
+            if progress:
+                progress("lns", {"pass": passes, "objective": self.objective, "steps": self.steps,
+                                 "improved": self.improved, "statuses": dict(self.statuses)})
+            if not todo:
+                break
