@@ -89,6 +89,7 @@ class LNS:
                 self.cands[self.cluster_of[alts[0].instrument]].append(r)
         self.objective = sum(problem.request_by_id[k].weight for k in self.sched.placed)
         self.width = [len(c) for c in self.clusters]  # instruments per neighbourhood, adapted
+        self.reserved: dict[str, int] = {}  # budget the sub-problems in flight may spend
         self.steps = self.improved = self.gained = 0
         self.statuses: dict[str, int] = {}
 
@@ -116,18 +117,17 @@ class LNS:
             left = left[:self.max_left_out]
         return out + left
 
-    def step(self, free: list[tuple[Request, int, int]], time_limit: float,
-             deterministic_time: float | None = None) -> int:
-        """Re-solve one neighbourhood; returns the weight gained (>= 0)."""
+    def prepare(self, free: list[tuple[Request, int, int]]) -> dict | None:
+        """Take a neighbourhood's free requests off the schedule and build its sub-problem
+        (None if nothing can move).  The caller solves ``ctx["model"]`` and calls :meth:`commit`."""
         pr, sched = self.problem, self.sched
-        self.steps += 1
-        self.last = ("EMPTY", 0.0)
         by_id: dict[str, tuple[Request, list[tuple[int, int]]]] = {}
         for r, lo, hi in free:
             by_id.setdefault(r.id, (r, []))[1].append((lo, hi))
         old = {rid: sched.placed[rid] for rid in by_id if rid in sched.placed}
-        for rid in old:
+        for rid, p in old.items():
             sched.remove(rid)
+            by_id[rid][1].append((p.start, p.start + 1))  # it may always stay where it is
         alts: dict[str, list[Alternative]] = {}
         lab_busy: dict[str, list[tuple[int, int]]] = {}
         span = [10**18, -10**18]
@@ -141,40 +141,64 @@ class LNS:
                     span[1] = max(span[1], starts[-1][1] + r.duration)
             if out:
                 alts[rid] = out
+        if not alts:
+            return None
         labs = {pr.instrument_by_id[a.instrument].lab for v in alts.values() for a in v} - {None}
         for lab in labs:
             if lab in sched.lab:
                 lab_busy[lab] = [(a, b) for a, b, _ in sched.lab[lab].meeting(span[0], span[1])]
-        caps = {}
-        for rid in alts:
+        # budgets: what the fixed placements and the sub-problems in flight leave
+        caps: dict[str, int] = {}
+        most: dict[str, int] = {}
+        for rid, v in alts.items():
             r = pr.request_by_id[rid]
+            spend = max(a.spend for a in v)
             b = pr.enterprise_budget(r.enterprise)
-            if b is not None:
-                caps[f"enterprise:{r.enterprise}"] = b - sched.spent_e.get(r.enterprise, 0)
             g = pr.group_of(r.enterprise)
             gb = pr.group_budget(g)
-            if gb is not None:
-                caps[f"group:{g}"] = gb - sched.spent_g.get(g, 0)
+            for k, budget, spent in ((f"enterprise:{r.enterprise}", b, sched.spent_e.get(r.enterprise, 0)),
+                                     (f"group:{g}", gb, sched.spent_g.get(g, 0))):
+                if budget is not None:
+                    caps[k] = budget - spent - self.reserved.get(k, 0)
+                    most[k] = most.get(k, 0) + spend
         reqs = [by_id[rid][0] for rid in alts]
-        before = sum(pr.request_by_id[rid].weight for rid in old)
-        gained = 0
-        if reqs:
-            cm = ComponentModel(pr, self.static, reqs, caps, alternatives=alts, lab_busy=lab_busy)
-            res = cm.solve(old, time_limit=time_limit, workers=self.workers, seed=self.rng.randrange(1 << 30),
-                           deterministic_time=deterministic_time)
-            self.statuses[res.status] = self.statuses.get(res.status, 0) + 1
-            self.last = (res.status, res.wall)
-            if res.status in ("OPTIMAL", "FEASIBLE") and res.objective > before:
-                for p in res.placements:
-                    sched.add(p)
-                gained = res.objective - before
-                self.objective += gained
-                self.gained += gained
-                self.improved += 1
-                return gained
-        for p in old.values():
-            sched.add(p)
-        return gained
+        model = ComponentModel(pr, self.static, reqs, caps, alternatives=alts, lab_busy=lab_busy)
+        clusters = self.clusters_of(free)
+        return {"old": old, "model": model, "clusters": clusters,
+                "reserve": {k: max(0, min(caps[k], most[k])) for k in caps},
+                "before": sum(pr.request_by_id[rid].weight for rid in old),
+                "seed": self.rng.randrange(1 << 30)}
+
+    def clusters_of(self, free: list[tuple[Request, int, int]]) -> set[int]:
+        return {self.cluster_of[i] for r, _, _ in free for i in r.eligible if i in self.cluster_of}
+
+    def commit(self, ctx: dict, res) -> int:
+        """Put the sub-problem's solution (if it gains weight) or the old placements back."""
+        self.steps += 1
+        self.statuses[res.status] = self.statuses.get(res.status, 0) + 1
+        self.last = (res.status, res.wall)
+        if res.status in ("OPTIMAL", "FEASIBLE") and res.objective > ctx["before"]:
+            for p in res.placements:
+                self.sched.add(p)
+            gained = res.objective - ctx["before"]
+            self.objective += gained
+            self.gained += gained
+            self.improved += 1
+            return gained
+        for p in ctx["old"].values():
+            self.sched.add(p)
+        return 0
+
+    def step(self, free: list[tuple[Request, int, int]], time_limit: float,
+             deterministic_time: float | None = None) -> int:
+        """Re-solve one neighbourhood; returns the weight gained (>= 0)."""
+        self.last = ("EMPTY", 0.0)
+        ctx = self.prepare(free)
+        if ctx is None:
+            return 0
+        res = ctx["model"].solve(ctx["old"], time_limit=time_limit, workers=self.workers, seed=ctx["seed"],
+                                 deterministic_time=deterministic_time)
+        return self.commit(ctx, res)
 
     def budget_pairs(self) -> list[list[tuple[Request, int, int]]]:
         """Neighbourhoods joining, for a binding budget with a request left out, the day
@@ -207,50 +231,99 @@ class LNS:
             out.append(free)
         return out
 
-    def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
-            progress: Callable[[str, dict], None] | None = None,
-            deterministic_time: float | None = None) -> None:
-        """Steps until ``deadline`` (perf_counter): passes over the clusters that have requests
-        left out, ranges of ``days`` days at random offsets, budget pairs between passes.  With
-        ``deterministic_time`` (reproducible runs) one pass, each step limited to that much of
-        CP-SAT's deterministic time."""
-        det_step = None if deterministic_time is None else max(0.05, deterministic_time / 10)
+    def neighbourhoods(self, days: int):
+        """One pass: (cluster, lo, hi) ranges of ``days`` days at a random offset over every
+        cluster with requests left out, shuffled; then the budget pairs."""
         horizon = self.problem.horizon_minutes
         length = days * DAY
+        todo = []
+        for n in range(len(self.clusters)):
+            if any(r.id not in self.sched.placed for r in self.cands[n]):
+                off = self.rng.randrange(0, length)
+                for lo in range(-off, horizon, length):
+                    todo.append((n, lo, lo + length))
+        self.rng.shuffle(todo)
+        for n, lo, hi in todo:
+            members = sorted(self.clusters[n])
+            sub = None
+            if self.width[n] < len(members):
+                sub = set(self.rng.sample(members, self.width[n]))
+            free = self.free_in(n, lo, hi, sub)
+            if free and any(r.id not in self.sched.placed for r, _, _ in free):
+                yield n, free
+        for free in self.budget_pairs():
+            yield None, free
+
+    def _adapt(self, n: int | None, step_time: float):
+        """Fewer instruments after a time-out, more after a quick proof."""
+        if n is None:
+            return
+        status, wall = self.last
+        if status == "FEASIBLE":
+            self.width[n] = max(1, self.width[n] - 1)
+        elif status == "OPTIMAL" and wall < step_time / 3:
+            self.width[n] = min(len(self.clusters[n]), self.width[n] + 1)
+
+    def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
+            progress: Callable[[str, dict], None] | None = None,
+            deterministic_time: float | None = None, threads: int = 1) -> None:
+        """Steps until ``deadline`` (perf_counter), pass after pass.  With ``threads`` > 1,
+        that many sub-problems are solved at once (CP-SAT releases the GIL); sub-problems in
+        flight together share no cluster and no budget, so each one's fixed part stays as it
+        was built.  With ``deterministic_time`` (reproducible runs): one pass, one thread, each
+        step limited to a tenth of that much of CP-SAT's deterministic time."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        det_step = None if deterministic_time is None else max(0.05, deterministic_time / 10)
+        threads = 1 if det_step is not None else max(1, threads)
         passes = 0
-        while time.perf_counter() < deadline and (det_step is None or passes < 1):
-            passes += 1
-            todo = []
-            for n in range(len(self.clusters)):
-                if any(r.id not in self.sched.placed for r in self.cands[n]):
-                    off = self.rng.randrange(0, length)
-                    for lo in range(-off, horizon, length):
-                        todo.append((n, lo, lo + length))
-            self.rng.shuffle(todo)
-            for n, lo, hi in todo:
-                left = deadline - time.perf_counter()
-                if left <= 0.02:
+        pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        flying: dict = {}  # future -> (cluster, ctx)
+
+        def land(done):
+            for f in done:
+                n, ctx = flying.pop(f)
+                for k, v in ctx["reserve"].items():
+                    self.reserved[k] -= v
+                self.commit(ctx, f.result())
+                self._adapt(n, step_time)
+
+        try:
+            while time.perf_counter() < deadline and (det_step is None or passes < 1):
+                passes += 1
+                stepped = False
+                for n, free in self.neighbourhoods(days):
+                    left = deadline - time.perf_counter()
+                    if left <= 0.02:
+                        break
+                    stepped = True
+                    if pool is None:
+                        self.step(free, min(step_time, left), det_step)
+                        self._adapt(n, step_time)
+                        continue
+                    # wait while a sub-problem in flight shares a cluster, or all threads are busy
+                    while flying:
+                        clusters = self.clusters_of(free)
+                        busy = [f for f, (_, c) in flying.items() if c["clusters"] & clusters]
+                        if not busy and len(flying) < threads:
+                            break
+                        land(wait(busy or list(flying), return_when=FIRST_COMPLETED).done)
+                    ctx = self.prepare(free)
+                    if ctx is None:
+                        continue
+                    for k, v in ctx["reserve"].items():
+                        self.reserved[k] = self.reserved.get(k, 0) + v
+                    fut = pool.submit(ctx["model"].solve, ctx["old"], min(step_time, left), 1, ctx["seed"])
+                    flying[fut] = (n, ctx)
+                if flying:
+                    land(wait(list(flying)).done)
+                if progress:
+                    progress("lns", {"pass": passes, "objective": self.objective, "steps": self.steps,
+                                     "improved": self.improved, "statuses": dict(self.statuses)})
+                if not stepped:
                     break
-                members = sorted(self.clusters[n])
-                sub = None
-                if self.width[n] < len(members):
-                    sub = set(self.rng.sample(members, self.width[n]))
-                free = self.free_in(n, lo, hi, sub)
-                if free and any(r.id not in self.sched.placed for r, _, _ in free):
-                    self.step(free, min(step_time, left), det_step)
-                    # adaptive size: fewer instruments after a time-out, more after a quick proof
-                    status, wall = self.last
-                    if status == "FEASIBLE":
-                        self.width[n] = max(1, self.width[n] - 1)
-                    elif status == "OPTIMAL" and wall < step_time / 3:
-                        self.width[n] = min(len(members), self.width[n] + 1)
-            for free in self.budget_pairs():
-                left = deadline - time.perf_counter()
-                if left <= 0.02:
-                    break
-                self.step(free, min(step_time, left), det_step)
-            if progress:
-                progress("lns", {"pass": passes, "objective": self.objective, "steps": self.steps,
-                                 "improved": self.improved, "statuses": dict(self.statuses)})
-            if not todo:
-                break
+        finally:
+            if flying:
+                land(wait(list(flying)).done)
+            if pool is not None:
+                pool.shutdown()

@@ -292,7 +292,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     if use_lns:
         t = time.perf_counter()
         lns = LNS(problem, static, sched.placed, seed=seed, workers=1, max_left_out=15)
-        lns.run(final_deadline, days=lns_days, progress=say,
+        lns.run(final_deadline, days=lns_days, progress=say, threads=workers,
                 deterministic_time=deterministic_time)
         sched = lns.sched
         greedy_fill(problem, value_order(problem), sched)
