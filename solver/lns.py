@@ -90,6 +90,8 @@ class LNS:
         self.objective = sum(problem.request_by_id[k].weight for k in self.sched.placed)
         self.width = [len(c) for c in self.clusters]  # instruments per neighbourhood, adapted
         self.reserved: dict[str, int] = {}  # budget the sub-problems in flight may spend
+        self.polish = False  # second objective: closer to the preferred starts, weight kept
+        self.closer = 0      # minutes gained on it
         self.steps = self.improved = self.gained = 0
         self.statuses: dict[str, int] = {}
 
@@ -164,7 +166,7 @@ class LNS:
         reqs = [by_id[rid][0] for rid in alts]
         model = ComponentModel(pr, self.static, reqs, caps, alternatives=alts, lab_busy=lab_busy)
         clusters = self.clusters_of(free)
-        return {"old": old, "model": model, "clusters": clusters,
+        return {"old": old, "model": model, "clusters": clusters, "dev": self.deviation(old.values()),
                 "reserve": {k: max(0, min(caps[k], most[k])) for k in caps},
                 "before": sum(pr.request_by_id[rid].weight for rid in old),
                 "seed": self.rng.randrange(1 << 30)}
@@ -172,18 +174,28 @@ class LNS:
     def clusters_of(self, free: list[tuple[Request, int, int]]) -> set[int]:
         return {self.cluster_of[i] for r, _, _ in free for i in r.eligible if i in self.cluster_of}
 
+    def deviation(self, placements) -> int:
+        """Minutes between placements and their requests' preferred starts (the second objective)."""
+        by_id = self.problem.request_by_id
+        return sum(abs(p.start - by_id[p.request].preferred_start) for p in placements
+                   if by_id[p.request].preferred_start is not None)
+
     def commit(self, ctx: dict, res) -> int:
-        """Put the sub-problem's solution (if it gains weight) or the old placements back."""
+        """Put the sub-problem's solution back if it gains weight (or, polishing, keeps the
+        weight and comes closer to the preferred starts), else the old placements."""
         self.steps += 1
         self.statuses[res.status] = self.statuses.get(res.status, 0) + 1
         self.last = (res.status, res.wall)
-        if res.status in ("OPTIMAL", "FEASIBLE") and res.objective > ctx["before"]:
+        ok = res.status in ("OPTIMAL", "FEASIBLE")
+        if ok and (res.objective > ctx["before"] or (
+                res.objective == ctx["before"] and self.polish and self.deviation(res.placements) < ctx["dev"])):
             for p in res.placements:
                 self.sched.add(p)
             gained = res.objective - ctx["before"]
             self.objective += gained
             self.gained += gained
             self.improved += 1
+            self.closer += ctx["dev"] - self.deviation(res.placements) if gained == 0 else 0
             return gained
         for p in ctx["old"].values():
             self.sched.add(p)
@@ -197,7 +209,8 @@ class LNS:
         if ctx is None:
             return 0
         res = ctx["model"].solve(ctx["old"], time_limit=time_limit, workers=self.workers, seed=ctx["seed"],
-                                 deterministic_time=deterministic_time)
+                                 deterministic_time=deterministic_time,
+                                 phase2_time=time_limit if self.polish else 0.0)
         return self.commit(ctx, res)
 
     def budget_pairs(self) -> list[list[tuple[Request, int, int]]]:
@@ -238,7 +251,8 @@ class LNS:
         length = days * DAY
         todo = []
         for n in range(len(self.clusters)):
-            if any(r.id not in self.sched.placed for r in self.cands[n]):
+            if (any(r.id not in self.sched.placed for r in self.cands[n]) if not self.polish
+                    else any(r.preferred_start is not None and r.id in self.sched.placed for r in self.cands[n])):
                 off = self.rng.randrange(0, length)
                 for lo in range(-off, horizon, length):
                     todo.append((n, lo, lo + length))
@@ -249,10 +263,15 @@ class LNS:
             if self.width[n] < len(members):
                 sub = set(self.rng.sample(members, self.width[n]))
             free = self.free_in(n, lo, hi, sub)
-            if free and any(r.id not in self.sched.placed for r, _, _ in free):
+            if self.polish:
+                if any(r.preferred_start is not None and r.id in self.sched.placed
+                       and self.sched.placed[r.id].start != r.preferred_start for r, _, _ in free):
+                    yield n, free
+            elif free and any(r.id not in self.sched.placed for r, _, _ in free):
                 yield n, free
-        for free in self.budget_pairs():
-            yield None, free
+        if not self.polish:
+            for free in self.budget_pairs():
+                yield None, free
 
     def _adapt(self, n: int | None, step_time: float):
         """Fewer instruments after a time-out, more after a quick proof."""
@@ -266,17 +285,21 @@ class LNS:
 
     def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
             progress: Callable[[str, dict], None] | None = None,
-            deterministic_time: float | None = None, threads: int = 1) -> None:
-        """Steps until ``deadline`` (perf_counter), pass after pass.  With ``threads`` > 1,
+            deterministic_time: float | None = None, threads: int = 1, polish_share: float = 0.0) -> None:
+        """Steps until ``deadline`` (perf_counter), pass after pass; the last ``polish_share`` of
+        the time (or once nothing is left out) polishes the second objective: each step keeps
+        the weight and minimises the distance to the preferred starts.  With ``threads`` > 1,
         that many sub-problems are solved at once (CP-SAT releases the GIL); sub-problems in
         flight together share no cluster and no budget, so each one's fixed part stays as it
         was built.  With ``deterministic_time`` (reproducible runs): one pass, one thread, each
-        step limited to a tenth of that much of CP-SAT's deterministic time."""
+        step limited to a tenth of that much of CP-SAT's deterministic time (and one polishing pass)."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         det_step = None if deterministic_time is None else max(0.05, deterministic_time / 10)
         threads = 1 if det_step is not None else max(1, threads)
         passes = 0
+        max_passes = 1 + (polish_share > 0) if det_step is not None else 10**9
+        polish_at = time.perf_counter() + (1 - polish_share) * max(0.0, deadline - time.perf_counter())
         pool = ThreadPoolExecutor(threads) if threads > 1 else None
         flying: dict = {}  # future -> (cluster, ctx)
 
@@ -289,12 +312,14 @@ class LNS:
                 self._adapt(n, step_time)
 
         try:
-            while time.perf_counter() < deadline and (det_step is None or passes < 1):
+            while time.perf_counter() < deadline and passes < max_passes:
+                if polish_share > 0 and (time.perf_counter() >= polish_at or (det_step is not None and passes)):
+                    self.polish = True
                 passes += 1
                 stepped = False
                 for n, free in self.neighbourhoods(days):
                     left = deadline - time.perf_counter()
-                    if left <= 0.02:
+                    if left <= 0.02 or (not self.polish and polish_share > 0 and time.perf_counter() >= polish_at):
                         break
                     stepped = True
                     if pool is None:
@@ -313,15 +338,20 @@ class LNS:
                         continue
                     for k, v in ctx["reserve"].items():
                         self.reserved[k] = self.reserved.get(k, 0) + v
-                    fut = pool.submit(ctx["model"].solve, ctx["old"], min(step_time, left), 1, ctx["seed"])
+                    t = min(step_time, left)
+                    fut = pool.submit(ctx["model"].solve, ctx["old"], t, 1, ctx["seed"],
+                                      phase2_time=t if self.polish else 0.0)
                     flying[fut] = (n, ctx)
                 if flying:
                     land(wait(list(flying)).done)
                 if progress:
                     progress("lns", {"pass": passes, "objective": self.objective, "steps": self.steps,
-                                     "improved": self.improved, "statuses": dict(self.statuses)})
+                                     "improved": self.improved, "statuses": dict(self.statuses),
+                                     "polish": self.polish, "closer_minutes": self.closer})
                 if not stepped:
-                    break
+                    if self.polish or polish_share <= 0:
+                        break
+                    polish_at = time.perf_counter()  # nothing left out: polish now
         finally:
             if flying:
                 land(wait(list(flying)).done)
