@@ -285,10 +285,12 @@ class LNS:
 
     def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
             progress: Callable[[str, dict], None] | None = None,
-            deterministic_time: float | None = None, threads: int = 1, polish_share: float = 0.0) -> None:
+            deterministic_time: float | None = None, threads: int = 1, polish_share: float = 0.0,
+            upper_bound: int | None = None) -> None:
         """Steps until ``deadline`` (perf_counter), pass after pass; the last ``polish_share`` of
         the time (or once nothing is left out) polishes the second objective: each step keeps
-        the weight and minimises the distance to the preferred starts.  With ``threads`` > 1,
+        the weight and minimises the distance to the preferred starts.  Reaching ``upper_bound``
+        (a proven bound on the weight) ends the weight passes.  With ``threads`` > 1,
         that many sub-problems are solved at once (CP-SAT releases the GIL); sub-problems in
         flight together share no cluster and no budget, so each one's fixed part stays as it
         was built.  With ``deterministic_time`` (reproducible runs): one pass, one thread, each
@@ -316,10 +318,13 @@ class LNS:
                 if polish_share > 0 and (time.perf_counter() >= polish_at or (det_step is not None and passes)):
                     self.polish = True
                 passes += 1
+                closer = self.closer
                 stepped = False
                 for n, free in self.neighbourhoods(days):
                     left = deadline - time.perf_counter()
                     if left <= 0.02 or (not self.polish and polish_share > 0 and time.perf_counter() >= polish_at):
+                        break
+                    if not self.polish and upper_bound is not None and self.objective >= upper_bound:
                         break
                     stepped = True
                     if pool is None:
@@ -348,10 +353,13 @@ class LNS:
                     progress("lns", {"pass": passes, "objective": self.objective, "steps": self.steps,
                                      "improved": self.improved, "statuses": dict(self.statuses),
                                      "polish": self.polish, "closer_minutes": self.closer})
-                if not stepped:
+                if self.polish and self.closer == closer:
+                    break  # a polishing pass found nothing: done
+                proven = upper_bound is not None and self.objective >= upper_bound
+                if not stepped or proven:
                     if self.polish or polish_share <= 0:
                         break
-                    polish_at = time.perf_counter()  # nothing left out: polish now
+                    polish_at = time.perf_counter()  # nothing left out, or optimal: polish now
         finally:
             if flying:
                 land(wait(list(flying)).done)

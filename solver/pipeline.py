@@ -89,7 +89,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     use_lns = lns_share > 0 and not fairness_bonus
     if knapsack_share is None:
         knapsack_share = 0.6 if len(problem.requests) <= 3000 else 0.3
-    deadline = final_deadline - (lns_share * time_limit if use_lns else 0.0)
+    deadline = final_deadline
     timings: dict[str, float] = {}
     say = progress or (lambda stage, info: None)
     static = Static(problem)
@@ -112,6 +112,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     comps, hopeless = decompose(problem, static, warm, merge_limit=merge_limit)
     timings["decompose"] = time.perf_counter() - t
     say("decompose", {"components": len(comps), "hopeless": len(hopeless)})
+    if use_lns and any(len(c.requests) > prove_max_requests for c in comps):
+        deadline -= lns_share * time_limit  # kept for the LNS over the components too big to prove
 
     # 3. bounds
     t = time.perf_counter()
@@ -297,12 +299,14 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
 
     # 5b. large-neighbourhood search with exact sub-problems
     lns_stats = None
-    if use_lns:
+    ub_now = min(sum(d["ub"] for d in info), coupled if coupled is not None else 10**18)
+    has_pref = any(r.preferred_start is not None for r in problem.requests)
+    if use_lns and (has_pref or sum(problem.request_by_id[k].weight for k in sched.placed) < ub_now):
         t = time.perf_counter()
         lns = LNS(problem, static, sched.placed, seed=seed, workers=1, max_left_out=15)
-        has_pref = any(r.preferred_start is not None for r in problem.requests)
         lns.run(final_deadline, days=lns_days, progress=say, threads=workers,
-                deterministic_time=deterministic_time, polish_share=polish_share if has_pref else 0.0)
+                deterministic_time=deterministic_time, polish_share=polish_share if has_pref else 0.0,
+                upper_bound=ub_now)
         sched = lns.sched
         greedy_fill(problem, value_order(problem), sched)
         lns_stats = {"steps": lns.steps, "improved": lns.improved, "gained": lns.gained,
