@@ -7,6 +7,8 @@ platform only asks the booking itself to lie in opening hours, so windows are wi
 instrument's buffers. Every live booking is fixed busy time (its blocked range), so a round never
 moves an existing booking. Operators' windows are their working hours minus their assigned
 bookings. Release times include each instrument's lead time for the request's service mode.
+A request counts as voucher-funded in its weight when its enterprise holds a spendable voucher
+that is still valid at the request's earliest start.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .booking_requests import OPEN_STATUSES, BookingRequest, eligible_instrument
 from .bookings import LIVE, Booking
 from .enterprises import Enterprise
 from .operators import working_rules
+from .vouchers import SPENDABLE, Voucher
 
 SLOT = 30
 MAX_HORIZON = timedelta(days=92)
@@ -179,6 +182,15 @@ def build_round_input(
         problem.operators.append(solver.Operator(op.id, [w for w in free if w[0] < w[1]], sorted(iids)))
 
     enterprises: dict[str, Enterprise] = {}
+    voucher_until: dict[str, datetime] = {}  # enterprise -> latest expiry of its spendable vouchers
+    for holder, expires in session.exec(
+        select(Voucher.holder_enterprise_id, Voucher.expires_at).where(
+            col(Voucher.holder_enterprise_id).in_({r.enterprise_id for r in reqs}),
+            col(Voucher.status).in_(SPENDABLE),
+            Voucher.expires_at > t0,
+        )
+    ).all():
+        voucher_until[holder] = max(expires, voucher_until.get(holder, expires))
     for order, r in enumerate(reqs):
         ent = enterprises.get(r.enterprise_id) or session.get(Enterprise, r.enterprise_id)
         if ent is None:
@@ -196,7 +208,9 @@ def build_round_input(
                 eligible=[i.id for i in insts],
                 release=max(0, inp.minutes(release)),
                 deadline=min(H, inp.minutes(r.deadline)),
-                weight=solver.weight_of(r.priority, ent.innovation_points, waiting, False, weights),
+                weight=solver.weight_of(
+                    r.priority, ent.innovation_points, waiting, voucher_until.get(ent.id, t0) > r.earliest_start, weights
+                ),
                 price_per_hour={i.id: i.fee_hour_external_fen for i in insts},
                 needs_operator=str(r.service_mode) in {str(m) for m in OPERATOR_MODES},
                 preferred_start=inp.minutes(r.preferred_start) if r.preferred_start else None,

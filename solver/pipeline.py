@@ -57,7 +57,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           deterministic_time: float | None = None, phase2_share: float = 0.15,
           bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
           mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float | None = None,
-          lns_share: float = 0.4, lns_days: int = 3, polish_share: float = 0.2, global_share: float = 0.3,
+          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.3, polish_share: float = 0.2, global_share: float = 0.3,
           global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
           prove_max_requests: int = 150) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
@@ -78,7 +78,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         measured with ``bench/allocation.py``).  Every component gets its LP bound regardless.
     bound_share: share of the time for the time-indexed LP / MIP bounds (before the knapsack stage).
     lns_share / lns_days: share of the time kept for the large-neighbourhood search
-        (:mod:`solver.lns`) over ranges of ``lns_days`` days at the end (not with a fairness bonus);
+        (:mod:`solver.lns`) over ranges of ``lns_days`` days, ``lns_step`` seconds per sub-problem,
+        at the end (not with a fairness bonus);
         its last ``polish_share`` minimises the distance to preferred starts, weight kept.
     global_share / global_max_vars: share of the time for SCIP on the window-assignment
         relaxation of the whole problem (all budgets exact), when it has at most
@@ -304,7 +305,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     if use_lns and (has_pref or sum(problem.request_by_id[k].weight for k in sched.placed) < ub_now):
         t = time.perf_counter()
         lns = LNS(problem, static, sched.placed, seed=seed, workers=1, max_left_out=15)
-        lns.run(final_deadline, days=lns_days, progress=say, threads=workers,
+        lns.run(final_deadline, days=lns_days, step_time=lns_step, progress=say, threads=workers,
                 deterministic_time=deterministic_time, polish_share=polish_share if has_pref else 0.0,
                 upper_bound=ub_now)
         sched = lns.sched

@@ -176,3 +176,29 @@ def test_round_respects_a_lab_filled_by_existing_bookings(db, session, world):
     with db.session() as s:
         placed = s.exec(select(Booking).where(Booking.request_id == r.id)).one()
         assert placed.start >= w.at(13, 30)  # the morning's bench is taken
+
+
+def test_a_valid_voucher_raises_the_weight_of_its_holders_requests(db, session, world):
+    from fixtures.voucher_presets import PRESETS
+    from scheduler import vouchers as v
+    from scheduler.round_problem import build_round_input
+
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    a = request(session, w, w.member_a, 3)
+    b = request(session, w, w.member_b, 3)
+    session.commit()
+    before = {r.id: r.weight for r in build_round_input(session, now).problem.requests}
+    prog = v.create_programme(
+        session, w.admin,
+        v.VoucherProgramme(name="2026 创新券", year=2026, total_budget_fen=10_000_000,
+                           rules=PRESETS["shandong_jinan"].model_dump(mode="json")),
+    )
+    vch = v.issue_voucher(session, w.admin, prog.id, w.ent_b.id, "testing", 100_000)
+    session.commit()
+    after = {r.id: r.weight for r in build_round_input(session, now).problem.requests}
+    assert after[b.id] == before[b.id] + 1 and after[a.id] == before[a.id]  # voucher_bonus 1.0
+    vch.expires_at = a.earliest_start - timedelta(hours=1)  # expired before the request can start
+    session.add(vch)
+    session.commit()
+    assert {r.id: r.weight for r in build_round_input(session, now).problem.requests} == before
