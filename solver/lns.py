@@ -283,7 +283,7 @@ class LNS:
         elif status == "OPTIMAL" and wall < step_time / 3:
             self.width[n] = min(len(self.clusters[n]), self.width[n] + 1)
 
-    def run(self, deadline: float, days: int = 3, step_time: float = 0.3,
+    def run(self, deadline: float, days: int = 3, step_time: float = 0.15,
             progress: Callable[[str, dict], None] | None = None,
             deterministic_time: float | None = None, threads: int = 1, polish_share: float = 0.0,
             upper_bound: int | None = None) -> None:

@@ -57,7 +57,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           deterministic_time: float | None = None, phase2_share: float = 0.15,
           bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
           mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float | None = None,
-          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.3, polish_share: float = 0.2, global_share: float = 0.3,
+          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1, global_share: float = 0.3,
           global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
           prove_max_requests: int = 150) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
