@@ -24,7 +24,7 @@ from .problem import Placement, Problem, Request, voucher_spend
 from .static import Static
 
 
-class _UF:
+class UnionFind:
     def __init__(self):
         self.p: dict = {}
 
@@ -67,7 +67,7 @@ def budget_keys(problem: Problem, r: Request) -> list[tuple[str, int]]:
 def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
               merge_limit: int = 400) -> tuple[list[Component], list[Request]]:
     """Components and the requests that have no alternative at all."""
-    uf = _UF()
+    uf = UnionFind()
     lab_binding = set()
     for lab in problem.labs:
         n = sum(1 for i in problem.instruments if i.lab == lab.id)
@@ -107,7 +107,7 @@ def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
     size: dict = {}
     for r in placeable:
         size[comp_of[r.id]] = size.get(comp_of[r.id], 0) + 1
-    cuf = _UF()
+    cuf = UnionFind()
     csize = dict(size)
     # Merge cheapest couplings first (fewest components).
     for k in sorted(binding, key=lambda k: (len(key_comps[k]), k)):

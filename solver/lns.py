@@ -1,25 +1,35 @@
 r"""Large-neighbourhood search over a complete schedule, with exact sub-problems.
 
 A *neighbourhood* is a set of instruments :math:`N` (a resource cluster: instruments joined by
-the requests that may use them, their operators and binding labs) and a time range
-:math:`[T_0, T_1)`.  Its free requests :math:`F` are the requests placed on :math:`N` with
-start in the range, and the unplaced requests that have an alternative on :math:`N` able to
-start in the range.  Every other placement stays fixed.  The sub-problem
+the requests that may use them, their operators and binding labs, or a random subset of one
+whose size adapts: one instrument fewer after a sub-problem that was not solved to optimality
+in time, one more after a quick proof) and a time range :math:`[T_0, T_1)` of a few days.
+Its free requests :math:`F` are the requests placed on :math:`N` with start in the range, and
+at most ``max_left_out`` of the unplaced requests that could use :math:`N` in the range (the
+most weight per hour first).  Every other placement stays fixed.  The sub-problem
 
 .. math::
     \max \sum_{r \in F} w_r \sum_{a \in A_r} x_a
 
 is the model of :mod:`solver.model` over :math:`F` with each alternative's start set narrowed
-to :math:`\{s \in T_a \cap [T_0, T_1) : s \text{ free for the fixed instrument and operator
-bookings}\}`, the fixed lab bookings as fixed intervals in the lab's cumulative, and each
-budget reduced by the fixed placements' spend.  Any solution of it, joined with the fixed
-placements, is feasible for the whole problem, and the current placements of :math:`F` are one
-such solution (the hint), so a step never loses weight; CP-SAT usually proves a sub-problem of
-a few dozen requests optimal in well under a second.
+to :math:`\{s \in T_a : s \in [T_0, T_1) \text{ or } s \text{ is } r\text{'s current start},\
+s \text{ free for the fixed instrument and operator bookings}\}`, the fixed lab bookings as
+fixed intervals in the lab's cumulative, and each budget reduced by the fixed placements'
+spend.  Any solution of it, joined with the fixed placements, is feasible for the whole
+problem, and the current placements of :math:`F` are one such solution (the hint), so a step
+that is kept never loses weight (a step is kept only when it gains).
 
-Budget neighbourhoods join two such ranges where one enterprise (or controller group) with a
+Budget neighbourhoods join two one-day ranges where an enterprise (or controller group) with a
 binding budget has a request left out and a request placed, so the solver can move voucher
 money from one cluster to another when that gains weight.
+
+Two sub-problems can be solved at once (CP-SAT releases the GIL): sub-problems in flight
+together share no cluster, and each reserves the most its free requests could spend of every
+budget, which the next one's budget leaves out; so joining both solutions keeps every budget.
+
+*Polishing* (the second objective): the same neighbourhoods over placed requests with a
+preferred start, solved lexicographically (:meth:`solver.model.ComponentModel.solve` phase 2);
+a step is kept when it keeps the weight and comes closer to the preferred starts.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import random
 import time
 from collections.abc import Callable
 
+from .decompose import UnionFind
 from .model import ComponentModel
 from .problem import Placement, Problem, Request
 from .schedule import Schedule
@@ -39,30 +50,19 @@ DAY = 1440
 
 def resource_clusters(problem: Problem, static: Static) -> list[set[str]]:
     """Instruments joined by shared requests, operators and binding labs."""
-    parent: dict = {}
-
-    def find(x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a, b):
-        parent[find(a)] = find(b)
-
+    uf = UnionFind()
     for r in problem.requests:
         alts = static.alternatives(r)
         for alt in alts:
-            union(("i", alts[0].instrument), ("i", alt.instrument))
+            uf.union(("i", alts[0].instrument), ("i", alt.instrument))
             if alt.operator is not None:
-                union(("i", alt.instrument), ("o", alt.operator))
+                uf.union(("i", alt.instrument), ("o", alt.operator))
     for ins in problem.instruments:
         if ins.lab is not None and ins.lab in problem.lab_by_id:
-            union(("i", ins.id), ("l", ins.lab))
+            uf.union(("i", ins.id), ("l", ins.lab))
     out: dict = {}
     for ins in problem.instruments:
-        out.setdefault(find(("i", ins.id)), set()).add(ins.id)
+        out.setdefault(uf.find(("i", ins.id)), set()).add(ins.id)
     return list(out.values())
 
 
@@ -79,7 +79,7 @@ class LNS:
         self.sched = Schedule(problem, static)
         for p in placements.values():
             self.sched.add(p)
-        self.clusters = [c for c in resource_clusters(problem, static)]
+        self.clusters = resource_clusters(problem, static)
         self.cluster_of = {i: n for n, c in enumerate(self.clusters) for i in c}
         # requests that could go on each cluster
         self.cands: list[list[Request]] = [[] for _ in self.clusters]
@@ -94,6 +94,7 @@ class LNS:
         self.closer = 0      # minutes gained on it
         self.steps = self.improved = self.gained = 0
         self.statuses: dict[str, int] = {}
+        self.last: tuple[str, float] = ("EMPTY", 0.0)  # status and seconds of the last step
 
     @property
     def placements(self) -> dict[str, Placement]:
@@ -238,8 +239,9 @@ class LNS:
             a = a // DAY * DAY
             b = q.start // DAY * DAY
             free = self.free_in(c1, a, a + DAY)
-            free += [f for f in self.free_in(c2, b, b + DAY) if f[0].id not in {x[0].id for x in free}]
-            if not any(f[0].id == r.id for f in free):
+            ids = {f[0].id for f in free}
+            free += [f for f in self.free_in(c2, b, b + DAY) if f[0].id not in ids]
+            if r.id not in ids:
                 free.append((r, max(r.release, a), a + DAY))
             out.append(free)
         return out

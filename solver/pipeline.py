@@ -9,12 +9,19 @@
    proportion to size: its safe LP bound, an LP-guided rounding (candidate solution and hint),
    then CP-SAT on it (SCIP with rounded rows on small components), whose decoded assignment is
    another candidate.  Candidates are kept when better and checker-valid; split budgets use
-   residual caps.  Finally one LP over all components' relaxations with shared budgets counted
-   once (:func:`solver.knapsack.coupled_bound`).
+   residual caps.  Then one LP over all components' relaxations with shared budgets counted
+   once (:func:`solver.knapsack.coupled_bound`) and, when the whole relaxation is small enough,
+   SCIP on it with every budget exact (its dual bound bounds the whole problem).
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
    in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.
+   When some component is too big for a proof (``prove_max_requests``), ``lns_share`` of the
+   time is kept for step 5b and only the small components get this step.
 5. Merge, then a final greedy insertion pass of unplaced requests against global budgets.
+5b. Large-neighbourhood search (:mod:`solver.lns`) over the whole schedule: exact CP-SAT
+   sub-problems (a resource cluster's instruments over a few days, or two ranges joined by a
+   binding budget), two at a time on two workers, each never losing weight; it stops at the
+   proven bound, and its last ``polish_share`` minimises the distance to preferred starts.
 6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
 
 The upper bound is min(coupled bound, sum over components of min(trivial bound, LP bounds,
@@ -57,7 +64,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           deterministic_time: float | None = None, phase2_share: float = 0.15,
           bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
           mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float | None = None,
-          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1, global_share: float = 0.3,
+          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1,
+          global_share: float = 0.3,
           global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
           prove_max_requests: int = 150) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
@@ -237,7 +245,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             tg = time.perf_counter()
             budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
             gm = KnapsackModel(problem, static, [r for c in comps for r in c.requests], budgets, max_divisor=4)
-            left = max(global_share * time_limit, deadline - time.perf_counter() - 0.1)
+            left = min(max(global_share * time_limit, deadline - time.perf_counter() - 0.1),
+                       final_deadline - time.perf_counter() - 0.5)
             if left > 0.5:
                 gres = gm.solve_mip(left)
                 coupled_info["global"] = {"bound": gres.get("bound"), "time": round(time.perf_counter() - tg, 3),
