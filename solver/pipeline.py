@@ -44,6 +44,7 @@ from .explain import explain_unplaced
 from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
 from .lns import LNS
 from .model import ComponentModel
+from .patterns import PatternLP
 from .problem import Allocation, Problem, voucher_spend
 from .schedule import Schedule
 from .static import Static
@@ -67,7 +68,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1,
           global_share: float = 0.3,
           global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
-          prove_max_requests: int = 150) -> Allocation:
+          prove_max_requests: int = 150, pattern_share: float = 0.0,
+          pattern_max_requests: int = 3000) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
@@ -169,9 +171,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if b is not None:
             d["ub"] = min(d["ub"], b)
     coupled, coupled_info = None, {}
+    p_reserve = pattern_share * time_limit if pattern_share > 0 else 0.0  # kept for step 3d
     # 3b. window-assignment relaxation: bound + decoded solution, smallest components first
     if use_knapsack:
-        ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - time.perf_counter())
+        ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - p_reserve - time.perf_counter())
         todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
         for n, d in enumerate(todo_ks):
             if deadline - time.perf_counter() <= 0.05:
@@ -239,14 +242,14 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:
             d.pop("relax", None)
-        # 3c. the relaxation of the whole problem with SCIP, every budget exact
+        # 3c. the window relaxation of the whole problem with SCIP, every budget exact
         gvars = sum(d["ks"]["vars"] for d in info if d.get("ks"))
         if global_share > 0 and any(d["obj"] < d["ub"] for d in info) and 0 < gvars <= global_max_vars:
             tg = time.perf_counter()
             budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
             gm = KnapsackModel(problem, static, [r for c in comps for r in c.requests], budgets, max_divisor=4)
             left = min(max(global_share * time_limit, deadline - time.perf_counter() - 0.1),
-                       final_deadline - time.perf_counter() - 0.5)
+                       final_deadline - time.perf_counter() - 0.5) - p_reserve
             if left > 0.5:
                 gres = gm.solve_mip(left)
                 coupled_info["global"] = {"bound": gres.get("bound"), "time": round(time.perf_counter() - tg, 3),
@@ -256,6 +259,35 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             del gm
         say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info),
                          "coupled_bound": coupled})
+    # 3d. the pattern relaxation (:mod:`solver.patterns`): of the whole problem when it is
+    # small enough (every budget exact), else per component (full budgets)
+    if pattern_share > 0 and any(d["obj"] < d["ub"] for d in info):
+        tp, pl = time.perf_counter(), None
+        p_deadline = min(deadline - 0.1, tp + pattern_share * time_limit)
+        if len(problem.requests) <= pattern_max_requests:
+            pl = PatternLP(problem, static, [r for c in comps for r in c.requests])
+            pl.columns_of({p.request: p for d in info for p in d["sol"]})
+            pstats = pl.solve(p_deadline)
+            if pl.bound is not None:
+                coupled = pl.bound if coupled is None else min(coupled, pl.bound)
+        else:
+            todo_p = [d for d in info if d["obj"] < d["ub"]]
+            pstats = {"components": len(todo_p)}
+            for n, d in enumerate(todo_p):
+                left = p_deadline - time.perf_counter()
+                if left <= 0.05:
+                    break
+                size = len(d["comp"].requests)
+                pl = PatternLP(problem, static, d["comp"].requests)
+                pl.columns_of({p.request: p for p in d["sol"]})
+                pl.solve(time.perf_counter() + left * size / sum(len(e["comp"].requests) for e in todo_p[n:]))
+                if pl.bound is not None:
+                    d["ub"] = min(d["ub"], pl.bound)
+                    d["status"] = "OPTIMAL" if d["obj"] >= d["ub"] else d["status"]
+            pstats["bound"] = sum(d["ub"] for d in info)
+        del pl
+        pstats["time"] = round(time.perf_counter() - tp, 3)
+        coupled_info["patterns"] = pstats
     timings["bound"] = time.perf_counter() - t
     say("bound", {"upper_bound": sum(d["ub"] for d in info)})
 

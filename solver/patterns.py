@@ -1,0 +1,643 @@
+r"""Pattern (configuration) relaxation of the whole problem, by column generation.
+
+A *piece* :math:`p` is a free part of one window of one instrument (:mod:`solver.static`); every
+booking lies, with its buffers, inside one piece.  A *pattern* :math:`S` of a piece is a set of
+requests that can be sequenced inside it.  With :math:`x_{p,S} \ge 0`:
+
+.. math::
+    \max \sum_{p,S} w(S)\, x_{p,S} \quad \text{s.t.} \quad
+    \sum_{p,S \ni r} x_{p,S} \le 1 \ \forall r \ (\pi_r), \qquad
+    \sum_S x_{p,S} \le 1 \ \forall p \ (\sigma_p),
+
+.. math::
+    \sum_{p,S} d_{o,W}(S)\, x_{p,S} \le |W \cap \text{working time of } o| \ \forall o, W \ (\mu),
+    \qquad
+    \sum_{p,S} d_{\ell,W}(S)\, x_{p,S} \le c_\ell |W| \ \forall \ell, W \ (\mu),
+    \qquad
+    \sum_{p,S} \mathrm{spend}_k(S)\, x_{p,S} \le \beta_k \ \forall k \ (\lambda),
+
+where :math:`d_{o,W}(S)` is the operator time of :math:`S` on operator :math:`o` for bookings
+inside the interval :math:`W` (an operator's working windows; for a binding lab the merged
+windows of its instruments) and :math:`\mathrm{spend}_k(S)` the voucher spend on budget
+:math:`k`.  This is the Dantzig-Wolfe reformulation of the window-assignment model
+(:mod:`solver.knapsack`) with the piece constraints convexified, so its LP is at least as
+strong as that model's LP, usually much stronger (the integrality of each piece's knapsack).
+
+**Which sets are patterns.**  On the grid, a piece has length :math:`L` and each candidate
+booking (request :math:`r` on alternative :math:`a` inside :math:`p`) has energy
+:math:`e = S_i + d_r + C_i` and a *span* (the earliest blocked start to the latest blocked end).
+A booking whose span starts at the piece start has a deadline offset :math:`D` (span end); one
+whose span ends at the piece end has a release offset :math:`R`; a booking whose span is the
+whole piece has neither.  A set is a pattern iff (i) the deadline bookings, in order of
+:math:`D`, have prefix energies :math:`\le D`, (ii) the release bookings, in order of decreasing
+:math:`R`, have suffix energies :math:`\le L - R`, and (iii) the total energy is :math:`\le L`
+(deadline bookings first, release bookings last, the free ones between: exact).  A booking
+whose span is strictly inside the piece keeps only its deadline (a relaxation); an alternative
+whose start set in the piece has holes is treated by its span (a relaxation).  Relaxed sets are
+still valid for the bound; decoded patterns are placed and checked like any other candidate.
+
+**Pricing** (exact over those sets): for duals :math:`y \ge 0` each booking has the profit
+:math:`w_r - \pi_r - \mu \cdot d - \lambda \cdot \mathrm{spend}`; per piece, a dynamic programme
+over the energy used (deadline class, free class, release class, each a 0-1 knapsack with a
+prefix limit) gives the best pattern :math:`\mathrm{best}_p(y)`.
+
+**Bound** (valid for any :math:`y \ge 0`, so GLOP's tolerances and the time limit cannot make
+it invalid): by weak (Lagrangian) duality
+
+.. math::
+    z^* \le \sum_r \pi_r + \sum \mu\, \mathrm{cap} + \sum_k \lambda_k \beta_k
+    + \sum_p \max(0, \mathrm{best}_p(y)),
+
+floored; the smallest value over the iterations is kept.
+
+**Solutions** ("price and branch"): the 0-1 program over the generated patterns, every row
+above plus at most one pattern per piece, solved with CP-SAT and hinted with the incumbent;
+its patterns are decoded into placements (:func:`solver.knapsack.decode_best`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
+
+from .decompose import UnionFind
+from .knapsack import PieceVar, piece_vars
+from .problem import Placement, Problem, Request
+from .static import Static
+from .windows import merge
+
+NEG = -1e30
+
+
+@dataclass
+class _Item:
+    """A request inside one piece: energy and span (grid units from the piece start, the
+    hull over its piece variables, one per operator alternative)."""
+    request: int                # index into PatternLP.requests
+    energy: int
+    lo: int                     # earliest blocked start
+    hi: int                     # latest blocked end
+    vars: list[int] = field(default_factory=list)  # indices into PatternLP.pvs
+
+
+@dataclass
+class _Piece:
+    instrument: str
+    lo: int
+    hi: int
+    length: int                 # grid units
+    items: list[_Item] = field(default_factory=list)
+
+
+def _hull_of(intervals: list[tuple[int, int]], starts: list[int], lo: int, hi: int) -> tuple[int, int, int] | None:
+    """(start, end, covered) of the merged, sorted ``intervals`` (their ``starts``) meeting
+    ``[lo, hi)``: their hull and the time they cover inside it."""
+    k = max(0, bisect.bisect_right(starts, lo) - 1)
+    a0 = b0 = None
+    cov = 0
+    while k < len(intervals) and intervals[k][0] < hi:
+        a, b = intervals[k]
+        if b > lo:
+            a0 = a if a0 is None else a0
+            b0 = b
+            cov += b - a
+        k += 1
+    return None if a0 is None else (a0, b0, cov)
+
+
+def _seq_dp(L: int, items: list[tuple[float, int, int, int]]):
+    """0-1 knapsack over ``items`` (profit, energy, lim, key) in the given order with the
+    prefix limit: an item may be taken only if the energy so far plus its own is <= lim.
+    Returns the exact-total table and the snapshots for backtracking."""
+    dp = [0.0] + [NEG] * L
+    snaps = []
+    for p, e, lim, _ in items:
+        snaps.append(dp[:])
+        for t in range(min(L, lim), e - 1, -1):
+            v = dp[t - e] + p
+            if v > dp[t]:
+                dp[t] = v
+    return dp, snaps
+
+
+def _back(dp, snaps, items, t) -> list:
+    out = []
+    for k in range(len(items) - 1, -1, -1):
+        after = dp if k == len(items) - 1 else snaps[k + 1]
+        if after[t] > snaps[k][t]:
+            out.append(items[k][3])
+            t -= items[k][1]
+    return out
+
+
+def best_pattern(L: int, items: list[tuple[float, int, int, int, int]]) -> tuple[float, list]:
+    """Exact best pattern of a piece of length ``L``: ``items`` are (profit, energy, cls, lim,
+    key) with positive profit; returns (profit, keys)."""
+    cls = [[], [], []]
+    for p, e, c, lim, key in items:
+        if e <= L and e <= lim:
+            cls[c].append((p, e, lim, key))
+    if not any(cls):
+        return 0.0, []
+    cls[1].sort(key=lambda it: it[2])
+    cls[2].sort(key=lambda it: it[2])
+    fdp, fs = _seq_dp(L, cls[0])
+    pdp, ps = _seq_dp(L, cls[1])
+    sdp, ss = _seq_dp(L, cls[2])
+    fmax = fdp[:]
+    farg = list(range(L + 1))
+    for t in range(1, L + 1):
+        if fmax[t - 1] > fmax[t]:
+            fmax[t], farg[t] = fmax[t - 1], farg[t - 1]
+    best, arg = 0.0, None
+    for t1 in range(L + 1):
+        if pdp[t1] <= NEG / 2:
+            continue
+        for t3 in range(L + 1 - t1):
+            if sdp[t3] <= NEG / 2:
+                continue
+            v = pdp[t1] + sdp[t3] + fmax[L - t1 - t3]
+            if v > best + 1e-12:
+                best, arg = v, (t1, farg[L - t1 - t3], t3)
+    if arg is None:
+        return 0.0, []
+    t1, t2, t3 = arg
+    keys = _back(pdp, ps, cls[1], t1) + _back(fdp, fs, cls[0], t2) + _back(sdp, ss, cls[2], t3)
+    return best, keys
+
+
+def best_choice(options: list[list[tuple[float, tuple[int, ...], int]]], caps: list[int],
+                node_limit: int = 20000) -> tuple[float, float, list[int]]:
+    """Budget side of the decomposition: pick at most one option per request (``options[j]``:
+    (value, spend per budget, key) with positive value) keeping every spend within ``caps``;
+    maximise the value.  Depth-first branch and bound; returns (upper bound, best value, keys)
+    where the upper bound equals the best value unless the node limit was reached (then it is
+    the sum of the requests' best values, still an upper bound)."""
+    items = sorted((sorted(o, reverse=True) for o in options if o), key=lambda o: -o[0][0])
+    n = len(items)
+    suffix = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        suffix[j] = suffix[j + 1] + items[j][0][0]
+    best = [0.0, []]
+    nodes = [0]
+    left = list(caps)
+
+    def dfs(j: int, value: float, chosen: list[int]):
+        nodes[0] += 1
+        if value > best[0] + 1e-12:
+            best[0], best[1] = value, list(chosen)
+        if j == n or value + suffix[j] <= best[0] + 1e-12 or nodes[0] > node_limit:
+            return
+        for v, spend, key in items[j]:
+            if all(s <= c for s, c in zip(spend, left, strict=True)):
+                for k, s in enumerate(spend):
+                    left[k] -= s
+                chosen.append(key)
+                dfs(j + 1, value + v, chosen)
+                chosen.pop()
+                for k, s in enumerate(spend):
+                    left[k] += s
+        dfs(j + 1, value, chosen)
+
+    dfs(0, 0.0, [])
+    upper = best[0] if nodes[0] <= node_limit else max(best[0], suffix[0])
+    return upper, best[0], best[1]
+
+
+@dataclass
+class _Unit:
+    """Requests sharing binding budgets (an enterprise, or a controller group's members)."""
+    keys: list[str]               # its binding budget keys
+    caps: list[int]
+    links: list[int] = field(default_factory=list)   # link rows (request, instrument) of the unit
+
+
+class PatternLP:
+    """Column generation for the pattern relaxation of ``requests`` (normally all of them),
+    with the budgets convexified by units (see the module docstring)."""
+
+    def __init__(self, problem: Problem, static: Static, requests: list[Request] | None = None):
+        self.problem = problem
+        self.static = static
+        g = self.grid = static.grid
+        self.requests = [r for r in (requests if requests is not None else problem.requests)
+                         if static.alternatives(r)]
+        self.req_index = {r.id: n for n, r in enumerate(self.requests)}
+        self.pvs: list[PieceVar] = []
+        self.pieces: list[_Piece] = []
+        piece_of: dict[tuple, int] = {}
+        labs_binding = {}
+        for lab in problem.labs:
+            members = [i for i in problem.instruments if i.lab == lab.id]
+            if lab.capacity < len(members):
+                wins = merge([w for i in members for w in i.windows])
+                labs_binding[lab.id] = (lab.capacity, wins, [a for a, _ in wins])
+        op_windows = {}
+        for o in problem.operators:
+            wins = merge(o.windows)
+            op_windows[o.id] = (wins, [a for a, _ in wins])
+        # binding budgets over these requests, and the units they form
+        self.budget_of: dict[str, int] = {}
+        potential: dict[str, int] = {}
+        for r in self.requests:
+            most = max(a.spend for a in static.alternatives(r))
+            for k, b in self._keys(r):
+                self.budget_of[k] = b
+                potential[k] = potential.get(k, 0) + most
+        self.binding = {k for k, b in self.budget_of.items() if potential[k] > b}
+        uf = UnionFind()
+        for r in self.requests:
+            for k, _ in self._keys(r):
+                if k in self.binding:
+                    uf.union(("e", r.enterprise), k)
+        self.units: list[_Unit] = []
+        unit_of_root: dict = {}
+        self.unit_of_req: dict[int, int] = {}
+        for ri, r in enumerate(self.requests):
+            ks = [k for k, _ in self._keys(r) if k in self.binding]
+            if not ks:
+                continue
+            root = uf.find(("e", r.enterprise))
+            u = unit_of_root.get(root)
+            if u is None:
+                u = unit_of_root[root] = len(self.units)
+                self.units.append(_Unit([], []))
+            unit = self.units[u]
+            for k in ks:
+                if k not in unit.keys:
+                    unit.keys.append(k)
+                    unit.caps.append(self.budget_of[k])
+            self.unit_of_req[ri] = u
+        # rows: requests outside units ("request"), (request, instrument) links of unit requests,
+        # operator and lab windows ("row"); pieces and units have their own convexity rows
+        self.link_index: dict[tuple[int, str], int] = {}
+        self.link_spend: list[tuple[int, ...]] = []   # per link: spend per key of its unit
+        self.link_key: list[tuple[int, str]] = []
+        self.row_keys: list[tuple] = []
+        self.row_rhs: list[float] = []
+        row_index: dict[tuple, int] = {}
+        var_rows: list[list[tuple[int, float]]] = []
+        var_first: list[int] = []                     # request row, or n_requests + link row
+
+        def row(key, rhs) -> int:
+            n = row_index.get(key)
+            if n is None:
+                n = row_index[key] = len(self.row_keys)
+                self.row_keys.append(key)
+                self.row_rhs.append(float(rhs))
+            return n
+
+        n_req = len(self.requests)
+        for ri, r in enumerate(self.requests):
+            u = self.unit_of_req.get(ri)
+            items_here: dict[int, _Item] = {}
+            for pv in piece_vars(problem, static, r):
+                ins = problem.instrument_by_id[pv.alt.instrument]
+                a, b = pv.piece
+                pk = (ins.id, a, b)
+                pn = piece_of.get(pk)
+                if pn is None:
+                    pn = piece_of[pk] = len(self.pieces)
+                    self.pieces.append(_Piece(ins.id, a, b, (b - a) // g))
+                piece = self.pieces[pn]
+                vi = len(self.pvs)
+                self.pvs.append(pv)
+                if u is None:
+                    var_first.append(ri)
+                else:
+                    lk = (ri, ins.id)
+                    ln = self.link_index.get(lk)
+                    if ln is None:
+                        ln = self.link_index[lk] = len(self.link_key)
+                        self.link_key.append(lk)
+                        keys = {k for k, _ in self._keys(r)}
+                        self.link_spend.append(tuple(pv.alt.spend if k in keys else 0 for k in self.units[u].keys))
+                        self.units[u].links.append(ln)
+                    var_first.append(n_req + ln)
+                coefs = []
+                if pv.alt.operator is not None:
+                    h = _hull_of(*op_windows[pv.alt.operator], pv.lo, pv.hi + r.duration)
+                    if h is not None:
+                        coefs.append((row(("operator", pv.alt.operator, h[0], h[1]), h[2]), r.duration))
+                if ins.lab in labs_binding:
+                    cap, wins, starts = labs_binding[ins.lab]
+                    h = _hull_of(wins, starts, pv.lo, pv.hi + r.duration)
+                    if h is not None:
+                        coefs.append((row(("lab", ins.lab, h[0], h[1]), cap * h[2]), r.duration))
+                var_rows.append(coefs)
+                # the booking's class inside the piece (grid units)
+                e = (ins.setup + r.duration + ins.cleanup) // g
+                s_lo = (pv.lo - ins.setup - a) // g
+                s_hi = -((-(pv.hi + r.duration + ins.cleanup - a)) // g)
+                it = items_here.get(pn)
+                if it is None:
+                    it = items_here[pn] = _Item(ri, e, s_lo, s_hi)
+                    piece.items.append(it)
+                else:
+                    it.lo, it.hi = min(it.lo, s_lo), max(it.hi, s_hi)
+                it.vars.append(vi)
+        self.n_rows = len(self.row_keys)
+        vv, rr, cc = [], [], []
+        for vi, coefs in enumerate(var_rows):
+            for rn, c in coefs:
+                vv.append(vi)
+                rr.append(rn)
+                cc.append(c)
+        self._cv = np.asarray(vv, dtype=np.int64)
+        self._cr = np.asarray(rr, dtype=np.int64)
+        self._cc = np.asarray(cc, dtype=np.float64)
+        self._first = np.asarray(var_first, dtype=np.int64)
+        self._w = np.asarray([pv.alt.request.weight for pv in self.pvs], dtype=np.float64)
+        # the weight behind each request / link row (for clipping its dual)
+        self._wmax = np.asarray([float(r.weight) for r in self.requests]
+                                + [float(self.requests[ri].weight) for ri, _ in self.link_key])
+        self.var_rows = var_rows
+        self.columns: list[tuple[int, tuple[int, ...]]] = []   # (piece, piece-var indices)
+        self.unit_columns: list[tuple[int, tuple[int, ...]]] = []  # (unit, link rows)
+        self._seen: set = set()
+        self.bound: int | None = None
+        self.lp_value: float | None = None
+        self.iterations = 0
+        self.trivial = sum(r.weight for r in self.requests)
+
+    def _keys(self, r: Request) -> list[tuple[str, int]]:
+        pr = self.problem
+        out = []
+        b = pr.enterprise_budget(r.enterprise)
+        if b is not None:
+            out.append((f"enterprise:{r.enterprise}", b))
+        gid = pr.group_of(r.enterprise)
+        gb = pr.group_budget(gid)
+        if gb is not None:
+            out.append((f"group:{gid}", gb))
+        return out
+
+    # -- columns -------------------------------------------------------------------------------
+    def add_column(self, piece: int, var_ids) -> bool:
+        key = ("p", piece, tuple(sorted(var_ids)))
+        if key in self._seen or not key[2]:
+            return False
+        self._seen.add(key)
+        self.columns.append((piece, key[2]))
+        return True
+
+    def add_unit_column(self, unit: int, links) -> bool:
+        key = ("u", unit, tuple(sorted(links)))
+        if key in self._seen or not key[2]:
+            return False
+        self._seen.add(key)
+        self.unit_columns.append((unit, key[2]))
+        return True
+
+    def var_of(self, placements: dict[str, Placement]) -> dict[str, int]:
+        """Piece variable of each placement (request id -> index)."""
+        where: dict[tuple[str, str], list[int]] = {}
+        for vi, pv in enumerate(self.pvs):
+            where.setdefault((pv.alt.request.id, pv.alt.instrument), []).append(vi)
+        out = {}
+        for p in placements.values():
+            for vi in where.get((p.request, p.instrument), []):
+                pv = self.pvs[vi]
+                if pv.alt.operator == p.operator and any(lo <= p.start < hi for lo, hi in pv.starts):
+                    out[p.request] = vi
+                    break
+        return out
+
+    def columns_of(self, placements: dict[str, Placement]) -> int:
+        """Add the patterns of a feasible schedule (one per used piece and unit)."""
+        piece_index = {(p.instrument, p.lo, p.hi): n for n, p in enumerate(self.pieces)}
+        by_piece: dict[int, list[int]] = {}
+        by_unit: dict[int, list[int]] = {}
+        for rid, vi in self.var_of(placements).items():
+            pv = self.pvs[vi]
+            by_piece.setdefault(piece_index[(pv.alt.instrument, *pv.piece)], []).append(vi)
+            ri = self.req_index[rid]
+            if ri in self.unit_of_req:
+                by_unit.setdefault(self.unit_of_req[ri], []).append(self.link_index[(ri, pv.alt.instrument)])
+        n = sum(self.add_column(pn, vs) for pn, vs in by_piece.items())
+        return n + sum(self.add_unit_column(u, ls) for u, ls in by_unit.items())
+
+    # -- pricing -------------------------------------------------------------------------------
+    def profits(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Profit of every piece variable under request / link duals ``y`` and row duals ``mu``."""
+        prof = self._w - y[self._first]
+        if len(self._cv):
+            prof -= np.bincount(self._cv, weights=self._cc * mu[self._cr], minlength=len(self.pvs))
+        return prof
+
+    def price(self, prof: np.ndarray) -> list[tuple[float, list[int]]]:
+        """Best pattern of every piece: (profit, piece-var indices)."""
+        out = []
+        for piece in self.pieces:
+            items = []
+            L = piece.length
+            for it in piece.items:
+                best_v, best_p = None, 0.0
+                for vi in it.vars:
+                    if prof[vi] > best_p:
+                        best_v, best_p = vi, prof[vi]
+                if best_v is not None:
+                    if it.hi < L:      # deadline class (a release strictly inside is relaxed)
+                        items.append((best_p, it.energy, 1, it.hi, best_v))
+                    elif it.lo > 0:    # release class
+                        items.append((best_p, it.energy, 2, L - it.lo, best_v))
+                    else:
+                        items.append((best_p, it.energy, 0, L, best_v))
+            out.append(best_pattern(L, items) if items else (0.0, []))
+        return out
+
+    def price_units(self, gamma: np.ndarray) -> list[tuple[float, float, list[int]]]:
+        """Best budget-feasible choice of every unit under link duals ``gamma``:
+        (upper bound, value, link rows)."""
+        out = []
+        for unit in self.units:
+            per_req: dict[int, list] = {}
+            for ln in unit.links:
+                v = gamma[ln]
+                if v > 1e-9:
+                    per_req.setdefault(self.link_key[ln][0], []).append((float(v), self.link_spend[ln], ln))
+            out.append(best_choice(list(per_req.values()), unit.caps) if per_req else (0.0, 0.0, []))
+        return out
+
+    # -- the master LP -------------------------------------------------------------------------
+    def solve(self, deadline: float, progress=None, smoothing: float = 0.6) -> dict:
+        """Column generation until no column prices out or ``deadline`` (perf_counter).  The
+        bound (``self.bound``) is the best Lagrangian bound seen, floored, at most the trivial
+        bound."""
+        s = pywraplp.Solver.CreateSolver("GLOP")
+        inf = s.infinity()
+        n_req = len(self.requests)
+        req_ct = [None if ri in self.unit_of_req else s.Constraint(-inf, 1.0) for ri in range(n_req)]
+        link_ct = [s.Constraint(-inf, 0.0) for _ in self.link_key]
+        piece_ct = [s.Constraint(-inf, 1.0) for _ in self.pieces]
+        unit_ct = [s.Constraint(-inf, 1.0) for _ in self.units]
+        row_ct = [s.Constraint(-inf, rhs) for rhs in self.row_rhs]
+        obj = s.Objective()
+        obj.SetMaximization()
+
+        def add_piece_var(col):
+            pn, vs = col
+            x = s.NumVar(0.0, inf, "")
+            piece_ct[pn].SetCoefficient(x, 1.0)
+            w = 0.0
+            acc: dict[int, float] = {}
+            for vi in vs:
+                f = int(self._first[vi])
+                (req_ct[f] if f < n_req else link_ct[f - n_req]).SetCoefficient(x, 1.0)
+                w += self._w[vi]
+                for rn, c in self.var_rows[vi]:
+                    acc[rn] = acc.get(rn, 0.0) + c
+            for rn, c in acc.items():
+                row_ct[rn].SetCoefficient(x, c)
+            obj.SetCoefficient(x, w)
+
+        def add_unit_var(col):
+            u, links = col
+            x = s.NumVar(0.0, inf, "")
+            unit_ct[u].SetCoefficient(x, 1.0)
+            for ln in links:
+                link_ct[ln].SetCoefficient(x, -1.0)
+
+        for col in self.columns:
+            add_piece_var(col)
+        for col in self.unit_columns:
+            add_unit_var(col)
+        best = math.inf
+        added = 0
+        rhs = np.asarray(self.row_rhs)
+        center = None  # (y, mu) of the best Lagrangian bound: the stability centre
+        while True:
+            st = s.Solve()
+            if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+                break
+            self.lp_value = obj.Value()
+            y_lp = np.zeros(n_req + len(link_ct))
+            for ri, c in enumerate(req_ct):
+                if c is not None:
+                    y_lp[ri] = max(0.0, c.dual_value())
+            y_lp[n_req:] = [max(0.0, c.dual_value()) for c in link_ct]
+            mu_lp = np.asarray([max(0.0, c.dual_value()) for c in row_ct]) if row_ct else np.zeros(0)
+            sigma = np.asarray([max(0.0, c.dual_value()) for c in piece_ct])
+            tau = np.asarray([max(0.0, c.dual_value()) for c in unit_ct])
+            self.iterations += 1
+            new = 0
+            # Wentges smoothing: price at a point between the centre and the LP duals; every
+            # priced point gives a valid bound; fall back to the LP duals when it finds nothing
+            for alpha in ((smoothing, 0.0) if center is not None and smoothing > 0 else (0.0,)):
+                if alpha > 0:
+                    y = alpha * center[0] + (1 - alpha) * y_lp
+                    mu = alpha * center[1] + (1 - alpha) * mu_lp
+                else:
+                    y, mu = y_lp, mu_lp
+                # a dual above the request's weight only adds to the bound: clip it (no
+                # pattern can use the request at such a price either way)
+                y = np.minimum(y, self._wmax)
+                prof = self.profits(y, mu)
+                priced = self.price(prof)
+                units = self.price_units(y[n_req:])
+                lb = (float(y[:n_req].sum() + (mu @ rhs if len(mu) else 0.0))
+                      + sum(max(0.0, v) for v, _ in priced) + sum(max(0.0, ub) for ub, _, _ in units))
+                if lb < best:
+                    best, center = lb, (y, mu)
+                prof_lp = prof if alpha == 0 else self.profits(y_lp, mu_lp)
+                gamma_lp = y_lp[n_req:]
+                for pn, (_, vs) in enumerate(priced):
+                    if vs and float(prof_lp[vs].sum()) - sigma[pn] > 1e-6 and self.add_column(pn, vs):
+                        add_piece_var(self.columns[-1])
+                        new += 1
+                for u, (_, _, ls) in enumerate(units):
+                    if ls and float(gamma_lp[ls].sum()) - tau[u] > 1e-6 and self.add_unit_column(u, ls):
+                        add_unit_var(self.unit_columns[-1])
+                        new += 1
+                if new:
+                    break
+            added += new
+            if progress:
+                progress("patterns", {"iteration": self.iterations, "lp": self.lp_value, "bound": best,
+                                      "columns": len(self.columns) + len(self.unit_columns)})
+            if not new or time.perf_counter() >= deadline or best - self.lp_value < 0.999:
+                break
+        if best < math.inf:
+            self.bound = min(self.trivial, math.floor(best + 1e-6 * max(1.0, abs(best))))
+        return {"iterations": self.iterations, "columns": len(self.columns),
+                "unit_columns": len(self.unit_columns), "lp": self.lp_value, "bound": self.bound,
+                "added": added, "units": len(self.units)}
+
+    # -- price and branch ----------------------------------------------------------------------
+    def solve_integer(self, time_limit: float, hint: dict[str, Placement] | None = None,
+                      workers: int = 2, seed: int = 0, upper_bound: int | None = None,
+                      caps: dict[str, int] | None = None) -> dict:
+        """The 0-1 program over the generated piece patterns (CP-SAT): at most one pattern per
+        piece, each request at most once, operator / lab rows, every budget exact (``caps``,
+        default the full budgets).  Returns the chosen piece variables (to decode)."""
+        caps = self.budget_of if caps is None else caps
+        m = cp_model.CpModel()
+        xs = [m.new_bool_var("") for _ in self.columns]
+        by_piece: dict[int, list] = {}
+        by_req: dict[int, list] = {}
+        by_row: dict[int, list] = {}
+        by_key: dict[str, list] = {}
+        obj = []
+        for x, (pn, vs) in zip(xs, self.columns, strict=True):
+            by_piece.setdefault(pn, []).append(x)
+            w = 0
+            acc: dict[int, int] = {}
+            spend: dict[str, int] = {}
+            for vi in vs:
+                pv = self.pvs[vi]
+                r = pv.alt.request
+                by_req.setdefault(self.req_index[r.id], []).append(x)
+                w += r.weight
+                for rn, c in self.var_rows[vi]:
+                    acc[rn] = acc.get(rn, 0) + int(c)
+                if pv.alt.spend:
+                    for k, _ in self._keys(r):
+                        if k in caps:
+                            spend[k] = spend.get(k, 0) + pv.alt.spend
+            for rn, c in acc.items():
+                by_row.setdefault(rn, []).append((c, x))
+            for k, c in spend.items():
+                by_key.setdefault(k, []).append((c, x))
+            obj.append((w, x))
+        for group in (by_piece, by_req):
+            for lits in group.values():
+                if len(lits) > 1:
+                    m.add_at_most_one(lits)
+        for terms, rhs in [(t, self.row_rhs[rn]) for rn, t in by_row.items()] + \
+                          [(t, caps[k]) for k, t in by_key.items()]:
+            if sum(c for c, _ in terms) > rhs:
+                m.add(cp_model.LinearExpr.weighted_sum([x for _, x in terms], [c for c, _ in terms]) <= int(rhs))
+        expr = cp_model.LinearExpr.weighted_sum([x for _, x in obj], [w for w, _ in obj])
+        if upper_bound is not None:
+            m.add(expr <= upper_bound)
+        m.maximize(expr)
+        if hint:
+            piece_index = {(p.instrument, p.lo, p.hi): n for n, p in enumerate(self.pieces)}
+            want: dict[int, set] = {}
+            for vi in self.var_of(hint).values():
+                pv = self.pvs[vi]
+                want.setdefault(piece_index[(pv.alt.instrument, *pv.piece)], set()).add(vi)
+            hinted = set()
+            for n, (pn, vs) in enumerate(self.columns):
+                on = pn in want and pn not in hinted and set(vs) == want[pn]
+                if on:
+                    hinted.add(pn)
+                m.add_hint(xs[n], on)
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.max_time_in_seconds = max(0.05, time_limit)
+        p.num_workers = workers
+        p.random_seed = seed
+        st = solver.solve(m)
+        out = {"status": solver.status_name(st), "columns": len(self.columns)}
+        if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            out["objective"] = int(round(solver.objective_value))
+            out["chosen"] = [self.pvs[vi] for x, (_, vs) in zip(xs, self.columns, strict=True) if solver.boolean_value(x)
+                             for vi in vs]
+        return out

@@ -1,0 +1,142 @@
+"""The pattern relaxation (solver.patterns): exact pricing, exact budget side, a bound that
+never undercuts a brute-force optimum (converged or stopped after one iteration), decoded
+patterns that pass the checker, and a bound strictly tighter than the window-assignment LP
+where piece packing or a budget is what binds."""
+
+import itertools
+import time
+
+import pytest
+from helpers import Enterprise, Fraction, Instrument, Problem, Request, brute_force, check
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bruteforce import random_tiny
+from test_knapsack import packed_tiny
+
+from solver import solve
+from solver.bound import trivial_bound
+from solver.knapsack import KnapsackModel, decode_best
+from solver.patterns import PatternLP, best_choice, best_pattern
+from solver.static import Static
+
+
+def _fits(L, items) -> bool:
+    """Brute force: some order, each item started as early as its release allows, meets
+    every limit (class 1: end <= lim; class 2: start >= L - lim; all inside [0, L))."""
+    for order in itertools.permutations(items):
+        t, ok = 0, True
+        for _, e, c, lim, _ in order:
+            s = max(t, L - lim) if c == 2 else t
+            end = s + e
+            if end > L or (c == 1 and end > lim):
+                ok = False
+                break
+            t = end
+        if ok:
+            return True
+    return not items
+
+
+item = st.tuples(st.integers(1, 9), st.integers(1, 4), st.integers(0, 2), st.integers(1, 8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 8), st.lists(item, max_size=6))
+def test_best_pattern_is_the_exact_optimum(L, raw):
+    items = [(float(p), e, c, lim if c else L, k) for k, (p, e, c, lim) in enumerate(raw)]
+    value, keys = best_pattern(L, items)
+    by_key = {it[4]: it for it in items}
+    chosen = [by_key[k] for k in keys]
+    assert len(set(keys)) == len(keys)
+    assert _fits(L, chosen)
+    assert value == pytest.approx(sum(it[0] for it in chosen))
+    brute = max(sum(it[0] for it in sub) for n in range(len(items) + 1)
+                for sub in itertools.combinations(items, n) if _fits(L, sub))
+    assert value == pytest.approx(brute)
+
+
+option = st.tuples(st.integers(1, 9), st.tuples(st.integers(0, 5), st.integers(0, 5)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(option, min_size=1, max_size=3), max_size=6), st.tuples(st.integers(0, 8), st.integers(0, 8)))
+def test_best_choice_is_the_exact_optimum(raw, caps):
+    options = [[(float(v), sp, (j, k)) for k, (v, sp) in enumerate(opts)] for j, opts in enumerate(raw)]
+    upper, value, keys = best_choice(options, list(caps))
+    assert upper == pytest.approx(value)
+    assert len({j for j, _ in keys}) == len(keys)  # at most one option per request
+    chosen = [options[j][k] for j, k in keys]
+    assert all(sum(o[1][n] for o in chosen) <= caps[n] for n in range(2))
+    assert value == pytest.approx(sum(o[0] for o in chosen))
+    brute = 0.0
+    for pick in itertools.product(*[[None] + opts for opts in options]):
+        sel = [o for o in pick if o is not None]
+        if all(sum(o[1][n] for o in sel) <= caps[n] for n in range(2)):
+            brute = max(brute, sum(o[0] for o in sel))
+    assert value == pytest.approx(brute)
+
+
+def test_node_limit_still_gives_an_upper_bound():
+    options = [[(1.0 + k / 10, (1,), k)] for k in range(12)]
+    upper, value, _ = best_choice(options, [6], node_limit=5)
+    assert upper >= 6 * 1.0 and upper >= value
+
+
+@pytest.mark.parametrize("make,seed", [(random_tiny, s) for s in range(10)] + [(packed_tiny, s) for s in range(6)])
+@pytest.mark.parametrize("iterations", ["one", "converged"])
+def test_bound_is_valid_and_patterns_decode_feasibly(make, seed, iterations):
+    pr = make(seed)
+    best = brute_force(pr)
+    stc = Static(pr)
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() if iterations == "one" else time.perf_counter() + 10)
+    assert pl.bound is not None and best <= pl.bound <= pl.trivial
+    res = pl.solve_integer(5.0, workers=1)
+    assert res["status"] in ("OPTIMAL", "FEASIBLE")
+    placed = decode_best(pr, stc, res["chosen"], caps=pl.budget_of, fill=pr.requests)
+    assert check(pr, list(placed.values())) == []
+    assert sum(pr.request_by_id[k].weight for k in placed) <= best
+
+
+def test_packing_inside_a_window_is_convexified():
+    # a 4-slot window, three 3-slot requests: only one fits; the assignment LP takes 4/3 of them
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=[Instrument("I0", [(480, 600)])],
+                 requests=[Request(f"R{k}", "E0", 90, ["I0"], weight=10) for k in range(3)],
+                 enterprises=[Enterprise("E0")])
+    stc = Static(pr)
+    km = KnapsackModel(pr, stc, pr.requests, {})
+    assert km.lp_bound() == 13
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() + 10)
+    assert pl.bound == 10 == brute_force(pr)
+
+
+def test_a_binding_budget_is_convexified():
+    # two requests on two instruments, each spends 60 % of the enterprise's budget: one fits
+    insts = [Instrument("I0", [(480, 600)]), Instrument("I1", [(480, 600)])]
+    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=5, price_per_hour={f"I{k}": 60000},
+                    voucher_share=Fraction(1, 2)) for k in range(2)]
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
+                 enterprises=[Enterprise("E0", voucher_budget=50000)])
+    stc = Static(pr)
+    km = KnapsackModel(pr, stc, pr.requests, {"enterprise:E0": 50000})
+    assert km.lp_bound() == 8  # 5 + 5 * 20000 / 30000
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() + 10)
+    assert len(pl.units) == 1
+    assert pl.bound == 5 == brute_force(pr)
+
+
+@pytest.mark.parametrize("make,seed,whole", [(random_tiny, 0, True), (random_tiny, 3, False),
+                                             (packed_tiny, 0, True), (packed_tiny, 3, False), (packed_tiny, 4, True)])
+def test_solve_with_the_pattern_stage_keeps_optimum_and_a_valid_bound(make, seed, whole):
+    pr = make(seed)
+    best = brute_force(pr)
+    # no other bound stage, so the pattern stage is what bounds the problem
+    a = solve(pr, time_limit=5.0, workers=1, seed=1, deterministic_time=2.0, use_lp=False, use_knapsack=False,
+              pattern_share=0.5, pattern_max_requests=10**6 if whole else 0)
+    assert "patterns" in a.stats["coupled_bound"]
+    assert check(pr, a.placements, a.objective) == []
+    assert a.objective == best <= a.upper_bound
+    # the stage's own bound is valid and cuts the trivial bound (every instance here has a gap)
+    assert best <= a.stats["coupled_bound"]["patterns"]["bound"] < trivial_bound(pr.requests, Static(pr))
