@@ -26,7 +26,8 @@ LIMITS = {"small": 1.5, "medium": 28.0, "large": 115.0}
 METHODS = ["fcfs", "greedy", "cpsat"]
 
 
-def _single(size: str, variant: str, method: str, time_limit: float, seed: int, workers: int) -> dict:
+def _single(size: str, variant: str, method: str, time_limit: float, seed: int, workers: int,
+            pattern_share: float = 0.0) -> dict:
     from solver import check, fcfs, place, solve, value_greedy
     from solver.problem import Request
 
@@ -39,7 +40,7 @@ def _single(size: str, variant: str, method: str, time_limit: float, seed: int, 
     elif method == "greedy":
         alloc = value_greedy(problem)
     else:
-        alloc = solve(problem, time_limit=time_limit, workers=workers, seed=seed)
+        alloc = solve(problem, time_limit=time_limit, workers=workers, seed=seed, pattern_share=pattern_share)
     wall = time.perf_counter() - t0
     violations = check(problem, alloc.placements, alloc.objective)
     by_id = problem.request_by_id
@@ -123,13 +124,15 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit-scale", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--pattern-share", type=float, default=0.0,
+                    help="share of the time for the pattern bound (solver.patterns); 0 = off")
     ap.add_argument("--out", default="bench/results/allocation.json")
     ap.add_argument("--single", nargs=3, metavar=("SIZE", "VARIANT", "METHOD"), help=argparse.SUPPRESS)
     ap.add_argument("--time-limit", type=float, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.single:
         size, variant, method = a.single
-        print(json.dumps(_single(size, variant, method, a.time_limit, a.seed, a.workers)))
+        print(json.dumps(_single(size, variant, method, a.time_limit, a.seed, a.workers, a.pattern_share)))
         return 0
     rows = []
     for size in a.sizes.split(","):
@@ -137,7 +140,8 @@ def main(argv=None) -> int:
             for method in a.methods.split(","):
                 tl = LIMITS[size] * a.time_limit_scale
                 cmd = [sys.executable, "-m", "bench.allocation", "--single", size, variant, method,
-                       "--time-limit", str(tl), "--seed", str(a.seed), "--workers", str(a.workers)]
+                       "--time-limit", str(tl), "--seed", str(a.seed), "--workers", str(a.workers),
+                       "--pattern-share", str(a.pattern_share)]
                 env = dict(os.environ)
                 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                 env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
