@@ -66,7 +66,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from .decompose import UnionFind
+from .decompose import UnionFind, budget_keys
 from .knapsack import PieceVar, piece_vars
 from .problem import Placement, Problem, Request
 from .static import Static
@@ -79,7 +79,6 @@ NEG = -1e30
 class _Item:
     """A request inside one piece: energy and span (grid units from the piece start, the
     hull over its piece variables, one per operator alternative)."""
-    request: int                # index into PatternLP.requests
     energy: int
     lo: int                     # earliest blocked start
     hi: int                     # latest blocked end
@@ -230,6 +229,7 @@ class PatternLP:
                          if static.alternatives(r)]
         self.req_index = {r.id: n for n, r in enumerate(self.requests)}
         self.pvs: list[PieceVar] = []
+        self.var_piece: list[int] = []   # piece of each piece variable
         self.pieces: list[_Piece] = []
         piece_of: dict[tuple, int] = {}
         labs_binding = {}
@@ -247,20 +247,20 @@ class PatternLP:
         potential: dict[str, int] = {}
         for r in self.requests:
             most = max(a.spend for a in static.alternatives(r))
-            for k, b in self._keys(r):
+            for k, b in budget_keys(problem, r):
                 self.budget_of[k] = b
                 potential[k] = potential.get(k, 0) + most
         self.binding = {k for k, b in self.budget_of.items() if potential[k] > b}
         uf = UnionFind()
         for r in self.requests:
-            for k, _ in self._keys(r):
+            for k, _ in budget_keys(problem, r):
                 if k in self.binding:
                     uf.union(("e", r.enterprise), k)
         self.units: list[_Unit] = []
         unit_of_root: dict = {}
         self.unit_of_req: dict[int, int] = {}
         for ri, r in enumerate(self.requests):
-            ks = [k for k, _ in self._keys(r) if k in self.binding]
+            ks = [k for k, _ in budget_keys(problem, r) if k in self.binding]
             if not ks:
                 continue
             root = uf.find(("e", r.enterprise))
@@ -308,6 +308,7 @@ class PatternLP:
                 piece = self.pieces[pn]
                 vi = len(self.pvs)
                 self.pvs.append(pv)
+                self.var_piece.append(pn)
                 if u is None:
                     var_first.append(ri)
                 else:
@@ -316,7 +317,7 @@ class PatternLP:
                     if ln is None:
                         ln = self.link_index[lk] = len(self.link_key)
                         self.link_key.append(lk)
-                        keys = {k for k, _ in self._keys(r)}
+                        keys = {k for k, _ in budget_keys(problem, r)}
                         self.link_spend.append(tuple(pv.alt.spend if k in keys else 0 for k in self.units[u].keys))
                         self.units[u].links.append(ln)
                     var_first.append(n_req + ln)
@@ -337,7 +338,7 @@ class PatternLP:
                 s_hi = -((-(pv.hi + r.duration + ins.cleanup - a)) // g)
                 it = items_here.get(pn)
                 if it is None:
-                    it = items_here[pn] = _Item(ri, e, s_lo, s_hi)
+                    it = items_here[pn] = _Item(e, s_lo, s_hi)
                     piece.items.append(it)
                 else:
                     it.lo, it.hi = min(it.lo, s_lo), max(it.hi, s_hi)
@@ -360,40 +361,29 @@ class PatternLP:
         self.var_rows = var_rows
         self.columns: list[tuple[int, tuple[int, ...]]] = []   # (piece, piece-var indices)
         self.unit_columns: list[tuple[int, tuple[int, ...]]] = []  # (unit, link rows)
-        self._seen: set = set()
+        self._seen_pieces: set = set()
+        self._seen_units: set = set()
         self.bound: int | None = None
         self.lp_value: float | None = None
         self.iterations = 0
         self.trivial = sum(r.weight for r in self.requests)
 
-    def _keys(self, r: Request) -> list[tuple[str, int]]:
-        pr = self.problem
-        out = []
-        b = pr.enterprise_budget(r.enterprise)
-        if b is not None:
-            out.append((f"enterprise:{r.enterprise}", b))
-        gid = pr.group_of(r.enterprise)
-        gb = pr.group_budget(gid)
-        if gb is not None:
-            out.append((f"group:{gid}", gb))
-        return out
-
     # -- columns -------------------------------------------------------------------------------
-    def add_column(self, piece: int, var_ids) -> bool:
-        key = ("p", piece, tuple(sorted(var_ids)))
-        if key in self._seen or not key[2]:
+    @staticmethod
+    def _add(store: list, seen: set, owner: int, members) -> bool:
+        """Append the column (owner, sorted members) to ``store`` unless empty or in ``seen``."""
+        col = (owner, tuple(sorted(members)))
+        if col in seen or not col[1]:
             return False
-        self._seen.add(key)
-        self.columns.append((piece, key[2]))
+        seen.add(col)
+        store.append(col)
         return True
+
+    def add_column(self, piece: int, var_ids) -> bool:
+        return self._add(self.columns, self._seen_pieces, piece, var_ids)
 
     def add_unit_column(self, unit: int, links) -> bool:
-        key = ("u", unit, tuple(sorted(links)))
-        if key in self._seen or not key[2]:
-            return False
-        self._seen.add(key)
-        self.unit_columns.append((unit, key[2]))
-        return True
+        return self._add(self.unit_columns, self._seen_units, unit, links)
 
     def var_of(self, placements: dict[str, Placement]) -> dict[str, int]:
         """Piece variable of each placement (request id -> index)."""
@@ -411,12 +401,11 @@ class PatternLP:
 
     def columns_of(self, placements: dict[str, Placement]) -> int:
         """Add the patterns of a feasible schedule (one per used piece and unit)."""
-        piece_index = {(p.instrument, p.lo, p.hi): n for n, p in enumerate(self.pieces)}
         by_piece: dict[int, list[int]] = {}
         by_unit: dict[int, list[int]] = {}
         for rid, vi in self.var_of(placements).items():
             pv = self.pvs[vi]
-            by_piece.setdefault(piece_index[(pv.alt.instrument, *pv.piece)], []).append(vi)
+            by_piece.setdefault(self.var_piece[vi], []).append(vi)
             ri = self.req_index[rid]
             if ri in self.unit_of_req:
                 by_unit.setdefault(self.unit_of_req[ri], []).append(self.link_index[(ri, pv.alt.instrument)])
@@ -597,7 +586,7 @@ class PatternLP:
                 for rn, c in self.var_rows[vi]:
                     acc[rn] = acc.get(rn, 0) + int(c)
                 if pv.alt.spend:
-                    for k, _ in self._keys(r):
+                    for k, _ in budget_keys(self.problem, r):
                         if k in caps:
                             spend[k] = spend.get(k, 0) + pv.alt.spend
             for rn, c in acc.items():
@@ -618,11 +607,9 @@ class PatternLP:
             m.add(expr <= upper_bound)
         m.maximize(expr)
         if hint:
-            piece_index = {(p.instrument, p.lo, p.hi): n for n, p in enumerate(self.pieces)}
             want: dict[int, set] = {}
             for vi in self.var_of(hint).values():
-                pv = self.pvs[vi]
-                want.setdefault(piece_index[(pv.alt.instrument, *pv.piece)], set()).add(vi)
+                want.setdefault(self.var_piece[vi], set()).add(vi)
             hinted = set()
             for n, (pn, vs) in enumerate(self.columns):
                 on = pn in want and pn not in hinted and set(vs) == want[pn]
