@@ -18,13 +18,15 @@ from .schedule import Schedule
 from .static import Static
 
 
-def greedy_fill(problem: Problem, order: list[Request], schedule: Schedule) -> list[Placement]:
-    """Place requests of ``order`` (not yet placed) at their earliest feasible start."""
+def greedy_fill(problem: Problem, order: list[Request], schedule: Schedule,
+                best_fit: bool = False) -> list[Placement]:
+    """Place requests of ``order`` (not yet placed) at their earliest feasible start (with
+    ``best_fit``: at the start that fits tightest, :meth:`Schedule.best_fit`)."""
     added = []
     for r in order:
         if r.id in schedule.placed:
             continue
-        p = schedule.earliest(r)
+        p = schedule.best_fit(r) if best_fit else schedule.earliest(r)
         if p is not None:
             schedule.add(p)
             added.append(p)

@@ -146,3 +146,22 @@ class Schedule:
             if s is not None and (best is None or s < best.start):
                 best = Placement(r.id, alt.instrument, s, alt.operator)
         return best
+
+    def best_fit(self, r: Request, check_budget=True) -> Placement | None:
+        """The feasible grid start that fits tightest: over the request's alternatives and the
+        maximal ranges of their free starts, the range with the fewest spare grid starts (the
+        booking then fills its gap best, as best-fit does in bin packing), at its first
+        start; ties: earliest start, then eligible order."""
+        best, key = None, None
+        g = self.static.grid
+        for alt in self.static.alternatives(r):
+            if check_budget and self.budget_blocker(r, alt.spend):
+                continue
+            for a, b in self.free_starts(alt):
+                s = first_on_grid([(a, b)], g)
+                if s is None:
+                    continue
+                k = ((b - 1 - s) // g, s)
+                if key is None or k < key:
+                    best, key = Placement(r.id, alt.instrument, s, alt.operator), k
+        return best

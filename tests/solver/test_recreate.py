@@ -1,0 +1,108 @@
+"""Ruin and recreate (:class:`solver.recreate.RuinRecreate`) and best-fit starts
+(:meth:`solver.schedule.Schedule.best_fit`): the schedule stays feasible for every constraint
+(checked by the independent :func:`solver.check`) after every step, the weight never drops,
+``objective`` is what is actually placed, and the obvious improvements over first-come-first-
+served are found on hand-built traps."""
+
+import pytest
+from helpers import Enterprise, Instrument, Placement, Problem, Request, brute_force, check
+from hypothesis import HealthCheck, given, settings
+from test_invariants import problems as invariant_problems
+from test_lns import TRAPS, fcfs_start, weight
+
+from solver import fcfs, value_greedy
+from solver.baselines import greedy_fill, value_order
+from solver.recreate import RuinRecreate
+from solver.schedule import Schedule
+from solver.static import Static
+
+
+def make(pr: Problem, placements, seed: int = 0) -> RuinRecreate:
+    return RuinRecreate(pr, Static(pr), {p.request: p for p in placements}, seed=seed)
+
+
+def assert_valid(pr: Problem, rr: RuinRecreate) -> None:
+    placed = list(rr.sched.placed.values())
+    assert check(pr, placed, rr.objective) == []
+
+
+@pytest.mark.parametrize("build,fcfs_value,optimum", TRAPS, ids=[t[0].__name__ for t in TRAPS])
+def test_run_from_fcfs_reaches_obvious_optimum(build, fcfs_value, optimum):
+    pr = build()
+    start = fcfs_start(pr)
+    assert weight(pr, start) == fcfs_value
+    rr = make(pr, start)
+    rr.run(max_steps=300, upper_bound=optimum)
+    assert_valid(pr, rr)
+    assert rr.objective == optimum == brute_force(pr)
+    assert rr.gained == optimum - fcfs_value and rr.improved >= 1
+
+
+def test_stops_at_the_upper_bound_and_after_max_steps():
+    pr = TRAPS[0][0]()
+    rr = make(pr, fcfs_start(pr))
+    rr.run(max_steps=1000, upper_bound=10)
+    assert rr.objective == 10 and rr.steps < 1000
+    rr2 = make(pr, fcfs_start(pr))
+    rr2.run(max_steps=7)
+    assert rr2.steps == 7
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(invariant_problems())
+def test_every_step_feasible_and_never_loses_weight(pr):
+    rr = make(pr, fcfs(pr, explain=False).placements, seed=3)
+    before = rr.objective
+    for _ in range(40):
+        rr.step()
+        assert rr.objective >= before
+        before = rr.objective
+        assert_valid(pr, rr)
+
+
+def test_budget_is_never_overspent_while_swapping():
+    """E0 can pay for one of its two voucher-funded requests only; the better one (weight 5)
+    must win, the other stays out, whatever the steps do."""
+    from fractions import Fraction
+    pr = Problem(horizon_minutes=1440, slot_minutes=30,
+                 instruments=[Instrument("I0", [(480, 720)])],
+                 enterprises=[Enterprise("E0", voucher_budget=40000)],
+                 requests=[Request("A", "E0", 60, ["I0"], weight=1, price_per_hour={"I0": 80000},
+                                   voucher_share=Fraction(1, 2)),
+                           Request("B", "E0", 60, ["I0"], weight=5, price_per_hour={"I0": 80000},
+                                   voucher_share=Fraction(1, 2))])
+    rr = make(pr, [Placement("A", "I0", 480)])
+    rr.run(max_steps=200)
+    assert_valid(pr, rr)
+    assert set(rr.sched.placed) == {"B"} and rr.objective == 5
+
+
+def test_best_fit_fills_the_tight_gap():
+    """I0 is free 8:00-9:00 and 10:00-12:00 (busy 9:00-10:00).  A 1 h request fits both gaps;
+    earliest start and best fit both take 8:00 (the tight gap).  After a 1 h booking at 10:00,
+    the 11:00-12:00 gap is as tight as 8:00-9:00 and earliest wins the tie."""
+    pr = Problem(horizon_minutes=1440, slot_minutes=30,
+                 instruments=[Instrument("I0", [(480, 720)], busy=[(540, 600)]), Instrument("I1", [(420, 720)])],
+                 enterprises=[Enterprise("E0")],
+                 requests=[Request("R", "E0", 60, ["I1", "I0"], weight=1)])
+    sched = Schedule(pr, Static(pr))
+    assert sched.earliest(pr.requests[0]) == Placement("R", "I1", 420)   # 7:00 on the wide I1
+    assert sched.best_fit(pr.requests[0]) == Placement("R", "I0", 480)   # the 1 h gap on I0
+
+
+def test_best_fit_greedy_beats_earliest_on_a_fragmentation_trap():
+    """Windows 8:00-10:00 (2 h) and 13:00-14:00 (1 h).  A (1 h, weight 3) goes first by weight per
+    hour; at the earliest start it takes 8:00 and B (2 h, the only request that needs the long
+    window) is left out; best fit puts A in the 1 h window and both fit."""
+    pr = Problem(horizon_minutes=1440, slot_minutes=30,
+                 instruments=[Instrument("I0", [(480, 600), (780, 840)])], enterprises=[Enterprise("E0")],
+                 requests=[Request("A", "E0", 60, ["I0"], weight=3), Request("B", "E0", 120, ["I0"], weight=4)])
+    order = value_order(pr)
+    assert [r.id for r in order] == ["A", "B"]
+    early, fit = Schedule(pr, Static(pr)), Schedule(pr, Static(pr))
+    greedy_fill(pr, order, early)
+    greedy_fill(pr, order, fit, best_fit=True)
+    assert set(early.placed) == {"A"}
+    assert set(fit.placed) == {"A", "B"} and fit.placed["A"].start == 780
+    assert check(pr, list(fit.placed.values())) == []
+    assert value_greedy(pr).objective == 3 and brute_force(pr) == 7
