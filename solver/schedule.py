@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bisect
 
-from .problem import Placement, Problem, Request, voucher_spend
+from .problem import Placement, Problem, Request
 from .static import Alternative, Static
-from .windows import Interval, first_on_grid, forbidden_by, full_periods, subtract
+from .windows import Interval, first_on_grid, forbidden_by, full_periods, subtract_from_set
 
 
 class _Timeline:
@@ -63,7 +63,7 @@ class Schedule:
             self.oper.setdefault(p.operator, _Timeline()).add(p.start, end, r.id)
         if ins.lab is not None and ins.lab in pr.lab_by_id:
             self.lab.setdefault(ins.lab, _Timeline()).add(p.start, end, r.id)
-        spend = voucher_spend(r, ins.id)
+        spend = self.static.spend(r, ins.id)
         self.spent_e[r.enterprise] = self.spent_e.get(r.enterprise, 0) + spend
         g = pr.group_of(r.enterprise)
         if g is not None:
@@ -80,7 +80,7 @@ class Schedule:
             self.oper[p.operator].remove(r.id)
         if ins.lab is not None and ins.lab in self.lab:
             self.lab[ins.lab].remove(r.id)
-        spend = voucher_spend(r, ins.id)
+        spend = self.static.spend(r, ins.id)
         self.spent_e[r.enterprise] -= spend
         g = pr.group_of(r.enterprise)
         if g is not None:
@@ -133,7 +133,7 @@ class Schedule:
             holes += forbidden_by(full_periods(busy, lab.capacity), d)
         if not holes:
             return alt.starts
-        return subtract(alt.starts, holes)
+        return subtract_from_set(alt.starts, holes)
 
     def earliest(self, r: Request, check_budget=True) -> Placement | None:
         """Earliest feasible grid start over the request's alternatives (ties: eligible order)."""
@@ -147,11 +147,12 @@ class Schedule:
                 best = Placement(r.id, alt.instrument, s, alt.operator)
         return best
 
-    def best_fit(self, r: Request, check_budget=True) -> Placement | None:
+    def best_fit(self, r: Request, check_budget=True, cheapest=False) -> Placement | None:
         """The feasible grid start that fits tightest: over the request's alternatives and the
         maximal ranges of their free starts, the range with the fewest spare grid starts (the
         booking then fills its gap best, as best-fit does in bin packing), at its first
-        start; ties: earliest start, then eligible order."""
+        start; ties: earliest start, then eligible order.  With ``cheapest``, the alternatives
+        with the least voucher spend come first (saving a binding budget)."""
         best, key = None, None
         g = self.static.grid
         for alt in self.static.alternatives(r):
@@ -161,7 +162,7 @@ class Schedule:
                 s = first_on_grid([(a, b)], g)
                 if s is None:
                     continue
-                k = ((b - 1 - s) // g, s)
+                k = (alt.spend if cheapest else 0, (b - 1 - s) // g, s)
                 if key is None or k < key:
                     best, key = Placement(r.id, alt.instrument, s, alt.operator), k
         return best

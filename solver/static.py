@@ -52,6 +52,7 @@ class Static:
         self.problem = problem
         self._pieces: dict[str, list[Interval]] = {}
         self._alts: dict[str, list[Alternative]] = {}
+        self._spend: dict[tuple[str, str], int] = {}
 
     @cached_property
     def grid(self) -> int:
@@ -75,6 +76,14 @@ class Static:
     def operator_starts(self, r: Request, operator_id: str) -> list[Interval]:
         o = self.problem.operator_by_id[operator_id]
         return start_set(o.windows, r.duration, r.release, self.problem.deadline_of(r))
+
+    def spend(self, r: Request, instrument_id: str) -> int:
+        """:func:`solver.problem.voucher_spend`, cached (it computes with fractions)."""
+        key = (r.id, instrument_id)
+        v = self._spend.get(key)
+        if v is None:
+            v = self._spend[key] = voucher_spend(r, instrument_id)
+        return v
 
     def alternatives(self, r: Request) -> list[Alternative]:
         """Non-empty alternatives of a request (on the grid), in eligible order."""

@@ -48,6 +48,32 @@ def subtract(base, holes) -> list[Interval]:
     return out
 
 
+def subtract_from_set(base: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """``base`` minus ``holes`` where ``base`` is already sorted and disjoint (a start set) and
+    the holes are non-empty and may overlap: the same result as :func:`subtract`, without
+    merging either (the hot path of :meth:`solver.schedule.Schedule.free_starts`)."""
+    holes = sorted(holes)
+    out: list[Interval] = []
+    j, n = 0, len(holes)
+    for a, b in base:
+        while j < n and holes[j][1] <= a:
+            j += 1
+        cur = a
+        k = j
+        while k < n and holes[k][0] < b:
+            ha, hb = holes[k]
+            if ha > cur:
+                out.append((cur, ha))
+            if hb > cur:
+                cur = hb
+            if cur >= b:
+                break
+            k += 1
+        if cur < b:
+            out.append((cur, b))
+    return out
+
+
 def intersect(x, y) -> list[Interval]:
     """Intersection of two unions of intervals."""
     x = merge(x)
