@@ -1,16 +1,18 @@
 r"""Ruin and recreate: a fast local search over a complete schedule, without CP-SAT.
 
 A step takes a random *neighbourhood*: one or two instruments :math:`N` of one resource
-cluster (:func:`solver.lns.resource_clusters`) and a time range :math:`[T_0, T_1)` of 4 hours
+cluster, the first one among those with an unplaced user (refreshed every 200 steps) (:func:`solver.lns.resource_clusters`) and a time range :math:`[T_0, T_1)` of 4 hours
 to 2 days.  *Ruin*: the placements on :math:`N` starting in the range are removed.
 *Recreate*: those requests and the unplaced requests that may use :math:`N` with
-:math:`[\mathrm{release}, \mathrm{deadline})` meeting the range are inserted one by one, each at
+:math:`[\mathrm{release}, \mathrm{deadline})` meeting the range (at most
+:math:`\max(10, 2 \cdot \text{removed})` of them, the most weight per hour first, with noise)
+are inserted one by one, each at
 its best-fitting feasible start anywhere (:meth:`solver.schedule.Schedule.best_fit`), in one of
 three orders drawn at random each step: decreasing :math:`w_r / d_r \cdot u_r` (:math:`u_r`
 uniform in [0.7, 1.3]; half of the steps), a random order, or by latest start with up to 4 h of
 noise (a quarter each; measured on medium/normal from value-greedy with best fit, 20 s:
 weight-per-hour order only 11793, the mix 11837).
-A *budget step* (a fifth of the steps, while some binding budget leaves a request out): for
+A *budget step* (a tenth of the steps, while some binding budget leaves a request out): for
 one binding budget (an enterprise's or a controller group's), all its placements are removed;
 its requests are inserted again by decreasing weight per fen of their cheapest alternative
 (times :math:`u_r`), each at the cheapest alternative's best-fitting start, so the money goes
@@ -49,11 +51,12 @@ class RuinRecreate:
     the current schedule."""
 
     def __init__(self, problem: Problem, static: Static, placements: dict[str, Placement], seed: int = 0,
-                 slack: float | None = None, budget_rate: float = 0.1):
+                 slack: float | None = None, budget_rate: float = 0.1, min_left_out: int = 10):
         self.problem = problem
         self.static = static
         self.rng = random.Random(seed)
         self.budget_rate = budget_rate  # share of budget steps
+        self.min_left_out = min_left_out  # unplaced candidates per step: at least this many
         self.sched = Schedule(problem, static)
         for p in placements.values():
             self.sched.add(p)
@@ -66,6 +69,7 @@ class RuinRecreate:
         for i in self.users:
             self.mates[i] = sorted(j for j in self.users if j != i and cluster_of.get(j) == cluster_of.get(i))
         self.instruments = sorted(self.users)
+        self.open, self.short = self.instruments, []  # refreshed every 200 steps (:meth:`refresh`)
         # binding budgets: key -> the requests spending from it (enterprise or group)
         holders: dict[str, list[Request]] = {}
         most: dict[str, int] = {}
@@ -92,9 +96,16 @@ class RuinRecreate:
     def gained(self) -> int:
         return self.best_objective - self.start
 
+    def refresh(self) -> None:
+        """What is worth a step: the instruments with an unplaced user (all, if none has) and
+        the binding budgets with a request left out."""
+        placed = self.sched.placed
+        self.open = [i for i in self.instruments if any(r.id not in placed for r in self.users[i])] or self.instruments
+        self.short = [k for k, reqs in self.holders.items() if any(r.id not in placed for r in reqs)]
+
     def neighbourhood(self) -> tuple[set[str], int, int]:
         rng = self.rng
-        first = rng.choice(self.instruments)
+        first = rng.choice(self.open)
         chosen = {first}
         if self.mates[first] and rng.random() < 0.5:
             chosen.add(rng.choice(self.mates[first]))
@@ -138,11 +149,6 @@ class RuinRecreate:
                 added.append(p)
         return old, added
 
-    def left_out_by_budget(self) -> list[str]:
-        """Binding budgets with a request left out."""
-        placed = self.sched.placed
-        return [k for k, reqs in self.holders.items() if any(r.id not in placed for r in reqs)]
-
     def step(self) -> int:
         """One ruin-and-recreate step; returns the change of weight (at least ``-slack`` below
         the best weight seen)."""
@@ -150,10 +156,10 @@ class RuinRecreate:
         self.steps += 1
         if not self.instruments:  # no request can be placed anywhere
             return 0
-        if self.holders and self.rng.random() < self.budget_rate:
-            keys = self.left_out_by_budget()
-            if keys:
-                return self.settle(*self.budget_step(self.rng.choice(keys)))
+        if self.steps % 200 == 1:
+            self.refresh()
+        if self.short and self.rng.random() < self.budget_rate:
+            return self.settle(*self.budget_step(self.rng.choice(self.short)))
         chosen, lo, hi = self.neighbourhood()
         old = []
         for ins in chosen:
@@ -168,8 +174,14 @@ class RuinRecreate:
             sched.remove(p.request)
         cands = {r.id: r for ins in chosen for r in self.users[ins]
                  if r.id not in sched.placed and r.release < hi and pr.deadline_of(r) > lo}
+        left = list(cands.values())
+        cap = max(self.min_left_out, 2 * len(old))
+        if len(left) > cap:  # most weight per hour first (noisy): the others rarely get in
+            rng = self.rng
+            left.sort(key=lambda r: (-r.weight / max(1, r.duration) * rng.uniform(0.7, 1.3), r.id))
+            left = left[:cap]
         added = []
-        for r in self.order(list(cands.values())):
+        for r in self.order(left):
             p = sched.best_fit(r)
             if p is not None:
                 sched.add(p)

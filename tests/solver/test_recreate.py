@@ -125,3 +125,25 @@ def test_best_fit_greedy_beats_earliest_on_a_fragmentation_trap():
     assert set(fit.placed) == {"A", "B"} and fit.placed["A"].start == 780
     assert check(pr, list(fit.placed.values())) == []
     assert value_greedy(pr).objective == 3 and brute_force(pr) == 7
+
+
+def test_budget_step_moves_the_money_to_the_better_request_elsewhere():
+    """E0's budget pays for one request.  A (weight 1) holds it on I0; B (weight 5) could only
+    run on I1, so no step over one instrument can swap them, a budget step does; and
+    C (no voucher, I0 only) takes the time A leaves."""
+    from fractions import Fraction
+    half = Fraction(1, 2)
+    pr = Problem(horizon_minutes=1440, slot_minutes=30,
+                 instruments=[Instrument("I0", [(480, 600)]), Instrument("I1", [(780, 900)])],
+                 enterprises=[Enterprise("E0", voucher_budget=50000), Enterprise("E1")],
+                 requests=[Request("A", "E0", 120, ["I0"], weight=1, price_per_hour={"I0": 40000}, voucher_share=half),
+                           Request("B", "E0", 120, ["I1"], weight=5, price_per_hour={"I1": 40000}, voucher_share=half),
+                           Request("C", "E1", 120, ["I0"], weight=2)])
+    rr = make(pr, [Placement("A", "I0", 480)])
+    assert list(rr.holders) == ["enterprise:E0"]
+    rr.refresh()
+    assert rr.short == ["enterprise:E0"]
+    assert rr.settle(*rr.budget_step("enterprise:E0")) == 6
+    assert_valid(pr, rr)
+    assert rr.sched.placed == {"B": Placement("B", "I1", 780), "C": Placement("C", "I0", 480)}
+    assert rr.best_objective == 7
