@@ -133,6 +133,27 @@ def _energetic_rows(items, cap: int, max_len: int):
                 yield [it[0] for it in sel], [it[3] for it in sel], cap * (b - a)
 
 
+def _cardinality_rows(variables, terms, cap: int):
+    """Cardinality cut of one budget: the requests spending from it number at most
+    :math:`k`, the most whose cheapest positive spends fit in the budget together (any
+    funded set spends at least the sum of its members' cheapest spends).  Valid for 0-1
+    :math:`z`; it cuts the LP's fractional last request where weights vary less than spends."""
+    idx, spends = terms
+    cheapest: dict[str, int] = {}
+    for j, sp in zip(idx, spends):
+        rid = variables[j][0].alt.request.id
+        cheapest[rid] = min(sp, cheapest.get(rid, sp))
+    k, total = 0, 0
+    for sp in sorted(cheapest.values()):
+        if total + sp > cap:
+            break
+        total += sp
+        k += 1
+    if k < len(cheapest):
+        return [(list(idx), [1] * len(idx), k)]
+    return []
+
+
 def _rounded_rows(es, rhs, unit, max_divisor):
     """Chvatal-Gomory roundings of ``sum e_v z_v <= rhs`` (all multiples of ``unit``): for an
     integer ``s >= 2``, ``sum floor(e_v / (s unit)) z_v <= floor(rhs / (s unit))`` (valid for 0-1
@@ -221,6 +242,7 @@ class KnapsackModel:
             self.budget_terms[k] = ([index[z.index] for _, z in terms], [s for s, _ in terms])
             if sum(s for s, _ in terms) > bound_caps[k]:
                 self.budget_rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], bound_caps[k]))
+                self.cg_rows.extend(_cardinality_rows(self.vars, self.budget_terms[k], bound_caps[k]))
         self.nrows = nrows
         self.weight_expr = cp_model.LinearExpr.weighted_sum([z for _, z in obj], [w for w, _ in obj])
         self.trivial = sum(w for w, _ in obj)

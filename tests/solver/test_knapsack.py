@@ -1,14 +1,18 @@
 """The window-assignment relaxation (solver.knapsack): its bound never undercuts a brute-force
 optimum, and decoded assignments always pass the independent checker."""
 
+import itertools
 import random
+from types import SimpleNamespace
 
 import pytest
 from helpers import Enterprise, Fraction, Instrument, Problem, Request, brute_force, check
+from hypothesis import given
+from hypothesis import strategies as st_
 from test_bruteforce import random_tiny
 
 from solver.decompose import decompose
-from solver.knapsack import KnapsackModel, _energetic_rows, _rounded_rows, coupled_bound, decode
+from solver.knapsack import KnapsackModel, _cardinality_rows, _energetic_rows, _rounded_rows, coupled_bound, decode
 from solver.static import Static
 
 
@@ -61,6 +65,41 @@ def test_rounded_rows_are_valid_roundings():
             z = [(mask >> k) & 1 for k in range(3)]
             if sum(e * x for e, x in zip(es, z)) <= rhs:
                 assert sum(c * x for c, x in zip(cs, z)) <= r
+
+
+def test_cardinality_cut_makes_equal_spends_exact():
+    # two requests, each spending 60 % of the budget: the LP funded 1 + 2/3 of them (8), the
+    # cut "at most one funded" gives the optimum
+    insts = [Instrument("I0", [(480, 600)]), Instrument("I1", [(480, 600)])]
+    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=5, price_per_hour={f"I{k}": 60000},
+                    voucher_share=Fraction(1, 2)) for k in range(2)]
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
+                 enterprises=[Enterprise("E0", voucher_budget=50000)])
+    km = KnapsackModel(pr, Static(pr), pr.requests, {"enterprise:E0": 50000})
+    assert km.lp_bound() == 5 == brute_force(pr)
+
+
+@given(st_.lists(st_.lists(st_.integers(1, 50), min_size=1, max_size=3), min_size=1, max_size=6),
+       st_.integers(0, 120))
+def test_cardinality_cut_is_valid(spends_per_request, cap):
+    """Every choice of at most one alternative per request within the budget satisfies the cut."""
+    variables, idx, spends = [], [], []
+    for r, alts in enumerate(spends_per_request):
+        for sp in alts:
+            idx.append(len(variables))
+            spends.append(sp)
+            variables.append((SimpleNamespace(alt=SimpleNamespace(request=SimpleNamespace(id=f"R{r}"))), None))
+    rows = _cardinality_rows(variables, (idx, spends), cap)
+    by_request = [[j for j in idx if variables[j][0].alt.request.id == f"R{r}"] for r in range(len(spends_per_request))]
+    for pick in itertools.product(*[[None] + js for js in by_request]):
+        chosen = [j for j in pick if j is not None]
+        if sum(spends[j] for j in chosen) <= cap:
+            for vs, cs, rhs in rows:
+                assert sum(c for v, c in zip(vs, cs) if v in chosen) <= rhs
+    if rows:  # and it cuts: the cheapest k+1 do not fit
+        k = rows[0][2]
+        cheapest = sorted(min(a) for a in spends_per_request)
+        assert sum(cheapest[:k]) <= cap < sum(cheapest[:k + 1])
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -112,19 +112,22 @@ def test_packing_inside_a_window_is_convexified():
 
 
 def test_a_binding_budget_is_convexified():
-    # two requests on two instruments, each spends 60 % of the enterprise's budget: one fits
-    insts = [Instrument("I0", [(480, 600)]), Instrument("I1", [(480, 600)])]
-    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=5, price_per_hour={f"I{k}": 60000},
-                    voucher_share=Fraction(1, 2)) for k in range(2)]
+    # three requests on three instruments: R0 (weight 10) spends 70 % of the enterprise's
+    # budget, R1 and R2 (weight 5) 40 % each: {R0} or {R1, R2}, optimum 10.  The window LP
+    # funds R0 and 3/4 of R1 (13; its cardinality cut, at most 2 funded, does not bite).
+    insts = [Instrument(f"I{k}", [(480, 600)]) for k in range(3)]
+    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=10 if k == 0 else 5,
+                    price_per_hour={f"I{k}": 70000 if k == 0 else 40000}, voucher_share=Fraction(1, 2))
+            for k in range(3)]
     pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
                  enterprises=[Enterprise("E0", voucher_budget=50000)])
     stc = Static(pr)
     km = KnapsackModel(pr, stc, pr.requests, {"enterprise:E0": 50000})
-    assert km.lp_bound() == 8  # 5 + 5 * 20000 / 30000
+    assert km.lp_bound() == 13  # 10 + 5 * 15000 / 20000
     pl = PatternLP(pr, stc)
     pl.solve(time.perf_counter() + 10)
     assert len(pl.units) == 1
-    assert pl.bound == 5 == brute_force(pr)
+    assert pl.bound == 10 == brute_force(pr)
 
 
 @pytest.mark.parametrize("make,seed,whole", [(random_tiny, 0, True), (random_tiny, 3, False),
