@@ -9,7 +9,10 @@ Time-indexed LP relaxation of a component (solved with GLOP), on the solver grid
 
 the same cell constraints per operator (capacity 1) and per binding lab (capacity
 :math:`c_\ell`), budget rows :math:`\sum \mathrm{spend}_a x_{a,t} \le \beta_k` with the *full*
-budget of every binding enterprise/group, and :math:`0 \le x \le 1`.  A start :math:`t` ranges
+budget of every binding enterprise/group, its cardinality cut
+:math:`\sum_{a : \mathrm{spend}_a > 0,\, t} x_{a,t} \le n_k` (:math:`n_k` the most of its requests
+whose cheapest positive spends fit in :math:`\beta_k` together; valid for 0-1 :math:`x`, see
+:mod:`solver.knapsack`), and :math:`0 \le x \le 1`.  A start :math:`t` ranges
 over the alternative's start set :math:`T_a`; the instrument interval covers the cells of
 :math:`[g t - S_i, g t + d_r + C_i)`.
 
@@ -32,6 +35,7 @@ import numpy as np
 from ortools.linear_solver import linear_solver_pb2 as lp
 from ortools.linear_solver import pywraplp
 
+from .knapsack import max_funded
 from .problem import Problem, Request
 from .static import Static
 from .windows import to_grid
@@ -72,12 +76,21 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
         if lab.capacity < len(insts):
             labs_binding[lab.id] = lab.capacity
     nvars = 0
+    # cardinality cut of each binding budget (see solver.knapsack._cardinality_rows)
+    cheapest: dict[str, list[int]] = {}
+    for r in requests:
+        sp = [a.spend for a in static.alternatives(r) if a.spend > 0]
+        for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}"):
+            if sp and k in caps:
+                cheapest.setdefault(k, []).append(min(sp))
+    card = {k: n for k, v in cheapest.items() if (n := max_funded(v, caps[k])) < len(v)}
     for r in requests:
         alts = static.alternatives(r)
         if not alts:
             continue
         rr = row(("r", r.id), 1)
         keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}") if k in caps]
+        crows = [row(("c", k), card[k]) for k in keys if k in card]
         for alt in alts:
             ins = problem.instrument_by_id[alt.instrument]
             pre = ins.setup // g
@@ -90,7 +103,7 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
                 if nvars > max_vars:
                     return None, {"reason": "too big", "vars": nvars}
                 for t in range(lo, hi):
-                    rs = [rr]
+                    rs = [rr] + crows if alt.spend > 0 else [rr]
                     c0 = t - pre
                     for c in range(c0, c0 + ilen):
                         rs.append(row(("i", ins.id, c), 1))

@@ -41,6 +41,13 @@ the variables inside (any other interval with the same variables has a larger ri
 side), and whose energies exceed the right-hand side (each row is valid by itself, so any
 family gives a valid bound).
 
+Cardinality cuts (for the LP and SCIP only): for a binding budget :math:`k`, at most
+:math:`n_k` of its requests are funded, :math:`n_k` the most whose cheapest positive spends fit
+in :math:`\beta_k` together (:func:`max_funded`): :math:`\sum_{v \in k} z_v \le n_k`.  Any funded
+set spends at least the sum of its members' cheapest spends, so the cut holds for every 0-1
+point; with weights that vary less than spends (as here) it removes the LP's fractional last
+request of each budget (measured: medium/normal component LP bounds 12111 -> 12042).
+
 Rounded rows (for the LP and SCIP only): with all times multiples of the grid :math:`g`, for
 :math:`2 \le s \le` ``max_divisor``,
 :math:`\sum_v \lfloor e_v / (s g) \rfloor z_v \le \lfloor c_q(\beta - \alpha) / (s g) \rfloor`
@@ -143,15 +150,21 @@ def _cardinality_rows(variables, terms, cap: int):
     for j, sp in zip(idx, spends):
         rid = variables[j][0].alt.request.id
         cheapest[rid] = min(sp, cheapest.get(rid, sp))
+    k = max_funded(list(cheapest.values()), cap)
+    if k < len(cheapest):
+        return [(list(idx), [1] * len(idx), k)]
+    return []
+
+
+def max_funded(cheapest: list[int], cap: int) -> int:
+    """The most requests with these cheapest spends that a budget ``cap`` can fund together."""
     k, total = 0, 0
-    for sp in sorted(cheapest.values()):
+    for sp in sorted(cheapest):
         if total + sp > cap:
             break
         total += sp
         k += 1
-    if k < len(cheapest):
-        return [(list(idx), [1] * len(idx), k)]
-    return []
+    return k
 
 
 def _rounded_rows(es, rhs, unit, max_divisor):

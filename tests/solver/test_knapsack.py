@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st_
 from test_bruteforce import random_tiny
 
+from solver.bound import lp_bound
 from solver.decompose import decompose
 from solver.knapsack import KnapsackModel, _cardinality_rows, _energetic_rows, _rounded_rows, coupled_bound, decode
 from solver.static import Static
@@ -77,6 +78,20 @@ def test_cardinality_cut_makes_equal_spends_exact():
                  enterprises=[Enterprise("E0", voucher_budget=50000)])
     km = KnapsackModel(pr, Static(pr), pr.requests, {"enterprise:E0": 50000})
     assert km.lp_bound() == 5 == brute_force(pr)
+    # the time-indexed LP (solver.bound) carries the same cut
+    b, info = lp_bound(pr, Static(pr), pr.requests, {"enterprise:E0": 50000})
+    assert b == 5 and info["rows"] > 0
+
+
+@pytest.mark.parametrize("make,seed", [(random_tiny, s) for s in range(8)] + [(packed_tiny, s) for s in range(6)])
+def test_time_indexed_lp_bound_is_valid(make, seed):
+    pr = make(seed)
+    st, comps = _components(pr)
+    total = 0
+    for c in comps:
+        b, _ = lp_bound(pr, st, c.requests, c.lp_caps)
+        total += b
+    assert total >= brute_force(pr)
 
 
 @given(st_.lists(st_.lists(st_.integers(1, 50), min_size=1, max_size=3), min_size=1, max_size=6),
