@@ -210,7 +210,8 @@ class KnapsackModel:
         obj = []
         index: dict = {}
         self.rows: list[tuple[list[int], list[int], int]] = []  # (variable indices, coefficients, rhs)
-        self.cg_rows: list[tuple[list[int], list[int], int]] = []  # roundings, for the MIP only
+        self.cg_rows: list[tuple[list[int], list[int], int]] = []  # roundings, for the LP and MIP only
+        self.card_rows: list[tuple[list[int], list[int], int]] = []  # cardinality cuts, likewise
         for r in requests:
             lits = []
             keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}")
@@ -255,7 +256,7 @@ class KnapsackModel:
             self.budget_terms[k] = ([index[z.index] for _, z in terms], [s for s, _ in terms])
             if sum(s for s, _ in terms) > bound_caps[k]:
                 self.budget_rows.append(([index[z.index] for _, z in terms], [s for s, _ in terms], bound_caps[k]))
-                self.cg_rows.extend(_cardinality_rows(self.vars, self.budget_terms[k], bound_caps[k]))
+                self.card_rows.extend(_cardinality_rows(self.vars, self.budget_terms[k], bound_caps[k]))
         self.nrows = nrows
         self.weight_expr = cp_model.LinearExpr.weighted_sum([z for _, z in obj], [w for w, _ in obj])
         self.trivial = sum(w for w, _ in obj)
@@ -304,7 +305,8 @@ class KnapsackModel:
             return 0
         w = [float(pv.alt.request.weight) for pv, _ in self.vars]
         self.lp_values = []
-        b = safe_lp_bound(self.rows + self.cg_rows + self.budget_rows, w, time_limit, primal=self.lp_values)
+        b = safe_lp_bound(self.rows + self.cg_rows + self.card_rows + self.budget_rows, w, time_limit,
+                          primal=self.lp_values)
         return None if b is None else min(self.trivial, b)
 
     def lp_order(self) -> list[PieceVar]:
@@ -317,12 +319,13 @@ class KnapsackModel:
 
     def relaxation_data(self) -> dict:
         """What :func:`coupled_bound` needs (plain lists; the CP-SAT model can be dropped)."""
-        return {"rows": self.rows + self.cg_rows, "budget_terms": self.budget_terms,
+        return {"rows": self.rows + self.cg_rows + self.card_rows, "budget_terms": self.budget_terms,
                 "weights": [pv.alt.request.weight for pv, _ in self.vars]}
 
-    def solve_mip(self, time_limit: float, hint: dict[str, Placement] | None = None) -> dict:
-        """The same 0-1 program plus the rounded rows, with SCIP (deterministic); the bound
-        is SCIP's dual bound, floored."""
+    def solve_mip(self, time_limit: float, hint: dict[str, Placement] | None = None,
+                  cuts: bool = True) -> dict:
+        """The same 0-1 program plus the rounded rows (and, with ``cuts``, the cardinality
+        cuts), with SCIP (deterministic); the bound is SCIP's dual bound, floored."""
         from ortools.linear_solver import pywraplp
         t0 = time.perf_counter()
         s = pywraplp.Solver.CreateSolver("SCIP")
@@ -332,7 +335,7 @@ class KnapsackModel:
             return out
         s.SetSolverSpecificParametersAsString("limits/gap = 0\nlimits/absgap = 0.5\nlp/threads = 1\n")
         xs = [s.BoolVar("") for _ in self.vars]
-        for vs, cs, rhs in self.rows + self.cg_rows + self.budget_rows:
+        for vs, cs, rhs in self.rows + self.cg_rows + (self.card_rows if cuts else []) + self.budget_rows:
             ct = s.Constraint(-s.infinity(), float(rhs))
             for v, c in zip(vs, cs):
                 ct.SetCoefficient(xs[v], float(c))

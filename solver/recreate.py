@@ -140,7 +140,7 @@ class RuinRecreate:
                 sched.add(p)
                 added.append(p)
         days = {(p.instrument, p.start // 1440) for p in old}
-        fill = {r.id: r for ins, day in days for r in self.users[ins]
+        fill = {r.id: r for ins, day in sorted(days) for r in self.users[ins]
                 if r.id not in sched.placed and r.release < (day + 1) * 1440 and pr.deadline_of(r) > day * 1440}
         for r in sorted(fill.values(), key=lambda r: (-r.weight / max(1, r.duration) * rng.uniform(0.7, 1.3), r.id)):
             p = sched.best_fit(r)
@@ -162,7 +162,7 @@ class RuinRecreate:
             return self.settle(*self.budget_step(self.rng.choice(self.short)))
         chosen, lo, hi = self.neighbourhood()
         old = []
-        for ins in chosen:
+        for ins in sorted(chosen):  # sorted: the same steps in every process
             tl = sched.inst.get(ins)
             if tl is None:
                 continue
@@ -172,7 +172,7 @@ class RuinRecreate:
                     old.append(p)
         for p in old:
             sched.remove(p.request)
-        cands = {r.id: r for ins in chosen for r in self.users[ins]
+        cands = {r.id: r for ins in sorted(chosen) for r in self.users[ins]
                  if r.id not in sched.placed and r.release < hi and pr.deadline_of(r) > lo}
         left = list(cands.values())
         cap = max(self.min_left_out, 2 * len(old))
