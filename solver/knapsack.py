@@ -147,7 +147,7 @@ def _cardinality_rows(variables, terms, cap: int):
     :math:`z`; it cuts the LP's fractional last request where weights vary less than spends."""
     idx, spends = terms
     cheapest: dict[str, int] = {}
-    for j, sp in zip(idx, spends):
+    for j, sp in zip(idx, spends, strict=True):
         rid = variables[j][0].alt.request.id
         cheapest[rid] = min(sp, cheapest.get(rid, sp))
     k = max_funded(list(cheapest.values()), cap)
@@ -357,12 +357,14 @@ class KnapsackModel:
         return out
 
 
-def safe_lp_bound(rows, weights, time_limit: float = 10.0, primal: list | None = None) -> int | None:
+def safe_lp_bound(rows, weights, time_limit: float = 10.0, primal: list | None = None,
+                  deadline: float | None = None) -> int | None:
     r"""Upper bound of :math:`\max \{w^\top z : A z \le b,\ 0 \le z \le 1\}` (rows ``(indices,
     coefficients, b)``, :math:`A \ge 0`) from GLOP's duals: for any :math:`y \ge 0`,
     :math:`b^\top y + \sum_j \max(0, w_j - (A^\top y)_j)` bounds the LP (weak duality with the
     box :math:`z \le 1`), so tolerances or a time limit cannot make it invalid.  Floored (the
-    weights are integers); None if GLOP returned no duals."""
+    weights are integers); None if GLOP returned no duals.  ``deadline`` (perf_counter) also
+    caps GLOP's time once the model is built."""
     import math
 
     import numpy as np
@@ -383,8 +385,10 @@ def safe_lp_bound(rows, weights, time_limit: float = 10.0, primal: list | None =
         ct = m.constraint.add(lower_bound=-math.inf, upper_bound=float(rhs))
         ct.var_index.extend(vs)
         ct.coefficient.extend([float(x) for x in cs])
+    if deadline is not None:
+        req.solver_time_limit_seconds = max(0.1, min(float(time_limit), deadline - time.perf_counter()))
     resp = lp.MPSolutionResponse()
-    pywraplp.Solver.SolveWithProto(req, resp)
+    pywraplp.Solver.SolveWithProto(req, resp)  # releases the GIL while GLOP runs
     if primal is not None and len(resp.variable_value) == n:
         primal.extend(resp.variable_value)
     if len(resp.dual_value) != len(rows):
@@ -400,7 +404,7 @@ def safe_lp_bound(rows, weights, time_limit: float = 10.0, primal: list | None =
 
 
 def coupled_bound(parts: list[tuple[dict | None, int]], budgets: dict[str, int],
-                  time_limit: float = 10.0) -> int | None:
+                  time_limit: float = 10.0, deadline: float | None = None) -> int | None:
     r"""Bound of the whole problem from the components' relaxations, coupled by the budgets.
 
     ``parts``: per component, its :meth:`KnapsackModel.relaxation_data` (or None) and a valid
@@ -430,7 +434,7 @@ def coupled_bound(parts: list[tuple[dict | None, int]], budgets: dict[str, int],
     for k, (vs, cs) in terms.items():
         if k in budgets and sum(cs) > budgets[k]:
             rows.append((vs, cs, budgets[k]))
-    b = safe_lp_bound(rows, weights, time_limit)
+    b = safe_lp_bound(rows, weights, time_limit, deadline=deadline)
     return None if b is None else const + b
 
 

@@ -37,6 +37,8 @@ coupled bound is valid by itself.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
 
@@ -53,6 +55,42 @@ from .problem import Allocation, Problem, voucher_spend
 from .recreate import RuinRecreate
 from .schedule import Schedule
 from .static import Static
+
+
+class _Child:
+    """``fn(*args)`` in a forked process (its own core and interpreter, so a long GLOP solve
+    slows no Python search), the result sent back over a pipe; None where fork is missing."""
+
+    def __init__(self, fn, *args):
+        self.proc = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=self._run, args=(child, fn, args), daemon=True)
+        self.proc.start()
+        child.close()
+
+    @staticmethod
+    def _run(conn, fn, args):
+        try:
+            conn.send(fn(*args))
+        except Exception:  # the parent treats it as no result
+            conn.send(None)
+        finally:
+            conn.close()
+            os._exit(0)
+
+    def result(self, timeout: float):
+        """The result if it arrives within ``timeout`` seconds, else None (the child is killed)."""
+        if self.proc is None:
+            return None
+        out = self.conn.recv() if self.conn.poll(max(0.0, timeout)) else None
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+        return out
 
 
 def _spend_on(problem: Problem, placements, key: str) -> int:
@@ -73,6 +111,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1,
           global_share: float = 0.3,
           global_max_vars: int = 40_000, coupled_max_vars: int = 60_000,
+          coupled_background_vars: int = 300_000,
           prove_max_requests: int = 150, pattern_share: float = 0.0,
           pattern_max_requests: int = 3000, recreate_share: float = 0.5,
           recreate_steps: int = 300) -> Allocation:
@@ -181,6 +220,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if b is not None:
             d["ub"] = min(d["ub"], b)
     coupled, coupled_info = None, {}
+    coupled_job = None  # the coupled LP when it runs in the background
     p_reserve = pattern_share * time_limit if pattern_share > 0 else 0.0  # kept for step 3d
     # 3b. window-assignment relaxation: bound + decoded solution, smallest components first
     if use_knapsack:
@@ -247,14 +287,24 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                     d["sol"], d["obj"] = list(dec.values()), dobj
             if d["obj"] >= d["ub"]:
                 d["status"] = "OPTIMAL"
-        # one LP over all relaxations, the shared budgets counted once, capped by each component's bound
+        # one LP over all relaxations, the shared budgets counted once, capped by each component's
+        # bound (a component that shares no budget adds its bound: the LP would split there anyway)
         coupled_info["time"] = time.perf_counter()
-        nvars = sum(len(d["relax"]["weights"]) for d in info if d.get("relax"))
+        parts = [(d.get("relax") if d["comp"].split else None, d["ub"]) for d in info]
+        nvars = sum(len(data["weights"]) for data, _ in parts if data)
+        budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
         if 0 < nvars <= coupled_max_vars and deadline - time.perf_counter() > 0.5:
-            budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
-            coupled = coupled_bound([(d.get("relax"), d["ub"]) for d in info], budgets,
+            coupled = coupled_bound(parts, budgets,
                                     time_limit=max(0.1, min(0.1 * time_limit, 0.25 * (deadline - time.perf_counter()))))
             coupled_info["bound"] = coupled
+        elif coupled_max_vars < nvars <= coupled_background_vars:
+            # too big to wait for (large/normal: 121816 against 122419 for the sum of the
+            # components, 15 s for 164k variables; large/over: not converged in 60 s): GLOP runs
+            # beside steps 4 and 5 in a child process, for at most 30 % of the time (the first
+            # part of step 5, ruin and recreate, leaves the second core idle)
+            coupled_job = _Child(coupled_bound, parts, budgets, time_limit,
+                                 min(final_deadline - 1.0, time.perf_counter() + 0.3 * time_limit))
+        coupled_info["vars"] = nvars
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:
             d.pop("relax", None)
@@ -385,6 +435,11 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
 
     # 6. check, explain
     t = time.perf_counter()
+    if coupled_job is not None:
+        cb = coupled_job.result(timeout=final_deadline + 0.5 - time.perf_counter())
+        coupled_info["bound"] = cb
+        if cb is not None:
+            coupled = cb if coupled is None else min(coupled, cb)
     violations = check(problem, placements)
     fallback = False
     if violations:  # never expected; keep the warm start rather than return garbage

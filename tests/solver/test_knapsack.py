@@ -110,7 +110,7 @@ def test_cardinality_cut_is_valid(spends_per_request, cap):
         chosen = [j for j in pick if j is not None]
         if sum(spends[j] for j in chosen) <= cap:
             for vs, cs, rhs in rows:
-                assert sum(c for v, c in zip(vs, cs) if v in chosen) <= rhs
+                assert sum(c for v, c in zip(vs, cs, strict=True) if v in chosen) <= rhs
     if rows:  # and it cuts: the cheapest k+1 do not fit
         k = rows[0][2]
         cheapest = sorted(min(a) for a in spends_per_request)

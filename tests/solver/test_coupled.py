@@ -1,0 +1,50 @@
+"""The coupled bound (one LP over all components, each shared budget counted once) and the
+child process that computes it beside the searches when it is too big to wait for."""
+
+import time
+from fractions import Fraction
+
+from helpers import FAST, Enterprise, Instrument, Problem, Request, brute_force, check
+
+from solver import solve
+from solver.pipeline import _Child
+
+
+def shared_budget_problem() -> Problem:
+    """Two instruments no request shares (two components), one enterprise whose budget pays for
+    two of its four 1 h requests (each spends 20,000 fen of 40,000), two on each instrument."""
+    insts = [Instrument("I0", [(480, 720)]), Instrument("I1", [(480, 720)])]
+    reqs = [Request(f"R{k}", "E0", 60, [f"I{k % 2}"], weight=3 + k, price_per_hour={f"I{k % 2}": 40000},
+                    voucher_share=Fraction(1, 2)) for k in range(4)]
+    return Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
+                   enterprises=[Enterprise("E0", voucher_budget=40000)])
+
+
+def test_each_component_alone_counts_the_whole_budget_but_the_coupled_bound_does_not():
+    pr = shared_budget_problem()
+    best = brute_force(pr)
+    assert best == 6 + 5  # R3 and R2: the budget pays for two
+    # merge_limit=0 keeps the two components apart; each one's bound assumes the whole budget
+    kw = dict(FAST, merge_limit=0, lns_share=0.0, recreate_share=0.0, global_share=0.0)  # no SCIP on the whole
+    alone = solve(pr, **kw, coupled_max_vars=0, coupled_background_vars=0)
+    assert alone.stats["split_budgets"] == ["enterprise:E0"]
+    assert alone.upper_bound == sum(d["upper_bound"] for d in alone.stats["component_detail"]) == 3 + 4 + 5 + 6
+    for sync, background in ((10**6, 0), (0, 10**6)):   # waited for, or in a child process
+        a = solve(pr, **kw, coupled_max_vars=sync, coupled_background_vars=background)
+        assert check(pr, a.placements, a.objective) == []
+        assert a.objective == best
+        assert a.stats["coupled_bound"]["bound"] == best == a.upper_bound
+        assert a.status == "OPTIMAL"
+
+
+def _slow(x):
+    time.sleep(x)
+    return x
+
+
+def test_child_returns_the_result_or_none_after_the_timeout():
+    assert _Child(_slow, 0.0).result(timeout=10) == 0.0
+    t = time.perf_counter()
+    assert _Child(_slow, 30.0).result(timeout=0.3) is None   # killed, not waited for
+    assert time.perf_counter() - t < 5
+    assert _Child(lambda: 1 / 0).result(timeout=10) is None  # an error in the child: no result
