@@ -11,7 +11,9 @@
    then CP-SAT on it (SCIP with rounded rows on small components), whose decoded assignment is
    another candidate.  Candidates are kept when better and checker-valid; split budgets use
    residual caps.  Then one LP over all components' relaxations with shared budgets counted
-   once (:func:`solver.knapsack.coupled_bound`) and, when the whole relaxation is small enough,
+   once (:func:`solver.knapsack.coupled_bound`; above ``coupled_max_vars`` variables in a child
+   process beside steps 4 and 5, its result collected at step 6) and, when the whole relaxation
+   is small enough,
    SCIP on it with every budget exact (its dual bound bounds the whole problem).
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
@@ -139,6 +141,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     recreate_share / recreate_steps: share of the time left after the merge for the ruin-and-recreate
         search (:mod:`solver.recreate`) before the LNS (``recreate_steps`` steps with
         ``deterministic_time``).
+    coupled_max_vars / coupled_background_vars: the coupled LP is waited for up to the first,
+        computed in a child process up to the second (at most 30 % of the time), else skipped.
     global_share / global_max_vars: share of the time for SCIP on the window-assignment
         relaxation of the whole problem (all budgets exact), when it has at most
         ``global_max_vars`` variables: its dual bound is a bound of the whole problem.
