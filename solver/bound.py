@@ -76,20 +76,21 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
         if lab.capacity < len(insts):
             labs_binding[lab.id] = lab.capacity
     nvars = 0
+    keys_of = {r.id: [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}")
+                      if k in caps] for r in requests}
     # cardinality cut of each binding budget (see solver.knapsack._cardinality_rows)
     cheapest: dict[str, list[int]] = {}
     for r in requests:
         sp = [a.spend for a in static.alternatives(r) if a.spend > 0]
-        for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}"):
-            if sp and k in caps:
-                cheapest.setdefault(k, []).append(min(sp))
+        for k in keys_of[r.id] if sp else ():
+            cheapest.setdefault(k, []).append(min(sp))
     card = {k: n for k, v in cheapest.items() if (n := max_funded(v, caps[k])) < len(v)}
     for r in requests:
         alts = static.alternatives(r)
         if not alts:
             continue
         rr = row(("r", r.id), 1)
-        keys = [k for k in (f"enterprise:{r.enterprise}", f"group:{problem.group_of(r.enterprise)}") if k in caps]
+        keys = keys_of[r.id]
         crows = [row(("c", k), card[k]) for k in keys if k in card]
         for alt in alts:
             ins = problem.instrument_by_id[alt.instrument]

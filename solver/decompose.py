@@ -64,6 +64,23 @@ def budget_keys(problem: Problem, r: Request) -> list[tuple[str, int]]:
     return out
 
 
+def binding_budgets(problem: Problem, static: Static, requests: list[Request]) -> dict[str, list[Request]]:
+    """Budgets (``enterprise:<id>`` / ``group:<id>``) that ``requests`` could overspend, each
+    counted at its most expensive alternative, with the requests that spend from them."""
+    spenders: dict[str, list[Request]] = {}
+    potential: dict[str, int] = {}
+    budget: dict[str, int] = {}
+    for r in requests:
+        mx = max((a.spend for a in static.alternatives(r)), default=0)
+        if mx <= 0:
+            continue
+        for k, b in budget_keys(problem, r):
+            spenders.setdefault(k, []).append(r)
+            potential[k] = potential.get(k, 0) + mx
+            budget[k] = b
+    return {k: v for k, v in sorted(spenders.items()) if potential[k] > budget[k]}
+
+
 def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
               merge_limit: int = 400) -> tuple[list[Component], list[Request]]:
     """Components and the requests that have no alternative at all."""
@@ -89,15 +106,8 @@ def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
             if lab in lab_binding:
                 uf.union(node, ("l", lab))
     comp_of = {r.id: uf.find(("r", r.id)) for r in placeable}
-    # Binding budgets.
-    potential: dict[str, int] = {}
-    budget: dict[str, int] = {}
-    for r in placeable:
-        mx = max(a.spend for a in static.alternatives(r))
-        for k, b in budget_keys(problem, r):
-            potential[k] = potential.get(k, 0) + mx
-            budget[k] = b
-    binding = sorted(k for k in potential if potential[k] > budget[k])
+    budget = {k: b for r in placeable for k, b in budget_keys(problem, r)}
+    binding = sorted(binding_budgets(problem, static, placeable))
     key_comps: dict[str, set] = {k: set() for k in binding}
     bset = set(binding)
     for r in placeable:

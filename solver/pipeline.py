@@ -316,7 +316,6 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         gvars = sum(d["ks"]["vars"] for d in info if d.get("ks"))
         if global_share > 0 and any(d["obj"] < d["ub"] for d in info) and 0 < gvars <= global_max_vars:
             tg = time.perf_counter()
-            budgets = {k: v for c in comps for k, v in c.lp_caps.items()}
             gm = KnapsackModel(problem, static, [r for c in comps for r in c.requests], budgets, max_divisor=4)
             left = min(max(global_share * time_limit, deadline - time.perf_counter() - 0.1),
                        final_deadline - time.perf_counter() - 0.5) - p_reserve

@@ -38,7 +38,7 @@ from __future__ import annotations
 import random
 import time
 
-from .decompose import budget_keys
+from .decompose import binding_budgets
 from .lns import resource_clusters
 from .problem import Placement, Problem, Request
 from .schedule import Schedule
@@ -72,19 +72,7 @@ class RuinRecreate:
         self.instruments = sorted(self.users)
         self.open, self.short = self.instruments, []  # refreshed every 200 steps (:meth:`refresh`)
         # binding budgets: key -> the requests spending from it (enterprise or group)
-        holders: dict[str, list[Request]] = {}
-        most: dict[str, int] = {}
-        limit: dict[str, int] = {}
-        for r in problem.requests:
-            alts = static.alternatives(r)
-            spend = max((a.spend for a in alts), default=0)
-            if spend <= 0:
-                continue
-            for k, b in budget_keys(problem, r):
-                holders.setdefault(k, []).append(r)
-                most[k] = most.get(k, 0) + spend
-                limit[k] = b
-        self.holders = {k: v for k, v in sorted(holders.items()) if most[k] > limit[k]}
+        self.holders = binding_budgets(problem, static, problem.requests)
         self.objective = sum(problem.request_by_id[k].weight for k in self.sched.placed)
         weights = [r.weight for r in problem.requests]
         self.slack = slack if slack is not None else 0.2 * sum(weights) / max(1, len(weights))
@@ -113,12 +101,16 @@ class RuinRecreate:
         lo = rng.randrange(0, self.problem.horizon_minutes)
         return chosen, lo, lo + rng.choice(LENGTHS)
 
+    def by_rate(self, r: Request) -> float:
+        """Sort key: decreasing weight per hour times :math:`u_r` (fresh noise each call)."""
+        return -r.weight / max(1, r.duration) * self.rng.uniform(0.7, 1.3)
+
     def order(self, cands: list[Request]) -> list[Request]:
         rng, pr = self.rng, self.problem
         cands.sort(key=lambda r: r.id)
         k = rng.random()
         if k < 0.5:
-            return sorted(cands, key=lambda r: -r.weight / max(1, r.duration) * rng.uniform(0.7, 1.3))
+            return sorted(cands, key=self.by_rate)
         if k < 0.75:
             rng.shuffle(cands)
             return cands
@@ -143,7 +135,7 @@ class RuinRecreate:
         days = {(p.instrument, p.start // 1440) for p in old}
         fill = {r.id: r for ins, day in sorted(days) for r in self.users[ins]
                 if r.id not in sched.placed and r.release < (day + 1) * 1440 and pr.deadline_of(r) > day * 1440}
-        for r in sorted(fill.values(), key=lambda r: (-r.weight / max(1, r.duration) * rng.uniform(0.7, 1.3), r.id)):
+        for r in sorted(fill.values(), key=lambda r: (self.by_rate(r), r.id)):
             p = sched.best_fit(r)
             if p is not None:
                 sched.add(p)
@@ -178,8 +170,7 @@ class RuinRecreate:
         left = list(cands.values())
         cap = max(self.min_left_out, 2 * len(old))
         if len(left) > cap:  # most weight per hour first (noisy): the others rarely get in
-            rng = self.rng
-            left.sort(key=lambda r: (-r.weight / max(1, r.duration) * rng.uniform(0.7, 1.3), r.id))
+            left.sort(key=lambda r: (self.by_rate(r), r.id))
             left = left[:cap]
         added = []
         for r in self.order(left):

@@ -26,26 +26,7 @@ def merge(intervals) -> list[Interval]:
 
 def subtract(base, holes) -> list[Interval]:
     """``base`` minus ``holes``; both may be unsorted/overlapping; result sorted disjoint."""
-    base = merge(base)
-    holes = merge(holes)
-    out: list[Interval] = []
-    j = 0
-    for a, b in base:
-        while j < len(holes) and holes[j][1] <= a:
-            j += 1
-        k = j
-        cur = a
-        while k < len(holes) and holes[k][0] < b:
-            ha, hb = holes[k]
-            if ha > cur:
-                out.append((cur, ha))
-            cur = max(cur, hb)
-            if hb >= b:
-                break
-            k += 1
-        if cur < b:
-            out.append((cur, b))
-    return out
+    return subtract_from_set(merge(base), merge(holes))
 
 
 def subtract_from_set(base: list[Interval], holes: list[Interval]) -> list[Interval]:
