@@ -25,7 +25,7 @@ def test_each_component_alone_counts_the_whole_budget_but_the_coupled_bound_does
     best = brute_force(pr)
     assert best == 6 + 5  # R3 and R2: the budget pays for two
     # merge_limit=0 keeps the two components apart; each one's bound assumes the whole budget
-    kw = dict(FAST, merge_limit=0, lns_share=0.0, recreate_share=0.0, global_share=0.0)  # no SCIP on the whole
+    kw = dict(FAST, merge_limit=0, lns_share=0.0, recreate_share=0.0, pattern_background=False)  # no whole-problem bound
     alone = solve(pr, **kw, coupled_max_vars=0, coupled_background_vars=0)
     assert alone.stats["split_budgets"] == ["enterprise:E0"]
     assert alone.upper_bound == sum(d["upper_bound"] for d in alone.stats["component_detail"]) == 3 + 4 + 5 + 6

@@ -76,10 +76,23 @@ def test_best_choice_is_the_exact_optimum(raw, caps):
     assert value == pytest.approx(brute)
 
 
-def test_node_limit_still_gives_an_upper_bound():
+def test_node_limit_hands_over_to_scip_which_finds_the_optimum():
     options = [[(1.0 + k / 10, (1,), k)] for k in range(12)]
-    upper, value, _ = best_choice(options, [6], node_limit=5)
-    assert upper >= 6 * 1.0 and upper >= value
+    upper, value, keys = best_choice(options, [6], node_limit=5)
+    assert sorted(keys) == list(range(6, 12))  # the six most valuable
+    assert value == pytest.approx(6 + 0.6 + 0.7 + 0.8 + 0.9 + 1.0 + 1.1) and upper == pytest.approx(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(option, min_size=1, max_size=3), max_size=6), st.tuples(st.integers(0, 8), st.integers(0, 8)))
+def test_cut_short_search_still_gives_a_valid_bound_and_a_feasible_choice(raw, caps):
+    options = [[(float(v), sp, (j, k)) for k, (v, sp) in enumerate(opts)] for j, opts in enumerate(raw)]
+    upper, value, keys = best_choice(options, list(caps), node_limit=1)
+    exact, _, _ = best_choice(options, list(caps))
+    chosen = [options[j][k] for j, k in keys]
+    assert len({j for j, _ in keys}) == len(keys)
+    assert all(sum(o[1][n] for o in chosen) <= caps[n] for n in range(2))
+    assert value == pytest.approx(sum(o[0] for o in chosen)) and value <= exact + 1e-9 <= upper + 2e-9
 
 
 @pytest.mark.parametrize("make,seed", [(random_tiny, s) for s in range(10)] + [(packed_tiny, s) for s in range(6)])
@@ -143,3 +156,17 @@ def test_solve_with_the_pattern_stage_keeps_optimum_and_a_valid_bound(make, seed
     assert a.objective == best <= a.upper_bound
     # the stage's own bound is valid and cuts the trivial bound (every instance here has a gap)
     assert best <= a.stats["coupled_bound"]["patterns"]["bound"] < trivial_bound(pr.requests, Static(pr))
+
+
+def test_the_background_pattern_bound_is_valid_and_used():
+    pr = packed_tiny(0)
+    best = brute_force(pr)
+    # no other bound stage, and no proof by CP-SAT (which would make the child's answer moot):
+    # the child process's pattern bound is what bounds the problem
+    kw = dict(time_limit=3.0, workers=1, seed=1, use_lp=False, use_knapsack=False, prove_max_requests=0)
+    a = solve(pr, **kw)
+    pb = a.stats["coupled_bound"]["patterns_background"]["bound"]
+    assert best <= pb < trivial_bound(pr.requests, Static(pr))
+    assert a.objective == best and a.upper_bound <= pb
+    off = solve(pr, **kw, pattern_background=False)
+    assert "patterns_background" not in off.stats["coupled_bound"]
