@@ -4,7 +4,7 @@
                                [--time-limit-scale X] [--out bench/results/allocation.json]
 
 Each (instance, method) runs in its own subprocess so that peak memory (ru_maxrss) is per run.
-Time limits (× scale): small 1.8 s, medium 28 s, large 115 s of solve() (the remainder of the
+Time limits (× scale): small 1.7 s, medium 28 s, large 115 s of solve() (the remainder of the
 2 / 30 / 120 s targets is headroom), CP-SAT with 2 workers and a fixed seed.  Every output is
 verified with the independent checker.  For medium instances the cpsat run also times
 ``place()`` for new requests against its schedule (median ms).
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-LIMITS = {"small": 1.8, "medium": 28.0, "large": 115.0}
+LIMITS = {"small": 1.7, "medium": 28.0, "large": 115.0}
 METHODS = ["fcfs", "greedy", "cpsat"]
 
 

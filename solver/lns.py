@@ -329,8 +329,10 @@ class LNS:
                     if not self.polish and upper_bound is not None and self.objective >= upper_bound:
                         break
                     stepped = True
+                    # a polishing solve has two phases of up to t each: both end by the deadline
+                    t = min(step_time, left / 2 if self.polish else left)
                     if pool is None:
-                        self.step(free, min(step_time, left), det_step)
+                        self.step(free, t, det_step)
                         self._adapt(n, step_time)
                         continue
                     # wait while a sub-problem in flight shares a cluster, or all threads are busy
@@ -340,12 +342,15 @@ class LNS:
                         if not busy and len(flying) < threads:
                             break
                         land(wait(busy or list(flying), return_when=FIRST_COMPLETED).done)
+                    left = deadline - time.perf_counter()  # after the wait
+                    if left <= 0.02:
+                        break
+                    t = min(step_time, left / 2 if self.polish else left)
                     ctx = self.prepare(free)
                     if ctx is None:
                         continue
                     for k, v in ctx["reserve"].items():
                         self.reserved[k] = self.reserved.get(k, 0) + v
-                    t = min(step_time, left)
                     fut = pool.submit(ctx["model"].solve, ctx["old"], t, 1, ctx["seed"],
                                       phase2_time=t if self.polish else 0.0)
                     flying[fut] = (n, ctx)

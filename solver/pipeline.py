@@ -139,8 +139,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
     mip_max_requests / mip_time: components up to this size get their window relaxation solved
-        with SCIP (with rounded rows) for at least min(``mip_time``, 70 % of the time left)
-        (default ``mip_time`` min(75 % of the limit, 1.5 s + 3 % of it)); without the knapsack
+        with SCIP (with rounded rows) for at least min(``mip_time``, 80 % of the time left)
+        (default ``mip_time`` min(85 % of the limit, max(1.5 s, 1 s + 3 % of it))); without the knapsack
         stage they are solved exactly as a time-indexed 0-1 MIP with SCIP instead.
     use_knapsack / knapsack_share: solve the window-assignment relaxation (:mod:`solver.knapsack`)
         of every component with a gap, in ``knapsack_share`` of the time before the LNS: its
@@ -192,7 +192,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     timings["decompose"] = time.perf_counter() - t
     say("decompose", {"components": len(comps), "hopeless": len(hopeless)})
     pattern_job = None  # the pattern relaxation of the whole problem, in the background
-    if pattern_background and not pattern_share and len(problem.requests) <= pattern_max_requests and comps:
+    if (pattern_background and not pattern_share and len(problem.requests) <= pattern_max_requests
+            and any(len(c.requests) > mip_max_requests for c in comps)):
+        # only beside components too big for an exact SCIP solve (on small/over the second
+        # process slowed that solve past its time: 541/551 against 550/550 at 1.7 s);
         # a lower priority: steps 3-5 lose less, it still converges on medium (16 s alone)
         pattern_job = _Child(_pattern_bound, problem, static, [r for c in comps for r in c.requests], warm,
                              final_deadline - 1.0, nice=5)
@@ -225,7 +228,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             if c.split:
                 for k in c.split:
                     c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
-            mip_left = min(mip_time if mip_time is not None else min(0.75 * time_limit, 1.5 + 0.03 * time_limit),
+            mip_left = min(mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit)),
                            deadline - time.perf_counter() - 0.1)
             if mip_left <= 0.05:
                 continue
@@ -275,12 +278,12 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 d["sol"], d["obj"] = list(rnd.values()), robj
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
-                mt = mip_time if mip_time is not None else min(0.75 * time_limit, 1.5 + 0.03 * time_limit)
+                mt = mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit))
                 # without the cardinality cuts: SCIP's branching closes these as fast either way
                 # (the 17 components of the small benchmark instances, seeds 0-7, 5 s limit: the
                 # same 2 unsolved, the other 15 in 13.5 s with the cuts, 12.5 s without)
                 # and the cuts only steer it elsewhere; the LP bound above has them
-                res = km.solve_mip(max(0.05, share, min(mt, 0.7 * (deadline - time.perf_counter()))), cuts=False)
+                res = km.solve_mip(max(0.05, share, min(mt, 0.8 * (deadline - time.perf_counter()))), cuts=False)
                 d["ks_mip"] = True
             elif share > 0.1 or deterministic_time is not None:
                 res = km.solve(max(0.05, share), workers=workers, seed=seed,
