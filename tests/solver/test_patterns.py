@@ -163,7 +163,8 @@ def test_the_background_pattern_bound_is_valid_and_used():
     best = brute_force(pr)
     # no other bound stage, and no proof by CP-SAT (which would make the child's answer moot):
     # the child process's pattern bound is what bounds the problem
-    kw = dict(time_limit=3.0, workers=1, seed=1, use_lp=False, use_knapsack=False, prove_max_requests=0)
+    kw = dict(time_limit=3.0, workers=1, seed=1, use_lp=False, use_knapsack=False, prove_max_requests=0,
+              mip_max_requests=0)  # the child runs only beside components above this size
     a = solve(pr, **kw)
     pb = a.stats["coupled_bound"]["patterns_background"]["bound"]
     assert best <= pb < trivial_bound(pr.requests, Static(pr))
