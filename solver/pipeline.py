@@ -63,12 +63,12 @@ from .static import Static
 
 
 class _Child:
-    """``fn(*args)`` in a forked process (its own core and interpreter, so a long GLOP solve
-    slows no Python search), the result sent back over a pipe; None where fork is missing."""
+    """``fn(*args)`` in a forked process (its own core and interpreter, so a long LP solve
+    slows no Python search; ``nice`` lowers its priority), the result sent back over a pipe;
+    None where fork is missing."""
 
     def __init__(self, fn, *args, nice: int = 0):
         self.proc = None
-        self.nice = nice
         if "fork" not in multiprocessing.get_all_start_methods():
             return
         ctx = multiprocessing.get_context("fork")
@@ -168,6 +168,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     if knapsack_share is None:
         knapsack_share = 0.6 if len(problem.requests) <= 3000 else 0.3
     deadline = final_deadline
+    mip_default = mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit))
     timings: dict[str, float] = {}
     say = progress or (lambda stage, info: None)
     static = Static(problem)
@@ -228,8 +229,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             if c.split:
                 for k in c.split:
                     c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
-            mip_left = min(mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit)),
-                           deadline - time.perf_counter() - 0.1)
+            mip_left = min(mip_default, deadline - time.perf_counter() - 0.1)
             if mip_left <= 0.05:
                 continue
             b, mi = lp_bound(problem, static, c.requests, c.caps, time_limit=mip_left, integer=True)
@@ -278,12 +278,11 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 d["sol"], d["obj"] = list(rnd.values()), robj
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
-                mt = mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit))
                 # without the cardinality cuts: SCIP's branching closes these as fast either way
                 # (the 17 components of the small benchmark instances, seeds 0-7, 5 s limit: the
                 # same 2 unsolved, the other 15 in 13.5 s with the cuts, 12.5 s without)
                 # and the cuts only steer it elsewhere; the LP bound above has them
-                res = km.solve_mip(max(0.05, share, min(mt, 0.8 * (deadline - time.perf_counter()))), cuts=False)
+                res = km.solve_mip(max(0.05, share, min(mip_default, 0.8 * (deadline - time.perf_counter()))), cuts=False)
                 d["ks_mip"] = True
             elif share > 0.1 or deterministic_time is not None:
                 res = km.solve(max(0.05, share), workers=workers, seed=seed,
