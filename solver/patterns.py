@@ -212,7 +212,8 @@ def best_choice(options: list[list[tuple[float, tuple[int, ...], int]]], caps: l
     mip = _mip_choice(items, caps)  # the search was cut short: SCIP on the same choice
     if mip is not None and mip[1] >= best[0]:
         return max(mip[0], mip[1]), mip[1], mip[2]
-    return max(best[0], min(suffix[0], mip[0] if mip else suffix[0])), best[0], best[1]
+    upper = suffix[0] if mip is None else min(suffix[0], mip[0])
+    return max(best[0], upper), best[0], best[1]
 
 
 def _mip_choice(items, caps: list[int], time_limit: float = 0.5) -> tuple[float, float, list[int]] | None:
@@ -223,15 +224,16 @@ def _mip_choice(items, caps: list[int], time_limit: float = 0.5) -> tuple[float,
         return None
     s.SetSolverSpecificParametersAsString("limits/gap = 0\nlimits/absgap = 1e-6\n")
     s.SetTimeLimit(int(time_limit * 1000))
-    flat = [(j, o, s.BoolVar("")) for j, opts in enumerate(items) for o in opts]
-    for j in range(len(items)):
-        s.Add(sum(x for i, _, x in flat if i == j) <= 1)
+    per_request = [[(o, s.BoolVar("")) for o in opts] for opts in items]
+    for row in per_request:
+        s.Add(sum(x for _, x in row) <= 1)
+    flat = [ox for row in per_request for ox in row]
     for k, cap in enumerate(caps):
-        s.Add(sum(o[1][k] * x for _, o, x in flat if o[1][k]) <= cap)
-    s.Maximize(sum(o[0] * x for _, o, x in flat))
+        s.Add(sum(o[1][k] * x for o, x in flat if o[1][k]) <= cap)
+    s.Maximize(sum(o[0] * x for o, x in flat))
     if s.Solve() not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None
-    chosen = [o for _, o, x in flat if x.solution_value() > 0.5]
+    chosen = [o for o, x in flat if x.solution_value() > 0.5]
     if any(sum(o[1][k] for o in chosen) > cap for k, cap in enumerate(caps)):
         chosen = []
     value = sum(o[0] for o in chosen)

@@ -101,6 +101,13 @@ class _Child:
         return out
 
 
+def _tighter(bound: int | None, other: int | None) -> int | None:
+    """The smaller of two upper bounds, either of which may be missing (None)."""
+    if bound is None:
+        return other
+    return bound if other is None else min(bound, other)
+
+
 def _spend_on(problem: Problem, placements, key: str) -> int:
     kind, name = key.split(":", 1)
     total = 0
@@ -176,7 +183,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     # 1. warm start
     t = time.perf_counter()
     best_sched, best_obj, warm_name = None, -1, ""
-    for name, order, fit in (("greedy", value_order(problem), False), ("bestfit", value_order(problem), True),
+    by_value = value_order(problem)
+    for name, order, fit in (("greedy", by_value, False), ("bestfit", by_value, True),
                              ("fcfs", problem.submitted_order(), False)):
         sched = Schedule(problem, static)
         greedy_fill(problem, order, sched, best_fit=fit)
@@ -345,8 +353,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             pl = PatternLP(problem, static, [r for c in comps for r in c.requests])
             pl.columns_of({p.request: p for d in info for p in d["sol"]})
             pstats = pl.solve(p_deadline)
-            if pl.bound is not None:
-                coupled = pl.bound if coupled is None else min(coupled, pl.bound)
+            coupled = _tighter(coupled, pl.bound)
         else:
             todo_p = [d for d in info if d["obj"] < d["ub"]]
             pstats = {"components": len(todo_p)}
@@ -413,12 +420,12 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     for d in info:
         for p in d["sol"]:
             sched.add(p)
-    greedy_fill(problem, value_order(problem), sched)
+    greedy_fill(problem, by_value, sched)
     timings["insertion"] = time.perf_counter() - t
 
     # 5b. large-neighbourhood search with exact sub-problems
     lns_stats = None
-    ub_now = min(sum(d["ub"] for d in info), coupled if coupled is not None else 10**18)
+    ub_now = _tighter(sum(d["ub"] for d in info), coupled)
     has_pref = any(r.preferred_start is not None for r in problem.requests)
     rr_stats = None
     if use_lns and recreate_share > 0 and sum(problem.request_by_id[k].weight for k in sched.placed) < ub_now:
@@ -438,26 +445,29 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 deterministic_time=deterministic_time, polish_share=polish_share if has_pref else 0.0,
                 upper_bound=ub_now)
         sched = lns.sched
-        greedy_fill(problem, value_order(problem), sched)
+        greedy_fill(problem, by_value, sched)
         lns_stats = {"steps": lns.steps, "improved": lns.improved, "gained": lns.gained,
                      "closer_minutes": lns.closer}
         timings["lns"] = time.perf_counter() - t
     placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
 
-    # 6. check, explain
+    # 6. the background bounds, check, explain
     t = time.perf_counter()
+    weight = sum(problem.request_by_id[p.request].weight for p in placements)
+
+    def collect(job: _Child) -> int | None:
+        """A background bound: waited for until just after the end, not at all once the
+        schedule already meets a bound (the child is killed)."""
+        proven = weight >= _tighter(sum(d["ub"] for d in info), coupled)
+        return job.result(timeout=0.0 if proven else final_deadline + 0.5 - time.perf_counter())
+
     if coupled_job is not None:
-        cb = coupled_job.result(timeout=final_deadline + 0.5 - time.perf_counter())
-        coupled_info["bound"] = cb
-        if cb is not None:
-            coupled = cb if coupled is None else min(coupled, cb)
+        coupled_info["bound"] = cb = collect(coupled_job)
+        coupled = _tighter(coupled, cb)
     if pattern_job is not None:
-        proven = sum(problem.request_by_id[p.request].weight for p in placements) >= min(
-            sum(d["ub"] for d in info), coupled if coupled is not None else 10**18)
-        pb = pattern_job.result(timeout=0.0 if proven else final_deadline + 0.5 - time.perf_counter())
+        pb = collect(pattern_job)
         coupled_info["patterns_background"] = {"bound": pb}
-        if pb is not None:
-            coupled = pb if coupled is None else min(coupled, pb)
+        coupled = _tighter(coupled, pb)
     violations = check(problem, placements)
     fallback = False
     if violations:  # never expected; keep the warm start rather than return garbage
@@ -465,9 +475,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         sched = best_sched
         placements = [warm[r.id] for r in problem.requests if r.id in warm]
     obj = sum(problem.request_by_id[p.request].weight for p in placements)
-    ub = sum(d["ub"] for d in info)
-    if coupled is not None:
-        ub = min(ub, coupled)
+    ub = _tighter(sum(d["ub"] for d in info), coupled)
     ub = max(ub, obj) if fallback else ub
     alloc = Allocation(placements=placements, objective=obj, upper_bound=ub,
                        status="OPTIMAL" if obj >= ub else "FEASIBLE", method="cpsat")
