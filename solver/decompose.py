@@ -110,7 +110,10 @@ def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
     binding = sorted(binding_budgets(problem, static, placeable))
     key_comps: dict[str, set] = {k: set() for k in binding}
     bset = set(binding)
-    for r in placeable:
+    # a request that spends nothing on every alternative couples nothing through a budget
+    most = {r.id: max(a.spend for a in static.alternatives(r)) for r in placeable}
+    spenders = [r for r in placeable if most[r.id] > 0]
+    for r in spenders:
         for k, _ in budget_keys(problem, r):
             if k in bset:
                 key_comps[k].add(comp_of[r.id])
@@ -140,14 +143,13 @@ def decompose(problem: Problem, static: Static, warm: dict[str, Placement],
     # Caps per component.
     pot_c: dict[tuple[str, object], int] = {}
     spent_c: dict[tuple[str, object], int] = {}
-    for r in placeable:
-        mx = max(a.spend for a in static.alternatives(r))
+    for r in spenders:
         p = warm.get(r.id)
         sp = voucher_spend(r, p.instrument) if p is not None else 0
         for k, _ in budget_keys(problem, r):
             if k in bset:
                 key = (k, croot[r.id])
-                pot_c[key] = pot_c.get(key, 0) + mx
+                pot_c[key] = pot_c.get(key, 0) + most[r.id]
                 spent_c[key] = spent_c.get(key, 0) + sp
     for k in binding:
         cs = sorted({c for (kk, c) in pot_c if kk == k}, key=str)

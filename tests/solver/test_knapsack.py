@@ -152,3 +152,21 @@ def test_lp_bound_and_lp_rounding(seed):
         rounded.update(decode(pr, st, km.lp_order(), caps=c.lp_caps, fill=c.requests, keep_order=True))
     assert total >= best
     assert check(pr, list(rounded.values())) == []
+
+
+def test_zero_spend_requests_do_not_couple_components_through_a_budget():
+    """E0's budget binds on I0; its request on I1 is not voucher-funded, so the two instruments
+    stay independent components and the budget is neither merged across nor split."""
+    insts = [Instrument("I0", [(480, 690)]), Instrument("I1", [(480, 690)])]
+    reqs = [Request(f"R{k}", "E0", 60, ["I0"], weight=3, price_per_hour={"I0": 20000},
+                    voucher_share=Fraction(1, 2)) for k in range(3)]
+    reqs.append(Request("R3", "E0", 60, ["I1"], weight=2, price_per_hour={"I1": 20000}, voucher_share=0))
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
+                 enterprises=[Enterprise("E0", voucher_budget=25000)])
+    st = Static(pr)
+    for limit in (0, 400):
+        comps, _ = decompose(pr, st, {}, merge_limit=limit)
+        by_first = {c.requests[0].eligible[0]: c for c in comps}
+        assert sorted(by_first) == ["I0", "I1"]
+        assert by_first["I0"].caps == by_first["I0"].lp_caps == {"enterprise:E0": 25000}
+        assert not by_first["I0"].split and not by_first["I1"].split and not by_first["I1"].caps
