@@ -47,12 +47,13 @@ def trivial_bound(requests: list[Request], static: Static) -> int:
 
 def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: dict[str, int],
              time_limit: float = 10.0, max_vars: int = 2_000_000, integer: bool = False,
-             budgets_exact: bool = False) -> tuple[int | None, dict]:
+             budgets_exact: bool = False, hint: dict | None = None) -> tuple[int | None, dict]:
     """Safe LP bound of the component (None if too big or GLOP failed).
 
     With ``integer=True`` the same time-indexed model is solved as a 0-1 MIP with SCIP: it is
     then an exact model of the component on the grid (with ``caps`` as budgets), and
-    ``info["placements"]`` holds its solution; the bound is SCIP's dual bound.
+    ``info["placements"]`` holds its solution; the bound is SCIP's dual bound.  ``hint``
+    (request id -> placement, on the grid) is a solution for SCIP to start from.
     """
     t0 = time.perf_counter()
     g = static.grid
@@ -144,6 +145,11 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
     if integer:
         req.solver_type = lp.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING
         req.solver_specific_parameters = "limits/gap = 0\nlimits/absgap = 0.5\nlp/threads = 1\n"
+        if hint:  # each hinted placement's variable at 1, every other at 0
+            on = {(p.request, p.instrument, p.operator, p.start) for p in hint.values()}
+            m.solution_hint.var_index.extend(range(len(obj)))
+            m.solution_hint.var_value.extend(
+                1.0 if (a.request.id, a.instrument, a.operator, g * t) in on else 0.0 for a, t in meta)
     for k in range(nrows):
         ct = m.constraint.add(lower_bound=-math.inf, upper_bound=row_ub[k])
         if k in row_budget:
