@@ -148,8 +148,9 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
         if hint:  # each hinted placement's variable at 1, every other at 0
             on = {(p.request, p.instrument, p.operator, p.start) for p in hint.values()}
             m.solution_hint.var_index.extend(range(len(obj)))
-            m.solution_hint.var_value.extend(
-                1.0 if (a.request.id, a.instrument, a.operator, g * t) in on else 0.0 for a, t in meta)
+            values = [1.0 if (a.request.id, a.instrument, a.operator, g * t) in on else 0.0 for a, t in meta]
+            m.solution_hint.var_value.extend(values)
+            hinted = int(sum(values))  # placements that found their variable (off the grid: none)
     for k in range(nrows):
         ct = m.constraint.add(lower_bound=-math.inf, upper_bound=row_ub[k])
         if k in row_budget:
@@ -164,6 +165,8 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
     pywraplp.Solver.SolveWithProto(req, resp)
     info = {"vars": len(obj), "rows": nrows, "build": t_build, "lp_status": lp.MPSolverResponseStatus.Name(resp.status),
             "lp_objective": resp.objective_value}
+    if integer and hint:
+        info["hinted"] = hinted
     if integer:
         from .problem import Placement
         info["time"] = time.perf_counter() - t0

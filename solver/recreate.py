@@ -25,6 +25,10 @@ the best weight seen (default a fifth of the mean request weight, so a step may 
 little to leave a local optimum), else undone exactly; the best schedule seen is what
 :attr:`best` returns and what :meth:`run` leaves in ``sched``.
 
+With ``instruments`` (whole resource clusters) the steps stay on those instruments and the
+budget steps move only their requests: two such searches over disjoint halves, each with its
+share of every budget both spend from, run side by side (:mod:`solver.pipeline`, step 5a).
+
 Every placement goes through :class:`solver.schedule.Schedule`, which enforces windows, busy
 time, buffers, operators, labs and every voucher budget, so the schedule is feasible after every
 step and the best weight seen never decreases.  A step costs a few milliseconds (pure interval
@@ -52,7 +56,10 @@ class RuinRecreate:
     the current schedule."""
 
     def __init__(self, problem: Problem, static: Static, placements: dict[str, Placement], seed: int = 0,
-                 slack: float | None = None, budget_rate: float = 0.1, min_left_out: int = 10):
+                 slack: float | None = None, budget_rate: float = 0.1, min_left_out: int = 10,
+                 instruments: set[str] | None = None):
+        """``instruments``: only ruin and recreate on these (whole resource clusters; the
+        budget steps then move only these instruments' requests)."""
         self.problem = problem
         self.static = static
         self.rng = random.Random(seed)
@@ -64,7 +71,8 @@ class RuinRecreate:
         self.users: dict[str, list[Request]] = {}  # instrument -> requests that may use it
         for r in problem.requests:
             for ins in {a.instrument for a in static.alternatives(r)}:
-                self.users.setdefault(ins, []).append(r)
+                if instruments is None or ins in instruments:
+                    self.users.setdefault(ins, []).append(r)
         cluster_of = {i: n for n, c in enumerate(resource_clusters(problem, static)) for i in c}
         self.mates: dict[str, list[str]] = {}  # instrument -> the other users' instruments of its cluster
         for i in self.users:
@@ -73,6 +81,9 @@ class RuinRecreate:
         self.open, self.short = self.instruments, []  # refreshed every 200 steps (:meth:`refresh`)
         # binding budgets: key -> the requests spending from it (enterprise or group)
         self.holders = binding_budgets(problem, static, problem.requests)
+        if instruments is not None:  # only the requests of these instruments
+            mine = {r.id for rs in self.users.values() for r in rs}
+            self.holders = {k: kept for k, v in self.holders.items() if (kept := [r for r in v if r.id in mine])}
         self.objective = sum(problem.request_by_id[k].weight for k in self.sched.placed)
         weights = [r.weight for r in problem.requests]
         self.slack = slack if slack is not None else 0.2 * sum(weights) / max(1, len(weights))

@@ -169,3 +169,47 @@ def test_same_seed_same_schedule_in_every_process():
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root, check=True)
         outs.append(json.loads(res.stdout))
     assert outs[0] == outs[1] and len(outs[0]) > 0
+
+
+def _two_clusters_one_budget():
+    """I0 and I1 share no request; E0's budget pays for one more request (40000 fen of
+    slack, each spends 40000), wanted on both (A on I0, B on I1); the time is free."""
+    from fractions import Fraction
+    half = Fraction(1, 2)
+    return Problem(horizon_minutes=1440, slot_minutes=30,
+                   instruments=[Instrument("I0", [(480, 720)]), Instrument("I1", [(480, 720)])],
+                   enterprises=[Enterprise("E0", voucher_budget=80000), Enterprise("E1")],
+                   requests=[Request("H", "E0", 120, ["I0"], weight=1, price_per_hour={"I0": 40000}, voucher_share=half),
+                             Request("A", "E0", 120, ["I0"], weight=4, price_per_hour={"I0": 40000}, voucher_share=half),
+                             Request("B", "E0", 120, ["I1"], weight=5, price_per_hour={"I1": 40000}, voucher_share=half),
+                             Request("C", "E1", 120, ["I1"], weight=2)])
+
+
+def test_restricted_to_instruments_never_touches_the_others():
+    pr = _two_clusters_one_budget()
+    rr = RuinRecreate(pr, Static(pr), {"H": Placement("H", "I0", 480)}, seed=0, instruments={"I1"})
+    assert rr.instruments == ["I1"] and list(rr.holders) == ["enterprise:E0"]
+    assert [r.id for r in rr.holders["enterprise:E0"]] == ["B"]
+    rr.run(max_steps=200)
+    assert_valid(pr, rr)
+    assert rr.sched.placed["H"] == Placement("H", "I0", 480) and "A" not in rr.sched.placed
+    assert set(rr.sched.placed) == {"H", "B", "C"}
+
+
+def test_halves_split_a_shared_budget_so_the_joined_schedule_keeps_it():
+    """Each half alone would spend E0's last 40000 fen (A beside H on I0, B on I1); with half
+    of the slack each, neither may, so the joined schedule keeps the budget: the I0 half swaps
+    H for the heavier A (same spend), the I1 half places only the unfunded C."""
+    import time
+
+    from solver.pipeline import _recreate_in_halves
+    pr = _two_clusters_one_budget()
+    st = Static(pr)
+    sched = Schedule(pr, st)
+    sched.add(Placement("H", "I0", 480))
+    out = _recreate_in_halves(pr, st, sched, 0, time.perf_counter() + 0.3, None)
+    assert out is not None
+    joined, stats = out
+    assert check(pr, list(joined.placed.values())) == []
+    assert set(joined.placed) == {"A", "C"} and stats["halves"] == [2, 2]
+    assert pr.enterprise_budget("E0") == 80000  # the children lowered their own copies only
