@@ -94,6 +94,10 @@ class _Child:
             conn.close()
             os._exit(0)
 
+    def ready(self, timeout: float) -> bool:
+        """Whether the result has arrived (waiting up to ``timeout`` seconds for it)."""
+        return self.proc is not None and self.conn.poll(max(0.0, timeout))
+
     def result(self, timeout: float):
         """The result if it arrives within ``timeout`` seconds, else None (the child is killed)."""
         if self.proc is None:
@@ -146,12 +150,12 @@ def _recreate_half(problem: Problem, static: Static, placed: dict[str, Placement
 
 
 def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed: int, deadline: float,
-                        upper_bound) -> tuple[Schedule, dict] | None:
+                        upper_bound, progress=None) -> tuple[Schedule, dict] | None:
     """Ruin and recreate on both cores: the resource clusters in two halves of about as many
     requests, one child process each.  A binding budget spent from both halves gives each half
     what is spent now plus half of what is left, so the two results joined keep it; every
     other budget stays whole.  Returns the joined schedule (checked) or None (one cluster, or
-    no fork)."""
+    no fork); ``progress("recreate", ...)`` about once a second while the children run."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
     clusters = resource_clusters(problem, static)
@@ -181,6 +185,13 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
             caps[h][key] = spent + (budget - spent) // 2
     jobs = [_Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
                    upper_bound) for h in (0, 1)]
+    start = time.perf_counter()
+    while progress and time.perf_counter() < deadline + 5.0:
+        waiting = [job for job in jobs if not job.ready(0.0)]
+        if not waiting:
+            break
+        waiting[0].ready(min(1.0, max(0.0, deadline + 5.0 - time.perf_counter())))
+        progress("recreate", {"halves": load, "seconds": round(time.perf_counter() - start, 1)})
     results = [job.result(timeout=deadline + 5.0 - time.perf_counter()) for job in jobs]
     if any(res is None for res in results):
         return None
@@ -506,7 +517,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         before = sum(problem.request_by_id[k].weight for k in sched.placed)
         halves = None
         if recreate_halves and workers > 1 and deterministic_time is None and pattern_job is None:
-            halves = _recreate_in_halves(problem, static, sched, seed, t + 0.5 * (rr_deadline - t), ub_now)
+            halves = _recreate_in_halves(problem, static, sched, seed, t + 0.5 * (rr_deadline - t), ub_now,
+                                         progress=say)
         rr_stats = {"steps": 0, "improved": 0}
         if halves is not None:
             sched, rr_stats = halves

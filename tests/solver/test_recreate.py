@@ -207,8 +207,11 @@ def test_halves_split_a_shared_budget_so_the_joined_schedule_keeps_it():
     st = Static(pr)
     sched = Schedule(pr, st)
     sched.add(Placement("H", "I0", 480))
-    out = _recreate_in_halves(pr, st, sched, 0, time.perf_counter() + 0.3, None)
+    said = []
+    out = _recreate_in_halves(pr, st, sched, 0, time.perf_counter() + 0.3, None,
+                              progress=lambda stage, info: said.append((stage, info["halves"])))
     assert out is not None
+    assert said and all(stage == "recreate" and halves == [2, 2] for stage, halves in said)  # heartbeats
     joined, stats = out
     assert check(pr, list(joined.placed.values())) == []
     assert set(joined.placed) == {"A", "C"} and stats["halves"] == [2, 2]
