@@ -145,14 +145,13 @@ def gcd_all(values) -> int:
 
 
 def full_periods(intervals, capacity: int) -> list[Interval]:
-    """Periods where at least ``capacity`` of the given intervals overlap."""
-    events = []
-    for a, b in intervals:
-        if b > a:
-            events.append((a, 1))
-            events.append((b, -1))
-    events.sort(key=lambda e: (e[0], e[1]))
-    out = []
+    """Periods where at least ``capacity`` of the given intervals overlap (sorted, disjoint,
+    touching periods joined)."""
+    if len(intervals) < capacity:
+        return []
+    # at one instant ends (-1) sort before starts (+1): touching intervals do not overlap
+    events = sorted([(a, 1) for a, b in intervals if b > a] + [(b, -1) for a, b in intervals if b > a])
+    out: list[Interval] = []
     level = 0
     start = None
     for t, delta in events:
@@ -161,6 +160,9 @@ def full_periods(intervals, capacity: int) -> list[Interval]:
             start = t
         elif level < capacity and start is not None:
             if t > start:
-                out.append((start, t))
+                if out and out[-1][1] >= start:  # touching the previous period: one period
+                    out[-1] = (out[-1][0], t)
+                else:
+                    out.append((start, t))
             start = None
-    return merge(out)
+    return out
