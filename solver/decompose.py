@@ -64,6 +64,12 @@ def budget_keys(problem: Problem, r: Request) -> list[tuple[str, int]]:
     return out
 
 
+def budget_holder(problem: Problem, key: str):
+    """The enterprise or controller group whose budget a key of :func:`budget_keys` names."""
+    kind, name = key.split(":", 1)
+    return (problem.enterprise_by_id if kind == "enterprise" else problem.group_by_id)[name]
+
+
 def binding_budgets(problem: Problem, static: Static, requests: list[Request]) -> dict[str, list[Request]]:
     """Budgets (``enterprise:<id>`` / ``group:<id>``) that ``requests`` could overspend, each
     counted at its most expensive alternative, with the requests that spend from them."""

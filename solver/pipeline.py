@@ -55,7 +55,7 @@ from collections.abc import Callable
 from .baselines import greedy_fill, value_order
 from .bound import lp_bound, trivial_bound
 from .checker import check
-from .decompose import binding_budgets, decompose
+from .decompose import binding_budgets, budget_holder, decompose
 from .explain import explain_unplaced
 from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
 from .lns import LNS, resource_clusters
@@ -141,8 +141,7 @@ def _recreate_half(problem: Problem, static: Static, placed: dict[str, Placement
     """Ruin and recreate on ``instruments`` only, every budget of ``caps`` lowered to its share
     (in a child process: the lowered budgets are the child's copy); its best placements there."""
     for key, cap in caps.items():
-        kind, name = key.split(":", 1)
-        (problem.enterprise_by_id if kind == "enterprise" else problem.group_by_id)[name].voucher_budget = cap
+        budget_holder(problem, key).voucher_budget = cap
     rr = RuinRecreate(problem, static, placed, seed=seed, instruments=instruments)
     rr.run(deadline, upper_bound=upper_bound)
     return ({rid: p for rid, p in rr.best.items() if p.instrument in instruments},
@@ -178,11 +177,9 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
         sides = {0 if static.alternatives(r)[0].instrument in halves[0] else 1 for r in reqs}
         if len(sides) < 2:
             continue
-        kind, name = key.split(":", 1)
-        budget = problem.enterprise_budget(name) if kind == "enterprise" else problem.group_budget(name)
-        spent = (sched.spent_e if kind == "enterprise" else sched.spent_g).get(name, 0)
+        spent = sched.spent(key)
         for h in (0, 1):
-            caps[h][key] = spent + (budget - spent) // 2
+            caps[h][key] = spent + (budget_holder(problem, key).voucher_budget - spent) // 2
     jobs = [_Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
                    upper_bound) for h in (0, 1)]
     start = time.perf_counter()

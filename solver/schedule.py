@@ -87,6 +87,11 @@ class Schedule:
             self.spent_g[g] -= spend
 
     # -- budgets ---------------------------------------------------------------------------
+    def spent(self, key: str) -> int:
+        """What the placements spend from the budget ``enterprise:<id>`` / ``group:<id>``."""
+        kind, name = key.split(":", 1)
+        return (self.spent_e if kind == "enterprise" else self.spent_g).get(name, 0)
+
     def budget_blocker(self, r: Request, spend: int) -> str | None:
         """``enterprise:<id>`` / ``group:<id>`` whose remaining budget is below ``spend``."""
         if spend <= 0:
