@@ -423,3 +423,42 @@ def test_lns_never_loses_weight_and_stays_feasible(pr, seed, days, moves):
         obj = lns.objective
         assert step(lns, free) >= 0 and lns.objective >= obj
         assert_valid(pr, lns)
+
+
+def _small_trap_beside_a_big_component() -> Problem:
+    """I0: value-greedy places B (90 min, 6/h) where A (120 min, 11) is worth more; I1 holds a
+    component of four requests (more than ``prove_max_requests`` below, so the LNS follows)."""
+    reqs = [Request("A", "E0", 120, ["I0"], weight=11, submitted=2),
+            Request("B", "E0", 90, ["I0"], weight=9, submitted=1)]
+    reqs += [Request(f"X{k}", "E1", 60, ["I1"], weight=3 + k, submitted=k) for k in range(4)]
+    return Problem(horizon_minutes=1440, slot_minutes=30,
+                   instruments=[Instrument("I0", [(480, 600)]), Instrument("I1", [(480, 660)])],
+                   enterprises=[Enterprise("E0"), Enterprise("E1")], requests=reqs)
+
+
+@pytest.mark.parametrize("lns_follows", [True, False])
+def test_component_proof_time_is_capped_only_when_the_lns_follows(monkeypatch, lns_follows):
+    """Step 4 gives a small component at most max(0.5 s, prove_share x limit) when an LNS
+    works on it again afterwards (medium/normal spent 5.5 s of 28 on a 51-request component it
+    could not close); without an LNS to follow it still gets the time up to the deadline."""
+    from solver import model, solve
+
+    limits = []
+    real = model.ComponentModel.solve
+
+    def spy(self, warm, time_limit, **kw):
+        limits.append(time_limit + kw.get("phase2_time", 0.0))
+        return real(self, warm, time_limit, **kw)
+
+    monkeypatch.setattr(model.ComponentModel, "solve", spy)
+    pr = _small_trap_beside_a_big_component()
+    a = solve(pr, time_limit=20.0, workers=1, seed=1, use_knapsack=False, mip_max_requests=0,
+              prove_max_requests=2 if lns_follows else 10, prove_share=0.05, pattern_background=False)
+    assert check(pr, a.placements, a.objective) == []
+    assert {p.request for p in a.placements} >= {"A"}  # the trap is solved either way
+    step4 = limits[:1]  # the first CP-SAT call is step 4's (the LNS comes after it)
+    assert step4, "the small component with a gap goes through step 4"
+    if lns_follows:
+        assert step4[0] <= max(0.5, 0.05 * 20.0) + 1e-9
+    else:
+        assert step4[0] > 5.0
