@@ -57,7 +57,7 @@ from collections.abc import Callable
 from .baselines import greedy_fill, value_order
 from .bound import lp_bound, trivial_bound
 from .checker import check
-from .decompose import binding_budgets, budget_holder, decompose
+from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
 from .knapsack import KnapsackModel, coupled_bound, decode, decode_best
 from .lns import LNS, resource_clusters
@@ -120,13 +120,21 @@ def _tighter(bound: int | None, other: int | None) -> int | None:
 
 
 def _spend_on(problem: Problem, placements, key: str) -> int:
-    kind, name = key.split(":", 1)
+    """What ``placements`` spend from the budget ``key`` (:func:`solver.decompose.budget_keys`)."""
     total = 0
     for p in placements:
         r = problem.request_by_id[p.request]
-        if (kind == "enterprise" and r.enterprise == name) or (kind == "group" and problem.group_of(r.enterprise) == name):
+        if any(k == key for k, _ in budget_keys(problem, r)):
             total += voucher_spend(r, p.instrument)
     return total
+
+
+def _residual_caps(problem: Problem, info: list[dict], d: dict) -> None:
+    """Set the caps of ``d``'s component's split budgets to what the other components' current
+    solutions leave of the full budgets."""
+    c = d["comp"]
+    for k in c.split:
+        c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
 
 
 def _pattern_bound(problem: Problem, static: Static, requests, warm: dict[str, Placement],
@@ -321,9 +329,6 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         c = d["comp"]
         if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split and not use_knapsack:
             # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
-            if c.split:
-                for k in c.split:
-                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
             mip_left = min(mip_default, deadline - time.perf_counter() - 0.1)
             if mip_left <= 0.05:
                 continue
@@ -357,9 +362,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             share = left * len(c.requests) / sum(len(e["comp"].requests) for e in todo_ks[n:])
             tk = time.perf_counter()
             small = len(c.requests) <= mip_max_requests
-            if c.split:  # residual budgets: what the other components' current solutions leave
-                for k in c.split:
-                    c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+            _residual_caps(problem, info, d)
             # model with the (residual) caps for solutions; its LP bound uses the full budgets
             km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=3 if small else 4,
                                bound_caps=c.lp_caps)
@@ -481,9 +484,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if lns_follows:  # the LNS works on this component again: no long proof attempts
             share = min(share, max(0.5, prove_share * time_limit))
         c = d["comp"]
-        if c.split:  # residual budgets: what the other components' current solutions leave
-            for k in c.split:
-                c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+        _residual_caps(problem, info, d)
         ub_constraint = d["ub"] if not fairness_bonus else None
         cm = ComponentModel(problem, static, c.requests, c.caps, upper_bound=ub_constraint,
                             fairness_bonus=fairness_bonus)
