@@ -119,22 +119,31 @@ def _tighter(bound: int | None, other: int | None) -> int | None:
     return bound if other is None else min(bound, other)
 
 
-def _spend_on(problem: Problem, placements, key: str) -> int:
-    """What ``placements`` spend from the budget ``key`` (:func:`solver.decompose.budget_keys`)."""
-    total = 0
+def _spends(problem: Problem, placements) -> dict[str, int]:
+    """What ``placements`` spend from each budget (keys of :func:`solver.decompose.budget_keys`)."""
+    out: dict[str, int] = {}
     for p in placements:
         r = problem.request_by_id[p.request]
-        if any(k == key for k, _ in budget_keys(problem, r)):
-            total += voucher_spend(r, p.instrument)
-    return total
+        spend = voucher_spend(r, p.instrument)
+        if spend:
+            for k, _ in budget_keys(problem, r):
+                out[k] = out.get(k, 0) + spend
+    return out
 
 
 def _residual_caps(problem: Problem, info: list[dict], d: dict) -> None:
     """Set the caps of ``d``'s component's split budgets to what the other components' current
-    solutions leave of the full budgets."""
+    solutions leave of the full budgets.  Each component's spends are kept beside the solution
+    they were counted on (a solution is replaced, never changed in place): counting every
+    solution again for every component cost large/over 9 s of its bound stage (35.7 -> 26.9 s)."""
     c = d["comp"]
+    if not c.split:
+        return
+    for e in info:
+        if e is not d and e.get("spends_of") is not e["sol"]:
+            e["spends_of"], e["spends"] = e["sol"], _spends(problem, e["sol"])
     for k in c.split:
-        c.caps[k] = c.lp_caps[k] - sum(_spend_on(problem, e["sol"], k) for e in info if e is not d)
+        c.caps[k] = c.lp_caps[k] - sum(e["spends"].get(k, 0) for e in info if e is not d)
 
 
 def _pattern_bound(problem: Problem, static: Static, requests, warm: dict[str, Placement],

@@ -7,7 +7,10 @@ from fractions import Fraction
 from helpers import FAST, Enterprise, Instrument, Problem, Request, brute_force, check
 
 from solver import solve
-from solver.pipeline import _Child
+from solver.decompose import decompose
+from solver.pipeline import _Child, _residual_caps
+from solver.problem import Placement
+from solver.static import Static
 
 
 def shared_budget_problem() -> Problem:
@@ -35,6 +38,26 @@ def test_each_component_alone_counts_the_whole_budget_but_the_coupled_bound_does
         assert a.objective == best
         assert a.stats["coupled_bound"]["bound"] == best == a.upper_bound
         assert a.status == "OPTIMAL"
+
+
+def test_residual_caps_follow_the_other_components_current_solutions():
+    pr = shared_budget_problem()
+    static = Static(pr)
+    comps, _ = decompose(pr, static, {}, merge_limit=0)
+    info = [{"comp": c, "sol": []} for c in comps]
+    by_inst = {c.requests[0].eligible[0]: d for c, d in zip(comps, info)}
+    a, b = by_inst["I0"], by_inst["I1"]
+    assert a["comp"].split == {"enterprise:E0"} and a["comp"].lp_caps["enterprise:E0"] == 40000
+    _residual_caps(pr, info, a)
+    assert a["comp"].caps["enterprise:E0"] == 40000          # nothing spent elsewhere yet
+    b["sol"] = [Placement("R1", "I1", 480)]                   # 20,000 fen on I1's side
+    _residual_caps(pr, info, a)
+    assert a["comp"].caps["enterprise:E0"] == 20000
+    b["sol"] = [Placement("R1", "I1", 480), Placement("R3", "I1", 540)]   # replaced, not edited
+    _residual_caps(pr, info, a)
+    assert a["comp"].caps["enterprise:E0"] == 0
+    _residual_caps(pr, info, b)                               # its own spend does not count
+    assert b["comp"].caps["enterprise:E0"] == 40000
 
 
 def _slow(x):
