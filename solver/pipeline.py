@@ -310,7 +310,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             and any(len(c.requests) > mip_max_requests for c in comps)):
         # only beside components too big for an exact SCIP solve (on small/over the second
         # process slowed that solve past its time: 541/551 against 550/550 at 1.7 s);
-        # a lower priority: steps 3-5 lose less, it still converges on medium (16 s alone)
+        # a lower priority: steps 3-5 lose less, it still converges on medium (medium/over: 7.4 s
+        # alone, about 16.5 s beside the search)
         pattern_job = _Child(_pattern_bound, problem, static, [r for c in comps for r in c.requests], warm,
                              final_deadline - 1.0, nice=5)
     lns_follows = use_lns and any(len(c.requests) > prove_max_requests for c in comps)

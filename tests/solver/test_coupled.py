@@ -45,7 +45,7 @@ def test_residual_caps_follow_the_other_components_current_solutions():
     static = Static(pr)
     comps, _ = decompose(pr, static, {}, merge_limit=0)
     info = [{"comp": c, "sol": []} for c in comps]
-    by_inst = {c.requests[0].eligible[0]: d for c, d in zip(comps, info)}
+    by_inst = {c.requests[0].eligible[0]: d for c, d in zip(comps, info, strict=True)}
     a, b = by_inst["I0"], by_inst["I1"]
     assert a["comp"].split == {"enterprise:E0"} and a["comp"].lp_caps["enterprise:E0"] == 40000
     _residual_caps(pr, info, a)
