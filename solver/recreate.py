@@ -31,10 +31,10 @@ share of every budget both spend from, run side by side (:mod:`solver.pipeline`,
 
 Every placement goes through :class:`solver.schedule.Schedule`, which enforces windows, busy
 time, buffers, operators, labs and every voucher budget, so the schedule is feasible after every
-step and the best weight seen never decreases.  A step costs under a millisecond on the benchmark
-instances (bit masks and interval arithmetic, :mod:`solver.schedule`) against ~0.15 s for an exact CP-SAT sub-problem of :mod:`solver.lns`; on
-large/over, in the same 37 s each, this search gained 5,387 and the LNS after it 713
-(``bench/allocation.py``).
+step and the best weight seen never decreases.  A step costs under a millisecond on the
+benchmark instances (bit masks and interval arithmetic, :mod:`solver.schedule`) against
+~0.15 s for an exact CP-SAT sub-problem of :mod:`solver.lns`; on large/over, in the same 37 s
+each, this search gained 5,387 and the LNS after it 713 (``bench/allocation.py``).
 """
 
 from __future__ import annotations
