@@ -188,30 +188,33 @@ class Schedule:
             return alt.starts
         return subtract_from_set(alt.starts, holes)
 
-    def _free_bits(self, alt: Alternative) -> int | None:
-        """:meth:`free_starts` on the grid as a bit mask (None where the masks cannot say).
-        A start slot :math:`s` is taken when an occupied slot lies in
-        :math:`[s - S, s + d + C)` (slots of set-up, duration, clean-up): the occupancy spread
-        over that window (:func:`_spread`), shifted by the set-up."""
+    def _free_bits(self, alt: Alternative) -> tuple[int, int] | None:
+        """:meth:`free_starts` on the grid as a bit mask ``(base, free)`` (bit ``j`` for the slot
+        ``base + j``, as :meth:`solver.static.Static.start_bits`), or None where the masks
+        cannot say.  A start slot :math:`s` is taken when an occupied slot lies in
+        :math:`[s - S, s + d + C)` (slots of set-up, duration, clean-up): the occupancy from
+        :math:`base - S` on, spread over that window (:func:`_spread`)."""
         bits = self.static.start_bits(alt)
         if bits is None:
             return None
-        allowed = bits[0]
+        base, free, _ = bits
+        width = free.bit_length()
         g = self.static.grid
         ins = self.problem.instrument_by_id[alt.instrument]
         d = alt.request.duration // g
+        before = ins.setup // g
+        window = before + d + ins.cleanup // g
         occ = self.occ_i.get(alt.instrument, 0)
         if occ:
-            allowed &= ~(_spread(occ, ins.setup // g + d + ins.cleanup // g) << (ins.setup // g))
-        if alt.operator is not None:
-            occ = self.occ_o.get(alt.operator, 0)
-            if occ:
-                allowed &= ~_spread(occ, d)
-        if ins.lab is not None:
-            full = self.lab_full.get(ins.lab, 0)
-            if full:
-                allowed &= ~_spread(full, d)
-        return allowed
+            o = (occ >> (base - before) if base >= before else occ << (before - base)) & ((1 << (width + window)) - 1)
+            if o:
+                free &= ~_spread(o, window)
+        for occ in (self.occ_o.get(alt.operator, 0) if alt.operator is not None else 0,
+                    self.lab_full.get(ins.lab, 0) if ins.lab is not None else 0):
+            o = (occ >> base) & ((1 << (width + d)) - 1) if occ else 0
+            if o:
+                free &= ~_spread(o, d)
+        return base, free
 
     def earliest(self, r: Request, check_budget=True) -> Placement | None:
         """Earliest feasible grid start over the request's alternatives (ties: eligible order)."""
@@ -220,9 +223,10 @@ class Schedule:
         for alt in self.static.alternatives(r):
             if check_budget and self.budget_blocker(r, alt.spend):
                 continue
-            free = self._free_bits(alt) if self.bits else None
-            if free is not None:  # the lowest bit is the earliest start
-                s = ((free & -free).bit_length() - 1 - self.static.bit_offset) * g if free else None
+            bits = self._free_bits(alt) if self.bits else None
+            if bits is not None:  # the lowest bit is the earliest start
+                base, free = bits
+                s = (base + (free & -free).bit_length() - 1 - self.static.bit_offset) * g if free else None
             else:
                 s = first_on_grid(self.free_starts(alt), g)
             if s is not None and (best is None or s < best.start):
@@ -240,10 +244,11 @@ class Schedule:
         for alt in self.static.alternatives(r):
             if check_budget and self.budget_blocker(r, alt.spend):
                 continue
-            free = self._free_bits(alt) if self.bits else None
-            if free is not None:  # the same ranges, read off the bit mask
-                off = self.static.bit_offset
-                ends = self.static.start_bits(alt)[1]
+            bits = self._free_bits(alt) if self.bits else None
+            if bits is not None:  # the same ranges, read off the bit mask
+                base, free = bits
+                off = self.static.bit_offset - base
+                ends = self.static.start_bits(alt)[2]
                 while free:
                     lo = (free & -free).bit_length() - 1
                     y = free >> lo

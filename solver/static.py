@@ -53,7 +53,7 @@ class Static:
         self._pieces: dict[str, list[Interval]] = {}
         self._alts: dict[str, list[Alternative]] = {}
         self._spend: dict[tuple[str, str], int] = {}
-        self._start_bits: dict[tuple[str, str, str | None], tuple[int, int] | None] = {}
+        self._start_bits: dict[tuple[str, str, str | None], tuple[int, int, int] | None] = {}
 
     @cached_property
     def grid(self) -> int:
@@ -66,23 +66,27 @@ class Static:
         before a start at time 0 still has a bit."""
         return 1 + max((i.setup for i in self.problem.instruments), default=0) // self.grid
 
-    def start_bits(self, alt: Alternative) -> tuple[int, int] | None:
-        """The alternative's grid starts as a bit mask (see :attr:`bit_offset`) and the mask
-        of the last grid start of each of its ranges (ranges that touch on the grid, as two
+    def start_bits(self, alt: Alternative) -> tuple[int, int, int] | None:
+        """The alternative's grid starts as a bit mask: ``(base, starts, ends)``, bit ``j`` of
+        ``starts`` for the slot ``base + j`` (slots as in :attr:`bit_offset`; relative to the
+        first start, so the masks stay as short as the alternative's time window), ``ends``
+        marking the last start of each of its ranges (ranges that touch on the grid, as two
         touching windows give, stay apart); None if a start lies too far before time 0."""
         key = (alt.request.id, alt.instrument, alt.operator)
         if key in self._start_bits:
             return self._start_bits[key]
-        g, off, m, ends = self.grid, self.bit_offset, 0, 0
+        g, off = self.grid, self.bit_offset
+        base, m, ends = None, 0, 0
         for lo, hi in alt.starts:
-            a, b = -((-lo) // g), -((-hi) // g)  # grid starts a..b-1 lie in [lo, hi)
+            a, b = -((-lo) // g) + off, -((-hi) // g) + off  # slots of the grid starts in [lo, hi)
             if b > a:
-                if a + off < 0:
+                if a < 0:
                     self._start_bits[key] = None
                     return None
-                m |= ((1 << (b - a)) - 1) << (a + off)
-                ends |= 1 << (b - 1 + off)
-        self._start_bits[key] = out = (m, ends)
+                base = a if base is None else base
+                m |= ((1 << (b - a)) - 1) << (a - base)
+                ends |= 1 << (b - 1 - base)
+        self._start_bits[key] = out = (base or 0, m, ends)
         return out
 
     def pieces(self, instrument_id: str) -> list[Interval]:

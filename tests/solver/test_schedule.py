@@ -38,8 +38,9 @@ def grid_starts(ranges, g):
     return [s for a, b in ranges for s in range(-(-a // g) * g, b, g)]
 
 
-def bit_starts(mask, static):
-    return [(k - static.bit_offset) * static.grid for k in range(mask.bit_length()) if mask >> k & 1]
+def bit_starts(bits, static):
+    base, mask = bits
+    return [(base + k - static.bit_offset) * static.grid for k in range(mask.bit_length()) if mask >> k & 1]
 
 
 def assert_bits_agree(pr, sched):
