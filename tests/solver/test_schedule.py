@@ -2,9 +2,12 @@
 for every alternative, the same earliest and best-fit placements, after any sequence of additions and
 removals (buffers, operators, labs at capacity, a grid finer than the slot)."""
 
-from helpers import Enterprise, Instrument, Lab, Operator, Placement, Problem, Request
+from dataclasses import replace
+
+from helpers import Enterprise, Instrument, Lab, Placement, Problem, Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_invariants import problems as invariant_problems
 
 from bench.instances import generate
 from solver.baselines import greedy_fill, value_order
@@ -15,23 +18,11 @@ from solver.static import Static
 
 @st.composite
 def problems(draw):
-    n_inst = draw(st.integers(1, 3))
-    insts = []
-    for i in range(n_inst):
-        wins = draw(st.lists(st.tuples(st.integers(0, 20), st.integers(2, 10)), min_size=1, max_size=3))
-        busy = draw(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 4)), max_size=2))
-        insts.append(Instrument(f"I{i}", [(30 * a, 30 * (a + b)) for a, b in wins],
-                                busy=[(30 * a, 30 * (a + b)) for a, b in busy],
-                                setup=draw(st.sampled_from([0, 0, 30])), cleanup=draw(st.sampled_from([0, 15])),
-                                lab="L" if draw(st.booleans()) else None))
-    reqs = [Request(f"R{k}", "E0", 15 * draw(st.integers(1, 8)),
-                    draw(st.lists(st.sampled_from([x.id for x in insts]), min_size=1, max_size=n_inst, unique=True)),
-                    release=30 * draw(st.integers(0, 10)), weight=draw(st.integers(1, 10)),
-                    needs_operator=draw(st.booleans()))
-            for k in range(draw(st.integers(1, 12)))]
-    return Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
-                   enterprises=[Enterprise("E0")], labs=[Lab("L", capacity=draw(st.sampled_from([1, 2])))],
-                   operators=[Operator("O0", [(0, 600)], [f"I{i}" for i in range(n_inst)])])
+    """The invariant tests' problems (buffers, busy time, an operator, budgets, a 15-minute
+    grid), with some of the instruments in one lab of capacity 1 or 2."""
+    pr = draw(invariant_problems())
+    insts = [replace(i, lab="L" if draw(st.booleans()) else None) for i in pr.instruments]
+    return replace(pr, instruments=insts, labs=[Lab("L", capacity=draw(st.sampled_from([1, 2])))])
 
 
 def grid_starts(ranges, g):
@@ -39,7 +30,7 @@ def grid_starts(ranges, g):
 
 
 def bit_starts(bits, static):
-    base, mask = bits
+    base, mask, _ = bits
     return [(base + k - static.bit_offset) * static.grid for k in range(mask.bit_length()) if mask >> k & 1]
 
 
@@ -77,6 +68,16 @@ def test_bit_masks_agree_with_intervals_after_any_adds_and_removes(pr, rnd):
     for rid in list(sched.placed):
         sched.remove(rid)
     assert not any(sched.occ_i.values()) and not any(sched.occ_o.values()) and not any(sched.lab_full.values())
+
+
+def test_ranges_that_touch_on_the_grid_stay_apart():
+    """Windows 00:00-01:30 and 01:30-02:30 give a 15-minute request the start ranges [0, 75] and
+    [90, 135]: two ranges, though no grid start lies between them; best fit takes the tighter."""
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=[Instrument("I0", [(0, 90), (90, 150)])],
+                 requests=[Request("R0", "E0", 15, ["I0"])], enterprises=[Enterprise("E0")])
+    sched = Schedule(pr)
+    assert sched.best_fit(pr.requests[0]) == Placement("R0", "I0", 90)
+    assert_bits_agree(pr, sched)
 
 
 def test_a_placement_off_the_grid_turns_the_masks_off():
