@@ -115,7 +115,8 @@ class Schedule:
         buffers) or of one operator never overlap, so clearing leaves the others' bits."""
         g, off = self.static.grid, self.static.bit_offset
         a, b, end = p.start - ins.setup, p.start + r.duration + ins.cleanup, p.start + r.duration
-        if a % g or b % g or p.start % g or end % g or a // g + off < 0:
+        # the grid divides every set-up, clean-up and duration: one start on it puts all four on it
+        if p.start % g or a // g + off < 0:
             self.bits = False  # off the grid: earliest and best_fit fall back to interval arithmetic
             return
         spans = [(self.occ_i, ins.id, a // g + off, b // g + off)]
@@ -188,16 +189,16 @@ class Schedule:
             return alt.starts
         return subtract_from_set(alt.starts, holes)
 
-    def _free_bits(self, alt: Alternative) -> tuple[int, int] | None:
-        """:meth:`free_starts` on the grid as a bit mask ``(base, free)`` (bit ``j`` for the slot
-        ``base + j``, as :meth:`solver.static.Static.start_bits`), or None where the masks
-        cannot say.  A start slot :math:`s` is taken when an occupied slot lies in
+    def _free_bits(self, alt: Alternative) -> tuple[int, int, int] | None:
+        """:meth:`free_starts` on the grid as bit masks ``(base, free, ends)`` (bit ``j`` for the
+        slot ``base + j``; ``ends`` the last start of each range, as
+        :meth:`solver.static.Static.start_bits`), or None where the masks cannot say.  A start slot :math:`s` is taken when an occupied slot lies in
         :math:`[s - S, s + d + C)` (slots of set-up, duration, clean-up): the occupancy from
         :math:`base - S` on, spread over that window (:func:`_spread`)."""
         bits = self.static.start_bits(alt)
         if bits is None:
             return None
-        base, free, _ = bits
+        base, free, ends = bits
         width = free.bit_length()
         g = self.static.grid
         ins = self.problem.instrument_by_id[alt.instrument]
@@ -214,7 +215,7 @@ class Schedule:
             o = (occ >> base) & ((1 << (width + d)) - 1) if occ else 0
             if o:
                 free &= ~_spread(o, d)
-        return base, free
+        return base, free, ends
 
     def earliest(self, r: Request, check_budget=True) -> Placement | None:
         """Earliest feasible grid start over the request's alternatives (ties: eligible order)."""
@@ -225,7 +226,7 @@ class Schedule:
                 continue
             bits = self._free_bits(alt) if self.bits else None
             if bits is not None:  # the lowest bit is the earliest start
-                base, free = bits
+                base, free, _ = bits
                 s = (base + (free & -free).bit_length() - 1 - self.static.bit_offset) * g if free else None
             else:
                 s = first_on_grid(self.free_starts(alt), g)
@@ -246,9 +247,8 @@ class Schedule:
                 continue
             bits = self._free_bits(alt) if self.bits else None
             if bits is not None:  # the same ranges, read off the bit mask
-                base, free = bits
+                base, free, ends = bits
                 off = self.static.bit_offset - base
-                ends = self.static.start_bits(alt)[2]
                 while free:
                     lo = (free & -free).bit_length() - 1
                     y = free >> lo
