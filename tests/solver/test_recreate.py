@@ -216,3 +216,38 @@ def test_halves_split_a_shared_budget_so_the_joined_schedule_keeps_it():
     assert check(pr, list(joined.placed.values())) == []
     assert set(joined.placed) == {"A", "C"} and stats["halves"] == [2, 2]
     assert pr.enterprise_budget("E0") == 80000  # the children lowered their own copies only
+
+
+def test_targeted_step_ejects_what_blocks_a_left_out_request():
+    """Four weeks on two instruments; B (weight 10) can only use I0 on day 5, where A sits,
+    and A could as well use I1.  One step aimed at the left-out B takes A out, puts B in
+    first and A on I1 (a step at a random time would hit day 5 about once in 20)."""
+    day = 1440
+    windows = [(d * day + 480, d * day + 720) for d in range(28)]
+    pr = Problem(horizon_minutes=28 * day, slot_minutes=30,
+                 instruments=[Instrument("I0", windows), Instrument("I1", windows)],
+                 enterprises=[Enterprise("E0")],
+                 requests=[Request("A", "E0", 240, ["I0", "I1"], release=5 * day, deadline=6 * day, weight=1),
+                           Request("B", "E0", 240, ["I0"], release=5 * day, deadline=6 * day, weight=10)])
+    rr = RuinRecreate(pr, Static(pr), {"A": Placement("A", "I0", 5 * day + 480)}, seed=0, target_rate=1.0)
+    rr.step()
+    assert_valid(pr, rr)
+    assert rr.sched.placed == {"B": Placement("B", "I0", 5 * day + 480), "A": Placement("A", "I1", 5 * day + 480)}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(invariant_problems())
+def test_a_targeted_neighbourhood_holds_a_start_of_its_left_out_request(pr):
+    """Every neighbourhood aimed at a request: the request is left out, and one of the chosen
+    instruments has a start of it with the whole booking inside the range."""
+    rr = RuinRecreate(pr, Static(pr), {p.request: p for p in fcfs(pr, explain=False).placements},
+                      seed=2, target_rate=1.0)
+    rr.refresh()
+    for _ in range(20):
+        chosen, lo, hi, target = rr.neighbourhood()
+        if not rr.left_out:
+            assert target is None
+            continue
+        assert target is not None and target.id not in rr.sched.placed
+        assert any(max(a, lo) < min(b, hi - target.duration + 1)
+                   for alt in rr.static.alternatives(target) if alt.instrument in chosen for a, b in alt.starts)
