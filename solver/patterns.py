@@ -396,6 +396,7 @@ class PatternLP:
         self._seen_units: set = set()
         self.bound: int | None = None
         self.lp_value: float | None = None
+        self.column_values: list[float] = []  # x of each column in the last LP solution
         self.iterations = 0
         self.trivial = sum(r.weight for r in self.requests)
 
@@ -507,9 +508,12 @@ class PatternLP:
         obj = s.Objective()
         obj.SetMaximization()
 
+        xs = []  # one per column of self.columns, in order
+
         def add_piece_var(col):
             pn, vs = col
             x = s.NumVar(0.0, inf, "")
+            xs.append(x)
             piece_ct[pn].SetCoefficient(x, 1.0)
             w = 0.0
             acc: dict[int, float] = {}
@@ -543,6 +547,7 @@ class PatternLP:
             if st not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
                 break
             self.lp_value = obj.Value()
+            self.column_values = [x.solution_value() for x in xs]
             y_lp = np.zeros(n_req + len(link_ct))
             for ri, c in enumerate(req_ct):
                 if c is not None:
@@ -594,6 +599,25 @@ class PatternLP:
         return {"iterations": self.iterations, "columns": len(self.columns),
                 "unit_columns": len(self.unit_columns), "lp": self.lp_value, "bound": self.bound,
                 "added": added, "units": len(self.units)}
+
+    def rounded(self) -> list[PieceVar]:
+        """The last LP solution rounded to a window assignment: each request it covers (in
+        any column with :math:`x > 0`) on the piece variable covering it most (the sum of
+        :math:`x` over the columns that hold it).  On medium the LP is nearly integral in
+        which requests it takes but spreads them over equivalent pieces; decoded
+        (:func:`solver.knapsack.decode_best`), this is a start from which ruin and recreate
+        gains faster than from the other starts (:func:`solver.pipeline._pattern_search`)."""
+        cover: dict[int, float] = {}
+        for (_, vs), v in zip(self.columns, self.column_values, strict=False):
+            if v > 1e-9:
+                for vi in vs:
+                    cover[vi] = cover.get(vi, 0.0) + v
+        best: dict[str, int] = {}
+        for vi, c in cover.items():
+            rid = self.pvs[vi].alt.request.id
+            if rid not in best or (c, -vi) > (cover[best[rid]], -best[rid]):
+                best[rid] = vi
+        return [self.pvs[vi] for vi in sorted(best.values())]
 
     # -- price and branch ----------------------------------------------------------------------
     def solve_integer(self, time_limit: float, hint: dict[str, Placement] | None = None,

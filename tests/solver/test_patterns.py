@@ -171,3 +171,58 @@ def test_the_background_pattern_bound_is_valid_and_used():
     assert a.objective == best and a.upper_bound <= pb
     off = solve(pr, **kw, pattern_background=False)
     assert "patterns_background" not in off.stats["coupled_bound"]
+
+
+@pytest.mark.parametrize("make,seed", [(random_tiny, s) for s in range(6)] + [(packed_tiny, s) for s in range(6)])
+def test_rounded_lp_puts_each_covered_request_on_one_piece_and_decodes_feasibly(make, seed):
+    pr = make(seed)
+    stc = Static(pr)
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() + 10)
+    covered = {pl.pvs[vi].alt.request.id for (_, vs), v in zip(pl.columns, pl.column_values, strict=False)
+               if v > 1e-9 for vi in vs}
+    rounded = pl.rounded()
+    ids = [pv.alt.request.id for pv in rounded]
+    assert len(ids) == len(set(ids)) and set(ids) == covered
+    placed = decode_best(pr, stc, rounded, caps=pl.budget_of, fill=pr.requests)
+    assert check(pr, list(placed.values())) == []
+    assert sum(pr.request_by_id[k].weight for k in placed) <= brute_force(pr)
+
+
+def test_rounded_lp_keeps_the_piece_that_covers_a_request_most():
+    """R0 fits only the first window, R1 either: the LP puts R1 wholly in the second one."""
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=[Instrument("I0", [(480, 600), (780, 900)])],
+                 requests=[Request("R0", "E0", 120, ["I0"], deadline=600, weight=10),
+                           Request("R1", "E0", 120, ["I0"], weight=10)],
+                 enterprises=[Enterprise("E0")])
+    pl = PatternLP(pr, Static(pr))
+    pl.solve(time.perf_counter() + 10)
+    assert pl.bound == 20
+    assert sorted((pv.alt.request.id, pv.piece) for pv in pl.rounded()) == [("R0", (480, 600)), ("R1", (780, 900))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_pattern_child_searches_from_its_rounded_lp(seed):
+    from solver.pipeline import _pattern_search
+    pr = packed_tiny(seed)
+    best = brute_force(pr)
+    res = _pattern_search(pr, Static(pr), pr.requests, {}, time.perf_counter() + 10, time.perf_counter() + 2.5)
+    assert check(pr, res["placements"], res["objective"]) == []
+    assert res["start"] <= res["objective"] <= best <= res["bound"]
+
+
+@pytest.mark.parametrize("make,seed", [(packed_tiny, 6), (random_tiny, 3)])
+def test_the_pipeline_takes_the_pattern_childs_schedule_when_it_is_better(make, seed, monkeypatch):
+    """The main process cannot improve its warm start here (no bound stages, no proof, no ruin
+    and recreate, the LNS switched off): the optimum comes from the child."""
+    from solver.lns import LNS
+    monkeypatch.setattr(LNS, "run", lambda self, *a, **k: None)
+    pr = make(seed)
+    best = brute_force(pr)
+    kw = dict(time_limit=3.0, workers=1, seed=1, use_lp=False, use_knapsack=False, prove_max_requests=0,
+              mip_max_requests=0, recreate_share=0.0)
+    a = solve(pr, **kw)
+    child = a.stats["coupled_bound"]["patterns_background"]
+    assert check(pr, a.placements, a.objective) == []
+    assert a.objective == child["objective"] == best > a.stats["warm_objective"] and child["taken"]
+    assert solve(pr, **kw, pattern_background=False).objective == a.stats["warm_objective"]
