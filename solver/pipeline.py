@@ -288,7 +288,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         half of the resource clusters (with 2+ workers, when no pattern child runs).
     pattern_background / pattern_share / pattern_max_requests: the pattern relaxation of the whole
         problem (at most ``pattern_max_requests`` requests) in a child process (no bound from it
-        where fork is missing); with ``pattern_share`` > 0 instead in that share of the time,
+        where fork is missing), which also searches once its LP converges (with the LNS on); with ``pattern_share`` > 0 instead in that share of the time,
         before step 4 (per component above ``pattern_max_requests``).
     coupled_max_vars / coupled_background_vars: the coupled LP is waited for up to the first,
         computed in a child process (lower priority, until 1 s before the end) up to the second,
@@ -587,7 +587,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             # weight only, on one core (the pattern child searches on the other), until the
             # child reports; the better schedule is polished
             lns.run(search_at, days=lns_days, step_time=lns_step, progress=say, threads=1, upper_bound=ub_now)
-            if pattern_job.ready(search_at + 0.5 - time.perf_counter()):
+            if lns.objective < ub_now and pattern_job.ready(search_at + 0.5 - time.perf_counter()):
                 pattern_res = pattern_job.result(timeout=0.0)
                 pattern_job = None
                 theirs = (pattern_res or {}).get("placements")
