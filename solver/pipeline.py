@@ -166,8 +166,7 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
     out: dict = {"bound": pl.bound}
     if search_deadline is None or time.perf_counter() > search_deadline - 1.0 or not pl.column_values:
         return out
-    caps = {k: b for r in problem.requests for k, b in budget_keys(problem, r)}
-    start = decode_best(problem, static, pl.rounded(), caps=caps, fill=list(requests))
+    start = decode_best(problem, static, pl.rounded(), caps=pl.budget_of, fill=list(requests))
     del pl
     rr = RuinRecreate(problem, static, start, seed=seed)
     out["start"] = rr.objective
@@ -327,7 +326,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     say("decompose", {"components": len(comps), "hopeless": len(hopeless)})
     pattern_job = None  # the pattern relaxation of the whole problem, in the background
     search_at = None  # when the pattern child's search reports (it searches from its LP until then)
-    pattern_res = None  # what it reported
+    pattern_res = None  # what it reported, once collected ({} if nothing)
     if (pattern_background and not pattern_share and len(problem.requests) <= pattern_max_requests
             and any(len(c.requests) > mip_max_requests for c in comps)):
         # only beside components too big for an exact SCIP solve (on small/over the second
@@ -588,9 +587,9 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             # child reports; the better schedule is polished
             lns.run(search_at, days=lns_days, step_time=lns_step, progress=say, threads=1, upper_bound=ub_now)
             if lns.objective < ub_now and pattern_job.ready(search_at + 0.5 - time.perf_counter()):
-                pattern_res = pattern_job.result(timeout=0.0)
+                pattern_res = pattern_job.result(timeout=0.0) or {}
                 pattern_job = None
-                theirs = (pattern_res or {}).get("placements")
+                theirs = pattern_res.get("placements")
                 if theirs and pattern_res["objective"] > lns.objective and not check(problem, theirs):
                     for k in lns_stats:
                         lns_stats[k] += getattr(lns, k)
@@ -623,10 +622,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         coupled_info["bound"] = cb = collect(coupled_job)
         coupled = _tighter(coupled, cb)
     if pattern_job is not None:
-        pattern_res = collect(pattern_job)
-    if pattern_res is not None or pattern_job is not None:
-        pb = (pattern_res or {}).get("bound")
-        coupled_info["patterns_background"] = {"bound": pb, **{k: v for k, v in (pattern_res or {}).items()
+        pattern_res = collect(pattern_job) or {}
+    if pattern_res is not None:  # a child ran ({} if it gave nothing)
+        pb = pattern_res.get("bound")
+        coupled_info["patterns_background"] = {"bound": pb, **{k: v for k, v in pattern_res.items()
                                                                if k in ("start", "objective", "steps", "taken")}}
         coupled = _tighter(coupled, pb)
     violations = check(problem, placements)
