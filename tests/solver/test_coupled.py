@@ -6,9 +6,11 @@ from fractions import Fraction
 
 from helpers import FAST, Enterprise, Instrument, Problem, Request, brute_force, check
 
+from bench.instances import generate
 from solver import solve
 from solver.decompose import decompose
-from solver.pipeline import _Child, _residual_caps
+from solver.knapsack import KnapsackModel
+from solver.pipeline import _Child, _order_of, _relax_big, _residual_caps
 from solver.problem import Placement
 from solver.static import Static
 
@@ -71,3 +73,33 @@ def test_child_returns_the_result_or_none_after_the_timeout():
     assert _Child(_slow, 30.0).result(timeout=0.3) is None   # killed, not waited for
     assert time.perf_counter() - t < 5
     assert _Child(lambda: 1 / 0).result(timeout=10) is None  # an error in the child: no result
+
+
+def test_the_relaxation_child_gives_what_the_parent_would_compute():
+    """_relax_big's LP bound, order and coupled-LP data per component, the order rebuilt in
+    the parent by _order_of, equal what the parent computes itself."""
+    pr = generate("small", True, 1)
+    static = Static(pr)
+    comps, _ = decompose(pr, static, {}, merge_limit=0)
+    assert len(comps) == 3
+    got = _relax_big(pr, static, comps, time.perf_counter() + 5, time.perf_counter() + 30)
+    assert len(got) == len(comps)
+    for c, g in zip(comps, got, strict=True):
+        km = KnapsackModel(pr, static, c.requests, c.caps, max_divisor=4, bound_caps=c.lp_caps)
+        assert g["lp_bound"] == km.lp_bound(time_limit=5) is not None
+        mine = km.lp_order()
+        assert mine and _order_of(pr, static, g["order"]) == mine
+        assert g["relax"] == km.relaxation_data()
+
+
+def test_components_from_the_relaxation_child_keep_the_shared_budget():
+    """Both components are "too big to prove" (prove_max_requests=0), so a child process takes
+    one of them in step 3b; its LP-guided order, alone with the whole budget, would spend it all
+    (R3 with R1 on I1), so the parent must decode it with what the other component left."""
+    pr = shared_budget_problem()
+    a = solve(pr, time_limit=4.0, workers=2, seed=1, merge_limit=0, prove_max_requests=0,
+              pattern_background=False, coupled_max_vars=10**6)
+    detail = a.stats["component_detail"]
+    assert [d["knapsack"].get("child", False) for d in detail].count(True) == 1
+    assert not a.stats["checker_fallback"] and check(pr, a.placements, a.objective) == []
+    assert a.objective == brute_force(pr) == a.upper_bound
