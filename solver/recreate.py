@@ -128,6 +128,8 @@ class RuinRecreate:
                 if self.mates[alt.instrument] and rng.random() < 0.5:
                     chosen.add(rng.choice(self.mates[alt.instrument]))
                 return chosen, lo, lo + length, r
+        if not self.open:  # no request can be placed anywhere: nothing to ruin
+            return set(), 0, 0, None
         first = rng.choice(self.open)
         chosen = {first}
         if self.mates[first] and rng.random() < 0.5:

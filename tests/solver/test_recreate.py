@@ -251,3 +251,14 @@ def test_a_targeted_neighbourhood_holds_a_start_of_its_left_out_request(pr):
         assert target is not None and target.id not in rr.sched.placed
         assert any(max(a, lo) < min(b, hi - target.duration + 1)
                    for alt in rr.static.alternatives(target) if alt.instrument in chosen for a, b in alt.starts)
+
+
+def test_no_placeable_request_gives_an_empty_neighbourhood():
+    """Found by the property above: with no request placeable anywhere there is no instrument
+    to ruin; the neighbourhood is empty instead of an error."""
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=[Instrument("I0", [(480, 540)])],
+                 enterprises=[Enterprise("E0")], requests=[Request("A", "E0", 120, ["I0"], weight=3)])
+    rr = RuinRecreate(pr, Static(pr), {}, seed=0, target_rate=1.0)
+    rr.refresh()
+    assert rr.neighbourhood() == (set(), 0, 0, None)
+    assert rr.step() == 0 and rr.sched.placed == {}
