@@ -14,13 +14,14 @@
    residual caps.  Without a pattern child, a child process does this stage but the 0-1 solve
    for the biggest components (about half of those too big to prove) on the second core
    (:func:`_relax_big`; large/over: the stage from 40 to 23 s, 115 s runs 98238 mean of seeds
-   0-2 against 98148 of 3 runs before, same machine and day).  Then one LP over all components' relaxations with shared budgets counted
-   once (:func:`solver.knapsack.coupled_bound`; above ``coupled_max_vars`` variables in a child
+   0-2 against 98148 of 3 runs before, same machine and day).  Then one LP over all
+   components' relaxations with shared budgets counted once
+   (:func:`solver.knapsack.coupled_bound`; above ``coupled_max_vars`` variables in a child
    process at a lower priority beside steps 4 and 5, until 1 s before the end, its result
-   collected at step 6).  Up to
-   ``pattern_max_requests`` requests, the pattern relaxation of the whole problem
-   (:mod:`solver.patterns`, every budget exact) runs from step 2 to 1 s before the end in a
-   child process at a lower priority; its bound is collected at step 6 (medium: 11959 against
+   collected at step 6).  Up to ``pattern_max_requests`` requests, the pattern relaxation of
+   the whole problem (:mod:`solver.patterns`, every budget exact) runs from step 2 to 1 s
+   before the end in a child process at a lower priority (CP-SAT meanwhile on one worker,
+   so the child has a core); its bound is collected at step 6 (medium: 11959 against
    11981 for SCIP on the whole window relaxation in 10 s, which it replaces, and 10056 against
    10091 oversubscribed).  Once its LP has converged, the child also searches: the LP solution
    rounded to one piece per request (:meth:`solver.patterns.PatternLP.rounded`), decoded, then
@@ -706,7 +707,9 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     if pattern_res is not None:  # a child ran ({} if it gave nothing)
         pb = pattern_res.get("bound")
         coupled_info["patterns_background"] = {"bound": pb, **{k: v for k, v in pattern_res.items()
-                                                               if k in ("start", "objective", "steps", "taken", "lp_done")}}
+                                                               if k in ("start", "objective", "steps", "taken")}}
+        if "lp_done" in pattern_res:  # seconds from the start of the call to the LP's end
+            coupled_info["patterns_background"]["lp_seconds"] = round(pattern_res["lp_done"] - T0, 2)
         coupled = _tighter(coupled, pb)
     violations = check(problem, placements)
     fallback = False

@@ -168,6 +168,7 @@ def test_the_background_pattern_bound_is_valid_and_used():
     a = solve(pr, **kw)
     pb = a.stats["coupled_bound"]["patterns_background"]["bound"]
     assert best <= pb < trivial_bound(pr.requests, Static(pr))
+    assert 0 < a.stats["coupled_bound"]["patterns_background"]["lp_seconds"] < a.timings["total"]
     assert a.objective == best and a.upper_bound <= pb
     off = solve(pr, **kw, pattern_background=False)
     assert "patterns_background" not in off.stats["coupled_bound"]
