@@ -180,6 +180,25 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
     return out
 
 
+def _offer(problem: Problem, d: dict, placements) -> None:
+    """Keep ``placements`` as the component's solution (``d``) if they weigh more and pass the
+    checker."""
+    placements = list(placements)
+    w = sum(problem.request_by_id[p.request].weight for p in placements)
+    if w > d["obj"] and not check(problem, placements):
+        d["sol"], d["obj"] = placements, w
+
+
+def _window_lp(problem: Problem, static: Static, c, share: float, deadline: float,
+               max_divisor: int = 4) -> tuple[KnapsackModel, int | None]:
+    """The window relaxation of component ``c`` (its caps for solutions, the full budgets for
+    the bound) and its safe LP bound.  A time limit that stops GLOP early leaves a far looser
+    bound (measured: 8672 after 1 s against 7421 converged after 1.3 s, 13,541 variables), so
+    the LP gets at least 3 s (``share`` if more), within ``deadline``."""
+    km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=max_divisor, bound_caps=c.lp_caps)
+    return km, km.lp_bound(time_limit=max(0.1, min(max(3.0, share), deadline - time.perf_counter() - 0.05)))
+
+
 def _relax_big(problem: Problem, static: Static, comps, ks_deadline: float, deadline: float) -> list[dict]:
     """Step 3b's work on ``comps`` without the 0-1 solve, in a child process beside the parent's
     own share: per component the window relaxation's LP bound (full budgets), its LP-guided
@@ -189,8 +208,7 @@ def _relax_big(problem: Problem, static: Static, comps, ks_deadline: float, dead
     for n, c in enumerate(comps):
         left = max(0.0, ks_deadline - time.perf_counter())
         share = left * len(c.requests) / sum(len(e.requests) for e in comps[n:])
-        km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=4, bound_caps=c.lp_caps)
-        lpb = km.lp_bound(time_limit=max(0.1, min(max(3.0, share), deadline - time.perf_counter() - 0.05)))
+        km, lpb = _window_lp(problem, static, c, share, deadline)
         index, k = {}, {}
         for pv, _ in km.vars:
             rid = pv.alt.request.id
@@ -322,8 +340,9 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         half of the resource clusters (with 2+ workers, when no pattern child runs).
     pattern_background / pattern_share / pattern_max_requests: the pattern relaxation of the whole
         problem (at most ``pattern_max_requests`` requests) in a child process (no bound from it
-        where fork is missing), which also searches once its LP converges (with the LNS on); with ``pattern_share`` > 0 instead in that share of the time,
-        before step 4 (per component above ``pattern_max_requests``).
+        where fork is missing), which also searches once its LP converges (with the LNS on);
+        with ``pattern_share`` > 0 instead in that share of the time, before step 4 (per
+        component above ``pattern_max_requests``).
     coupled_max_vars / coupled_background_vars: the coupled LP is waited for up to the first,
         computed in a child process (lower priority, until 1 s before the end) up to the second,
         else skipped.
@@ -416,9 +435,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 continue
             b, mi = lp_bound(problem, static, c.requests, c.caps, time_limit=mip_left, integer=True)
             if b is not None and "placements" in mi:
-                mobj = sum(problem.request_by_id[p.request].weight for p in mi["placements"])
-                if mobj > d["obj"] and not check(problem, mi["placements"]):
-                    d["sol"], d["obj"] = mi["placements"], mobj
+                _offer(problem, d, mi["placements"])
                 if mi.get("optimal") and not c.split:
                     d["ub"] = min(d["ub"], b)
                     d["status"] = "OPTIMAL" if d["obj"] >= d["ub"] else d["status"]
@@ -461,11 +478,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 got = child_out[by_child[id(c)]] if by_child[id(c)] < len(child_out) else None
                 if got is not None:  # else (no result in time) the parent does it below
                     _residual_caps(problem, info, d)
-                    rnd = decode(problem, static, _order_of(problem, static, got["order"]), caps=c.caps,
-                                 fill=c.requests, keep_order=True)
-                    robj = sum(problem.request_by_id[k].weight for k in rnd)
-                    if robj > d["obj"] and not check(problem, list(rnd.values())):
-                        d["sol"], d["obj"] = list(rnd.values()), robj
+                    _offer(problem, d, decode(problem, static, _order_of(problem, static, got["order"]),
+                                              caps=c.caps, fill=c.requests, keep_order=True).values())
                     d["relax"], d["ks"] = got["relax"], {"status": "SKIPPED", "lp_bound": got["lp_bound"],
                                                          "child": True}
                     if got["lp_bound"] is not None:
@@ -480,17 +494,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             tk = time.perf_counter()
             small = len(c.requests) <= mip_max_requests
             _residual_caps(problem, info, d)
-            # model with the (residual) caps for solutions; its LP bound uses the full budgets
-            km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=3 if small else 4,
-                               bound_caps=c.lp_caps)
-            # a time limit that stops GLOP early leaves a far looser bound (measured: 8672 after 1 s
-            # against 7421 converged after 1.3 s, 13,541 variables): give the LP a few seconds
-            lpb = km.lp_bound(time_limit=max(0.1, min(max(3.0, share), deadline - time.perf_counter() - 0.05)))
+            km, lpb = _window_lp(problem, static, c, share, deadline, max_divisor=3 if small else 4)
             # LP-guided rounding: a candidate solution and a better hint
-            rnd = decode(problem, static, km.lp_order(), caps=c.caps, fill=c.requests, keep_order=True)
-            robj = sum(problem.request_by_id[k].weight for k in rnd)
-            if robj > d["obj"] and not check(problem, list(rnd.values())):
-                d["sol"], d["obj"] = list(rnd.values()), robj
+            _offer(problem, d, decode(problem, static, km.lp_order(), caps=c.caps, fill=c.requests,
+                                      keep_order=True).values())
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
                 # without the cardinality cuts: SCIP's branching closes these as fast either way
@@ -522,10 +529,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                     if rb.get("bound") is not None:
                         d["ub"] = min(d["ub"], rb["bound"])
             if "chosen" in res:
-                dec = decode_best(problem, static, res["chosen"], caps=c.caps, fill=c.requests)
-                dobj = sum(problem.request_by_id[k].weight for k in dec)
-                if dobj > d["obj"] and not check(problem, list(dec.values())):
-                    d["sol"], d["obj"] = list(dec.values()), dobj
+                _offer(problem, d, decode_best(problem, static, res["chosen"], caps=c.caps, fill=c.requests).values())
             if d["obj"] >= d["ub"]:
                 d["status"] = "OPTIMAL"
         if relax_job is not None and child_out is None:  # the stage ran out of time first
