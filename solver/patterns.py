@@ -216,6 +216,52 @@ def best_choice(options: list[list[tuple[float, tuple[int, ...], int]]], caps: l
     return max(best[0], upper), best[0], best[1]
 
 
+def joined_bound(parts: list[tuple[float, list[dict]]], budgets: dict[str, int]) -> int | None:
+    r"""A bound of the union of disjoint request sets (components) that share budgets, from each
+    one's pattern LP (one of :meth:`PatternLP.joint_parts` each: a Lagrangian bound and its
+    units' terms, every shared key convexified in each).  Their duals joined are a dual point of
+    the pattern relaxation of the union: its pieces and request rows are theirs, and its units
+    are theirs joined where they share a key.  So by weak duality the union is bounded by
+
+    .. math::
+        \sum_C \mathrm{lb}_C - \sum_C \sum_{u \in C} t_u + \sum_U \max(0, \mathrm{best}_U),
+
+    :math:`t_u` each unit's term and :math:`\mathrm{best}_U` the best budget-feasible choice
+    (:func:`best_choice`, upper bound) of each joined unit over all its options, every budget of
+    ``budgets`` counted once.  None without parts."""
+    if not parts:
+        return None
+    uf = UnionFind()
+    total = 0.0
+    units = []
+    for lb, terms in parts:
+        total += lb
+        for t in terms:
+            total -= t["term"]
+            for k in t["keys"][1:]:
+                uf.union(t["keys"][0], k)
+            units.append(t)
+    joined: dict = {}
+    for t in units:
+        joined.setdefault(uf.find(t["keys"][0]), []).append(t)
+    for group in joined.values():
+        keys = sorted({k for t in group for k in t["keys"]})
+        at = {k: n for n, k in enumerate(keys)}
+        options = []
+        for t in group:
+            for opts in t["options"].values():
+                row = []
+                for n, (v, spend) in enumerate(opts):
+                    full = [0] * len(keys)
+                    for k, s in zip(t["keys"], spend, strict=True):
+                        full[at[k]] = s
+                    row.append((v, tuple(full), n))
+                options.append(row)
+        ub, _, _ = best_choice(options, [budgets[k] for k in keys])
+        total += max(0.0, ub)
+    return math.floor(total + 1e-6 * max(1.0, abs(total)))
+
+
 def _mip_choice(items, caps: list[int], time_limit: float = 0.5) -> tuple[float, float, list[int]] | None:
     """:func:`best_choice` as a small 0-1 program with SCIP: (dual bound, value, keys), or None.
     A choice SCIP's tolerances let over a cap is dropped (value 0); the bound stays valid."""
@@ -252,7 +298,10 @@ class PatternLP:
     """Column generation for the pattern relaxation of ``requests`` (normally all of them),
     with the budgets convexified by units (see the module docstring)."""
 
-    def __init__(self, problem: Problem, static: Static, requests: list[Request] | None = None):
+    def __init__(self, problem: Problem, static: Static, requests: list[Request] | None = None,
+                 binding: set[str] | None = None):
+        """``binding``: budget keys to convexify by units even where ``requests`` alone cannot
+        exceed them (a budget shared with other requests, for :meth:`joint_parts`)."""
         self.problem = problem
         self.static = static
         g = self.grid = static.grid
@@ -281,7 +330,7 @@ class PatternLP:
             for k, b in budget_keys(problem, r):
                 self.budget_of[k] = b
                 potential[k] = potential.get(k, 0) + most
-        self.binding = {k for k, b in self.budget_of.items() if potential[k] > b}
+        self.binding = {k for k, b in self.budget_of.items() if potential[k] > b or k in (binding or ())}
         uf = UnionFind()
         for r in self.requests:
             for k, _ in budget_keys(problem, r):
@@ -399,6 +448,8 @@ class PatternLP:
         self.column_values: list[float] = []  # x of each column in the last LP solution
         self.iterations = 0
         self.trivial = sum(r.weight for r in self.requests)
+        self.best_lb: float | None = None   # the best Lagrangian bound, unfloored
+        self.best_point = None              # its dual point (y, mu)
 
     # -- columns -------------------------------------------------------------------------------
     @staticmethod
@@ -540,7 +591,6 @@ class PatternLP:
             add_unit_var(col)
         best = math.inf
         added = 0
-        rhs = np.asarray(self.row_rhs)
         center = None  # (y, mu) of the best Lagrangian bound: the stability centre
         # primal simplex: each added column keeps the last basis primal feasible, so it
         # re-solves from there (medium/over to convergence: 11.1 s against 18.0 s for CLP's
@@ -574,13 +624,10 @@ class PatternLP:
                 # a dual above the request's weight only adds to the bound: clip it (no
                 # pattern can use the request at such a price either way)
                 y = np.minimum(y, self._wmax)
-                prof = self.profits(y, mu)
-                priced = self.price(prof)
-                units = self.price_units(y[n_req:])
-                lb = (float(y[:n_req].sum() + (mu @ rhs if len(mu) else 0.0))
-                      + sum(max(0.0, v) for v, _ in priced) + sum(max(0.0, ub) for ub, _, _ in units))
+                lb, prof, priced, units = self.lagrangian(y, mu)
                 if lb < best:
                     best, center = lb, (y, mu)
+                    self.best_lb, self.best_point = lb, (y, mu)
                 prof_lp = prof if alpha == 0 else self.profits(y_lp, mu_lp)
                 gamma_lp = y_lp[n_req:]
                 for pn, (_, vs) in enumerate(priced):
@@ -604,6 +651,47 @@ class PatternLP:
         return {"iterations": self.iterations, "columns": len(self.columns),
                 "unit_columns": len(self.unit_columns), "lp": self.lp_value, "bound": self.bound,
                 "added": added, "units": len(self.units)}
+
+    def lagrangian(self, y: np.ndarray, mu: np.ndarray):
+        """The Lagrangian bound at the dual point (``y`` on request and link rows, ``mu`` on
+        operator and lab rows; see the module docstring), with the piece variables' profits and
+        the best pattern of every piece and choice of every unit there."""
+        n_req = len(self.requests)
+        prof = self.profits(y, mu)
+        priced = self.price(prof)
+        units = self.price_units(y[n_req:])
+        lb = (float(y[:n_req].sum() + (mu @ np.asarray(self.row_rhs) if len(mu) else 0.0))
+              + sum(max(0.0, v) for v, _ in priced) + sum(max(0.0, ub) for ub, _, _ in units))
+        return lb, prof, priced, units
+
+    def joint_parts(self, thetas=(0.0, 0.25, 0.5, 1.0)) -> list[tuple[float, list[dict]]]:
+        r"""For :func:`joined_bound`: per :math:`\theta`, the Lagrangian bound and the units'
+        terms at the best dual point with each link dual moved to
+        :math:`(1 - \theta)\,\gamma_\ell + \theta\, w_r` (any point is valid).  Where a shared
+        budget does not bind inside one component its LP leaves the links' duals at zero and
+        the value on the pieces, which joining cannot reduce; at :math:`\theta = 1` the value
+        of the unit requests sits on the units, where the budget joined counts once.  Per
+        unit: its keys, its term (:math:`\max(0, \cdot)` of its pricing upper bound) and each
+        request's options (link dual, spend per key) with positive dual."""
+        if self.best_point is None:
+            return []
+        n_req = len(self.requests)
+        y0, mu = self.best_point
+        out = []
+        for theta in thetas:
+            y = y0.copy()
+            y[n_req:] = (1 - theta) * y0[n_req:] + theta * self._wmax[n_req:]
+            lb, _, _, units = self.lagrangian(y, mu) if theta else (self.best_lb, None, None, self.price_units(y[n_req:]))
+            terms = []
+            for unit, (ub, _, _) in zip(self.units, units, strict=True):
+                options: dict[str, list] = {}
+                for ln in unit.links:
+                    if y[n_req + ln] > 1e-9:
+                        ri, _ = self.link_key[ln]
+                        options.setdefault(self.requests[ri].id, []).append((float(y[n_req + ln]), self.link_spend[ln]))
+                terms.append({"keys": list(unit.keys), "term": max(0.0, ub), "options": options})
+            out.append((lb, terms))
+        return out
 
     def rounded(self) -> list[PieceVar]:
         """The last LP solution rounded to a window assignment: each request it covers (in

@@ -62,66 +62,24 @@ coupled bound is valid by itself.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 
 from .baselines import greedy_fill, value_order
 from .bound import lp_bound, trivial_bound
 from .checker import check
+from .child import Child
+from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
 from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, piece_vars
 from .lns import LNS, resource_clusters
 from .model import ComponentModel
-from .patterns import PatternLP
+from .patterns import PatternLP, joined_bound
 from .problem import Allocation, Placement, Problem, voucher_spend
 from .recreate import RuinRecreate
 from .schedule import Schedule
 from .static import Static
-
-
-class _Child:
-    """``fn(*args)`` in a forked process (its own core and interpreter, so a long LP solve
-    slows no Python search; ``nice`` lowers its priority), the result sent back over a pipe;
-    None where fork is missing."""
-
-    def __init__(self, fn, *args, nice: int = 0):
-        self.proc = None
-        if "fork" not in multiprocessing.get_all_start_methods():
-            return
-        ctx = multiprocessing.get_context("fork")
-        self.conn, child = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=self._run, args=(child, fn, args, nice), daemon=True)
-        self.proc.start()
-        child.close()
-
-    @staticmethod
-    def _run(conn, fn, args, nice):
-        try:
-            if nice:
-                os.nice(nice)
-            conn.send(fn(*args))
-        except Exception:  # the parent treats it as no result
-            conn.send(None)
-        finally:
-            conn.close()
-            os._exit(0)
-
-    def ready(self, timeout: float) -> bool:
-        """Whether the result has arrived (waiting up to ``timeout`` seconds for it)."""
-        return self.proc is not None and self.conn.poll(max(0.0, timeout))
-
-    def result(self, timeout: float):
-        """The result if it arrives within ``timeout`` seconds, else None (the child is killed)."""
-        if self.proc is None:
-            return None
-        out = self.conn.recv() if self.conn.poll(max(0.0, timeout)) else None
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join()
-        self.conn.close()
-        return out
 
 
 def _tighter(bound: int | None, other: int | None) -> int | None:
@@ -272,7 +230,7 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
         spent = sched.spent(key)
         for h in (0, 1):
             caps[h][key] = spent + (budget_holder(problem, key).voucher_budget - spent) // 2
-    jobs = [_Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
+    jobs = [Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
                    upper_bound) for h in (0, 1)]
     start = time.perf_counter()
     while progress and time.perf_counter() < deadline + 5.0:
@@ -307,7 +265,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
           coupled_background_vars: int = 300_000,
           prove_max_requests: int = 150, prove_share: float = 0.05, pattern_share: float = 0.0,
           pattern_background: bool = True,
-          pattern_max_requests: int = 3000, recreate_share: float = 0.5,
+          pattern_max_requests: int = 3000, component_share: float = 0.65, recreate_share: float = 0.5,
           recreate_steps: int = 300, recreate_halves: bool = True) -> Allocation:
     """Maximise accepted weight, then closeness to preferred starts.
 
@@ -392,7 +350,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         # over 9975, against 11900 and 9945 for the whole pipeline without it)
         if use_lns and deterministic_time is None and not fairness_bonus:
             search_at = final_deadline - max(1.0, polish_share * lns_share * time_limit)
-        pattern_job = _Child(_pattern_search, problem, static, [r for c in comps for r in c.requests], warm,
+        pattern_job = Child(_pattern_search, problem, static, [r for c in comps for r in c.requests], warm,
                              final_deadline - 1.0, search_at, seed, nice=5)
     # CP-SAT on one worker while the pattern child runs, which then has a core to itself: its LP
     # converges sooner and it searches longer (medium/over, 28 s, seeds 0-1: LP at 11.5 s
@@ -413,11 +371,42 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         d = {"comp": c, "warm": c_warm, "warm_obj": w_obj, "ub": ub, "lp": None, "ks": None,
              "sol": list(c_warm.values()), "obj": w_obj, "status": "OPTIMAL" if w_obj >= ub else "WARM"}
         info.append(d)
+    coupled, coupled_info = None, {}
     bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
+    # 3c. above pattern_max_requests: each component's pattern LP (bound and start) and ruin and
+    # recreate on it, two processes (solver.component_search), until component_share of the time;
+    # it replaces the time-indexed and window relaxations and step 4
+    by_components = (component_share > 0 and len(problem.requests) > pattern_max_requests and use_lns
+                     and workers > 1 and deterministic_time is None)
+    if by_components:
+        todo_c = [d for d in info if d["obj"] < d["ub"]]
+        found = search_in_two(problem, static, [d["comp"] for d in todo_c], warm,
+                              T0 + component_share * time_limit, seed=seed, progress=say)
+        for n, res in found.items():
+            d = todo_c[n]
+            if res["bound"] is not None:
+                d["ub"] = min(d["ub"], res["bound"])
+            _offer(problem, d, res["placements"])
+            d["status"] = "OPTIMAL" if d["obj"] >= d["ub"] else "SEARCHED"
+        # the components' duals joined: the budgets they share counted once
+        # (the other components add their own bounds)
+        joint = [res["joint"] for res in found.values() if res["joint"] is not None]
+        if joint:
+            budgets = {k: b for d in todo_c for k, b in d["comp"].lp_caps.items()}
+            coupled = min(joined_bound([parts[n] for parts in joint], budgets) for n in range(len(joint[0]))) + sum(
+                d["ub"] for n, d in enumerate(todo_c) if n not in found or found[n]["joint"] is None) + sum(
+                d["ub"] for d in info if id(d) not in {id(e) for e in todo_c})
+            coupled_info["bound"] = coupled
+        coupled_info["components"] = {
+            "searched": len(found), "of": len(todo_c),
+            "lp_seconds": round(sum(res["lp_seconds"] for res in found.values()), 2),
+            "steps": sum(res["steps"] for res in found.values()),
+            "start": sum(res["start"] for res in found.values()),
+            "objective": sum(res["objective"] for res in found.values())}
     # 3a. time-indexed LP bounds (and, without the knapsack stage, exact MIP on small components)
     # cheap ones first so the time goes as far as possible
     for d in sorted(info, key=lambda d: len(d["comp"].requests)):
-        if d["obj"] >= d["ub"] or not use_lp:
+        if d["obj"] >= d["ub"] or not use_lp or by_components:
             continue
         left = bound_deadline - time.perf_counter()
         if left <= 0.05:
@@ -445,11 +434,10 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         d["lp"] = lpinfo
         if b is not None:
             d["ub"] = min(d["ub"], b)
-    coupled, coupled_info = None, {}
     coupled_job = None  # the coupled LP when it runs in the background
     p_reserve = pattern_share * time_limit if pattern_share > 0 else 0.0  # kept for step 3d
     # 3b. window-assignment relaxation: bound + decoded solution, smallest components first
-    if use_knapsack:
+    if use_knapsack and not by_components:
         ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - p_reserve - time.perf_counter())
         todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
         # without a pattern child the second core idles here: a child process takes the
@@ -465,7 +453,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 if theirs and sum(len(e.requests) for e in theirs) + len(d["comp"].requests) > half:
                     break
                 theirs.append(d["comp"])
-            relax_job = _Child(_relax_big, problem, static, theirs, ks_deadline, deadline)
+            relax_job = Child(_relax_big, problem, static, theirs, ks_deadline, deadline)
             if relax_job.proc is not None:
                 by_child = {id(c): n for n, c in enumerate(theirs)}
         for n, d in enumerate(todo_ks):
@@ -556,7 +544,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             # large/normal still gets its bound (121815, seeds 0-1), large/over, where on this
             # machine it no longer converges in time, loses less (98296 mean of seeds 0-1
             # against 98251 at nice 5 and 98297 without the child)
-            coupled_job = _Child(coupled_bound, parts, budgets, time_limit, final_deadline - 1.0, nice=19)
+            coupled_job = Child(coupled_bound, parts, budgets, time_limit, final_deadline - 1.0, nice=19)
         coupled_info["vars"] = nvars
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:
@@ -597,7 +585,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     # 4. CP-SAT per component
     t = time.perf_counter()
     # with the LNS to come, only components small enough for CP-SAT to prove optimal
-    todo = [d for d in info if d["obj"] < d["ub"] and (not use_lns or len(d["comp"].requests) <= prove_max_requests)]
+    todo = [d for d in info if d["obj"] < d["ub"] and not by_components
+            and (not use_lns or len(d["comp"].requests) <= prove_max_requests)]
     for d in todo:  # CP-SAT starts from the best known component solution
         d["warm"] = {p.request: p for p in d["sol"]}
         d["warm_obj"] = d["obj"]
@@ -701,7 +690,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     t = time.perf_counter()
     weight = sum(problem.request_by_id[p.request].weight for p in placements)
 
-    def collect(job: _Child):
+    def collect(job: Child):
         """A background bound: waited for until just after the end, not at all once the
         schedule already meets a bound (the child is killed)."""
         proven = weight >= _tighter(sum(d["ub"] for d in info), coupled)

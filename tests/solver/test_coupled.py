@@ -8,9 +8,10 @@ from helpers import FAST, Enterprise, Instrument, Problem, Request, brute_force,
 
 from bench.instances import generate
 from solver import solve
+from solver.child import Child
 from solver.decompose import decompose
 from solver.knapsack import KnapsackModel
-from solver.pipeline import _Child, _order_of, _relax_big, _residual_caps
+from solver.pipeline import _order_of, _relax_big, _residual_caps
 from solver.problem import Placement
 from solver.static import Static
 
@@ -68,11 +69,11 @@ def _slow(x):
 
 
 def test_child_returns_the_result_or_none_after_the_timeout():
-    assert _Child(_slow, 0.0).result(timeout=10) == 0.0
+    assert Child(_slow, 0.0).result(timeout=10) == 0.0
     t = time.perf_counter()
-    assert _Child(_slow, 30.0).result(timeout=0.3) is None   # killed, not waited for
+    assert Child(_slow, 30.0).result(timeout=0.3) is None   # killed, not waited for
     assert time.perf_counter() - t < 5
-    assert _Child(lambda: 1 / 0).result(timeout=10) is None  # an error in the child: no result
+    assert Child(lambda: 1 / 0).result(timeout=10) is None  # an error in the child: no result
 
 
 def test_the_relaxation_child_gives_what_the_parent_would_compute():
