@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 
 
 class Child:
@@ -47,3 +48,17 @@ class Child:
         self.proc.join()
         self.conn.close()
         return out
+
+
+def results(jobs: list[Child], until: float, progress=None, stage: str = "", info: dict | None = None) -> list:
+    """Each job's result, waited for until ``until`` (perf_counter; None for a job that failed or
+    had not answered by then); ``progress(stage, {**info, "seconds": ...})`` about once a
+    second meanwhile."""
+    start = time.perf_counter()
+    while progress and time.perf_counter() < until:
+        waiting = [job for job in jobs if not job.ready(0.0)]
+        if not waiting:
+            break
+        waiting[0].ready(min(1.0, max(0.0, until - time.perf_counter())))
+        progress(stage, {**(info or {}), "seconds": round(time.perf_counter() - start, 1)})
+    return [job.result(timeout=until - time.perf_counter()) for job in jobs]

@@ -18,17 +18,24 @@ For one component :math:`C` (:mod:`solver.decompose`) with time :math:`t_C`:
 
 :func:`search_in_two` gives each of two child processes about half of the requests (the
 biggest components first, each to the lighter half) and :math:`t_C` in proportion to
-:math:`|C|` over what is left of its half.  Measured on large/over (10,000 requests, 64
-components), 75 s: 98785 against a bound of 100132, where the whole pipeline without it ended
-at 98694 against 100307 after 115 s.  Pattern LPs take 1.9-3.7 s on its biggest components
-(432-772 requests) and their bounds are 0-26 below the window relaxation's LP.
+:math:`|C|` over what is left of its half.  The components' dual points joined bound the whole
+problem with each shared budget counted once (:func:`solver.patterns.joined_bound`).
+
+Measured on large/over (10,000 requests, 64 components, 25 with a gap): these searches alone,
+75 s, 98785 against a sum of component bounds of 100132; the pipeline with them for 65 % of
+115 s (``make bench``): 99089 against a joined bound of 100032, where without them it ended at
+98694 against 100307 the same day.  Pattern LPs take 1.9-3.7 s on its biggest components
+(432-772 requests) and their bounds are 0-26 below the window relaxation's LP.  The split of a
+shared budget matters less than it seems: the same searches with every component given every
+whole budget (which breaks 89 budgets) reach 99360, and splitting it where the components' LPs
+use it, instead of by what the warm start spends, gave 98885 against 98866.
 """
 
 from __future__ import annotations
 
 import time
 
-from .child import Child
+from .child import Child, results
 from .decompose import Component, budget_holder
 from .knapsack import decode_best
 from .patterns import PatternLP
@@ -106,14 +113,7 @@ def search_in_two(problem: Problem, static: Static, comps: list[Component], warm
             for h, part in enumerate(parts)]
     if jobs[0].proc is None:
         parts = [sorted(comps, key=lambda c: -len(c.requests))]
-        results = [search_components(problem, static, parts[0], warm, deadline, lp_share, seed)]
+        found = [search_components(problem, static, parts[0], warm, deadline, lp_share, seed)]
     else:
-        start = time.perf_counter()
-        while progress and time.perf_counter() < deadline + 5.0:
-            waiting = [job for job in jobs if not job.ready(0.0)]
-            if not waiting:
-                break
-            waiting[0].ready(min(1.0, max(0.0, deadline + 5.0 - time.perf_counter())))
-            progress("components", {"components": len(comps), "seconds": round(time.perf_counter() - start, 1)})
-        results = [job.result(timeout=deadline + 5.0 - time.perf_counter()) or [] for job in jobs]
-    return {index[id(c)]: r for part, res in zip(parts, results, strict=True) for c, r in zip(part, res, strict=False)}
+        found = [res or [] for res in results(jobs, deadline + 5.0, progress, "components", {"components": len(comps)})]
+    return {index[id(c)]: r for part, res in zip(parts, found, strict=True) for c, r in zip(part, res, strict=False)}

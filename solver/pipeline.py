@@ -77,7 +77,7 @@ from collections.abc import Callable
 from .baselines import greedy_fill, value_order
 from .bound import lp_bound, trivial_bound
 from .checker import check
-from .child import Child
+from .child import Child, results
 from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
@@ -241,26 +241,19 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
             caps[h][key] = spent + (budget_holder(problem, key).voucher_budget - spent) // 2
     jobs = [Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
                    upper_bound) for h in (0, 1)]
-    start = time.perf_counter()
-    while progress and time.perf_counter() < deadline + 5.0:
-        waiting = [job for job in jobs if not job.ready(0.0)]
-        if not waiting:
-            break
-        waiting[0].ready(min(1.0, max(0.0, deadline + 5.0 - time.perf_counter())))
-        progress("recreate", {"halves": load, "seconds": round(time.perf_counter() - start, 1)})
-    results = [job.result(timeout=deadline + 5.0 - time.perf_counter()) for job in jobs]
-    if any(res is None for res in results):
+    got = results(jobs, deadline + 5.0, progress, "recreate", {"halves": load})
+    if any(res is None for res in got):
         return None
     joined = {rid: p for rid, p in sched.placed.items()
               if p.instrument not in halves[0] and p.instrument not in halves[1]}
-    for placed, _ in results:
+    for placed, _ in got:
         joined.update(placed)
     if check(problem, list(joined.values())):  # never expected: keep the schedule as it was
         return None
     out = Schedule(problem, static)
     for p in joined.values():
         out.add(p)
-    return out, {"steps": sum(st["steps"] for _, st in results), "improved": sum(st["improved"] for _, st in results),
+    return out, {"steps": sum(st["steps"] for _, st in got), "improved": sum(st["improved"] for _, st in got),
                  "halves": load}
 
 
