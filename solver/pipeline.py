@@ -9,9 +9,9 @@
    pattern LP (its bound; joined over the components into one bound with each shared budget
    counted once, :func:`solver.patterns.joined_bound`), its rounded LP solution decoded within
    the component's share of the shared budgets, then ruin and recreate on it.  Then steps 5-6.
-   Large, 115 s, seed 0: over 99063 against a bound of 100032 (0.97 %), where steps 3-5 ended
-   at 98694 against 100307 the same day; normal 121252 against 121408 (0.13 %), against 121173
-   and 121815.
+   Large, 115 s (``make bench``): over 99089 against a bound of 100032 (0.94 %), where steps
+   3-5 ended at 98694 against 100307 the same day; normal 121282 against 121408 (0.10 %),
+   against 121173 and 121815.
 3. Bound each component: trivial bound (all its weights); the safe time-indexed LP bound
    (:mod:`solver.bound`), smallest components first, in ``bound_share`` of the time (without
    the knapsack stage: small components exactly as a time-indexed 0-1 MIP with SCIP; with it
@@ -61,11 +61,12 @@
    two schedules is polished.
 6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
 
-The upper bound is min(coupled or joined bound, pattern bound, sum over components of min(trivial bound, LP bounds,
-window-relaxation bounds, the component's pattern bound (step 3c), exact MIP bound or CP-SAT's
-bound when the component's budgets were not split)).  Each component term is a valid bound of the global problem restricted to the
-component (relaxations use the full budgets), so the sum is valid for the whole problem; the
-coupled bound is valid by itself.
+The upper bound is min(coupled or joined bound, pattern bound, sum over components of
+min(trivial bound, LP bounds, window-relaxation bounds, the component's pattern bound (step 3c),
+exact MIP bound or CP-SAT's bound when the component's budgets were not split)).  Each component
+term is a valid bound of the global problem restricted to the component (relaxations use the
+full budgets), so the sum is valid for the whole problem; the coupled and joined bounds are
+valid by themselves.
 """
 
 from __future__ import annotations
@@ -145,6 +146,20 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
     rr.run(search_deadline, upper_bound=out["bound"])
     out.update(placements=list(rr.best.values()), objective=rr.best_objective, steps=rr.steps)
     return out
+
+
+def _joined(info: list[dict], todo: list[dict], found: dict[int, dict]) -> int | None:
+    """Step 3c's bound of the whole problem: the searched components' (``todo``, results
+    ``found`` by index) dual points joined, their shared budgets counted once
+    (:func:`solver.patterns.joined_bound`, the smallest over the points each offers), plus
+    every other component's own bound."""
+    joint = [res["joint"] for res in found.values() if res["joint"] is not None]
+    if not joint:
+        return None
+    budgets = {k: b for d in todo for k, b in d["comp"].lp_caps.items()}
+    joined = min(joined_bound([parts[n] for parts in joint], budgets) for n in range(len(joint[0])))
+    in_joint = {id(todo[n]) for n, res in found.items() if res["joint"] is not None}
+    return joined + sum(d["ub"] for d in info if id(d) not in in_joint)
 
 
 def _offer(problem: Problem, d: dict, placements) -> None:
@@ -240,7 +255,7 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
         for h in (0, 1):
             caps[h][key] = spent + (budget_holder(problem, key).voucher_budget - spent) // 2
     jobs = [Child(_recreate_half, problem, static, sched.placed, seed + h, halves[h], caps[h], deadline,
-                   upper_bound) for h in (0, 1)]
+                  upper_bound) for h in (0, 1)]
     got = results(jobs, deadline + 5.0, progress, "recreate", {"halves": load})
     if any(res is None for res in got):
         return None
@@ -355,7 +370,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if use_lns and deterministic_time is None and not fairness_bonus:
             search_at = final_deadline - max(1.0, polish_share * lns_share * time_limit)
         pattern_job = Child(_pattern_search, problem, static, [r for c in comps for r in c.requests], warm,
-                             final_deadline - 1.0, search_at, seed, nice=5)
+                            final_deadline - 1.0, search_at, seed, nice=5)
     # CP-SAT on one worker while the pattern child runs, which then has a core to itself: its LP
     # converges sooner and it searches longer (medium/over, 28 s, seeds 0-1: LP at 11.5 s
     # against 15.3 s, 9964.5 against 9959)
@@ -392,15 +407,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 d["ub"] = min(d["ub"], res["bound"])
             _offer(problem, d, res["placements"])
             d["status"] = "OPTIMAL" if d["obj"] >= d["ub"] else "SEARCHED"
-        # the components' duals joined: the budgets they share counted once
-        # (the other components add their own bounds)
-        joint = [res["joint"] for res in found.values() if res["joint"] is not None]
-        if joint:
-            budgets = {k: b for d in todo_c for k, b in d["comp"].lp_caps.items()}
-            coupled = min(joined_bound([parts[n] for parts in joint], budgets) for n in range(len(joint[0]))) + sum(
-                d["ub"] for n, d in enumerate(todo_c) if n not in found or found[n]["joint"] is None) + sum(
-                d["ub"] for d in info if id(d) not in {id(e) for e in todo_c})
-            coupled_info["bound"] = coupled
+        coupled = coupled_info["bound"] = _joined(info, todo_c, found)
         coupled_info["components"] = {
             "searched": len(found), "of": len(todo_c),
             "lp_seconds": round(sum(res["lp_seconds"] for res in found.values()), 2),
