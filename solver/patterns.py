@@ -681,7 +681,9 @@ class PatternLP:
         for theta in thetas:
             y = y0.copy()
             y[n_req:] = (1 - theta) * y0[n_req:] + theta * self._wmax[n_req:]
-            lb, _, _, units = self.lagrangian(y, mu) if theta else (self.best_lb, None, None, self.price_units(y[n_req:]))
+            # priced again even at theta = 0: each unit's term must be the one inside lb (a
+            # unit's pricing may stop at a time limit with a different upper bound)
+            lb, _, _, units = self.lagrangian(y, mu)
             terms = []
             for unit, (ub, _, _) in zip(self.units, units, strict=True):
                 options: dict[str, list] = {}
