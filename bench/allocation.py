@@ -60,7 +60,8 @@ def _single(size: str, variant: str, method: str, time_limit: float, seed: int, 
         out["unplaced_codes"][u.code] = out["unplaced_codes"].get(u.code, 0) + 1
     if method == "cpsat":
         out["stats"] = {k: v for k, v in alloc.stats.items() if k != "component_detail"}
-    # the solver may fork a child for the coupled LP bound: the peak is the larger of the two
+    # the solver forks child processes (the coupled LP, the pattern LP, the component searches);
+    # this is the peak of the largest single process (at most three are alive at once)
     out["peak_mem_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
     if method == "cpsat" and size == "medium":
