@@ -1,4 +1,5 @@
-"""A function run in a forked child process, its result sent back over a pipe."""
+"""A function run in a forked child process, its result sent back over a pipe; work split in two
+halves for two such processes."""
 
 from __future__ import annotations
 
@@ -62,3 +63,15 @@ def results(jobs: list[Child], until: float, progress=None, stage: str = "", inf
         waiting[0].ready(min(1.0, max(0.0, until - time.perf_counter())))
         progress(stage, {**(info or {}), "seconds": round(time.perf_counter() - start, 1)})
     return [job.result(timeout=until - time.perf_counter()) for job in jobs]
+
+
+def balanced_halves(items: list, size) -> tuple[list[list], list[int]]:
+    """``items`` in two lists of about the same total ``size(item)``, the biggest first, each to
+    the lighter list (ties keep the given order); and the two totals."""
+    out: list[list] = [[], []]
+    load = [0, 0]
+    for item in sorted(items, key=lambda x: -size(x)):
+        h = 0 if load[0] <= load[1] else 1
+        out[h].append(item)
+        load[h] += size(item)
+    return out, load

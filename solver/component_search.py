@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 
-from .child import Child, results
+from .child import Child, balanced_halves, results
 from .decompose import Component, budget_holder
 from .knapsack import decode_best
 from .patterns import PatternLP
@@ -91,14 +91,9 @@ def search_components(problem: Problem, static: Static, comps: list[Component], 
 
 
 def halves(comps: list[Component]) -> list[list[Component]]:
-    """Two lists of about as many requests: the biggest components first, each to the lighter."""
-    out: list[list[Component]] = [[], []]
-    load = [0, 0]
-    for c in sorted(comps, key=lambda c: (-len(c.requests), c.requests[0].id)):
-        h = 0 if load[0] <= load[1] else 1
-        out[h].append(c)
-        load[h] += len(c.requests)
-    return out
+    """Two lists of about as many requests: the biggest components first, each to the lighter
+    (ties in the given order: :func:`solver.decompose.decompose`'s, by first request)."""
+    return balanced_halves(comps, lambda c: len(c.requests))[0]
 
 
 def search_in_two(problem: Problem, static: Static, comps: list[Component], warm: dict[str, Placement],

@@ -78,7 +78,7 @@ from collections.abc import Callable
 from .baselines import greedy_fill, value_order
 from .bound import lp_bound, trivial_bound
 from .checker import check
-from .child import Child, results
+from .child import Child, balanced_halves, results
 from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
@@ -238,12 +238,8 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
         alts = static.alternatives(r)
         if alts:
             size[cluster_of[alts[0].instrument]] += 1
-    halves: list[set[str]] = [set(), set()]
-    load = [0, 0]
-    for n in sorted(range(len(clusters)), key=lambda n: (-size[n], n)):
-        h = 0 if load[0] <= load[1] else 1
-        halves[h] |= clusters[n]
-        load[h] += size[n]
+    parts, load = balanced_halves(range(len(clusters)), size.__getitem__)
+    halves = [set().union(*(clusters[n] for n in part)) for part in parts]
     if min(load) == 0:
         return None
     caps: list[dict[str, int]] = [{}, {}]
