@@ -32,11 +32,13 @@
    before the end in a child process at a lower priority (CP-SAT meanwhile on one worker,
    so the child has a core); its bound is collected at step 6 (medium: 11959 against
    11981 for SCIP on the whole window relaxation in 10 s, which it replaces, and 10056 against
-   10091 oversubscribed).  Once its LP has converged, the child also searches: the LP solution
-   rounded to one piece per request (:meth:`solver.patterns.PatternLP.rounded`), decoded, then
+   10091 oversubscribed).  Once its LP has converged, the child also searches: a dive on the
+   LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of its search time)
+   decoded with CP-SAT sequencing the pieces (:func:`solver.knapsack.decode_exact`), then
    ruin and recreate until the polishing of step 5b, where its schedule replaces the main one
-   if it weighs more (medium, 28 s, seeds 0-5 / 0-3: normal 11909 mean, 11904 worst, against
-   11904 and 11894 without; over 9960 against 9945).
+   if it weighs more (medium/over, 28 s, seeds 0-3: 10017, 10023, 10017, 10021 against a
+   bound of 10056, 0.33-0.39 %, where the LP merely rounded gave 9987-9995; normal 11914
+   twice against 11959).
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
    in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.
@@ -82,7 +84,7 @@ from .child import Child, balanced_halves, results
 from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
-from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, piece_vars
+from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, decode_exact, piece_vars
 from .lns import LNS, resource_clusters
 from .model import ComponentModel
 from .patterns import PatternLP, joined_bound
@@ -127,19 +129,27 @@ def _residual_caps(problem: Problem, info: list[dict], d: dict) -> None:
 
 
 def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, Placement],
-                    deadline: float, search_deadline: float | None = None, seed: int = 0) -> dict:
+                    deadline: float, search_deadline: float | None = None, seed: int = 0,
+                    dive_share: float = 0.4) -> dict:
     """The pattern relaxation's bound (:mod:`solver.patterns`) of ``requests``, by ``deadline``
     (``{"bound": ...}``).  With ``search_deadline``, when the LP converges more than a second
-    before it, also a schedule (``"placements"``, ``"objective"``, ``"steps"``): the LP solution
-    rounded (:meth:`solver.patterns.PatternLP.rounded`), decoded with the full budgets, then ruin
-    and recreate until ``search_deadline``."""
+    before it, also a schedule (``"placements"``, ``"objective"``, ``"steps"``): a dive on the
+    LP (:meth:`solver.patterns.PatternLP.dive`) for at most ``dive_share`` of the time left,
+    decoded with the full budgets (:func:`solver.knapsack.decode_exact`), then ruin and recreate
+    until ``search_deadline``.  Medium/over, the LP converged: the LP merely rounded decodes to
+    9780 and ruin and recreate from there reaches 9976-10007 in 20 s (4 seeds); the dive
+    (4.5 s) is integral at 10012 and decodes to all of it, and 10 s from there reach
+    10019-10028 (6 seeds)."""
     pl = PatternLP(problem, static, requests)
     pl.columns_of(warm)
     pl.solve(deadline)
     out: dict = {"bound": pl.bound, "lp_done": time.perf_counter()}
     if search_deadline is None or time.perf_counter() > search_deadline - 1.0 or not pl.column_values:
         return out
-    start = decode_best(problem, static, pl.rounded(), caps=pl.budget_of, fill=list(requests))
+    dive_until = time.perf_counter() + dive_share * (search_deadline - time.perf_counter())
+    start = decode_exact(problem, static, pl.dive(dive_until), pl.budget_of, list(requests),
+                         time_limit=min(2.0, 0.1 * (search_deadline - time.perf_counter())), seed=seed)
+    out["dive"] = {"seconds": round(time.perf_counter() - out["lp_done"], 2), "lp": pl.lp_value}
     del pl
     rr = RuinRecreate(problem, static, start, seed=seed)
     out["start"] = rr.objective
@@ -360,9 +370,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         # process slowed that solve past its time: 541/551 against 550/550 at 1.7 s);
         # a lower priority: steps 3-5 lose less, it still converges on medium (medium/over: 7.4 s
         # alone, about 16.5 s beside the search)
-        # once its LP has converged the child also searches, from the LP rounded, until the
-        # polishing at the end (medium, 8 s from that start alone, 3 seeds: normal 11906,
-        # over 9975, against 11900 and 9945 for the whole pipeline without it)
+        # once its LP has converged the child also searches, from a dive on the LP, until the
+        # polishing at the end
         if use_lns and deterministic_time is None and not fairness_bonus:
             search_at = final_deadline - max(1.0, polish_share * lns_share * time_limit)
         pattern_job = Child(_pattern_search, problem, static, [r for c in comps for r in c.requests], warm,
@@ -711,7 +720,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     if pattern_res is not None:  # a child ran ({} if it gave nothing)
         pb = pattern_res.get("bound")
         coupled_info["patterns_background"] = {"bound": pb, **{k: v for k, v in pattern_res.items()
-                                                               if k in ("start", "objective", "steps", "taken")}}
+                                                               if k in ("start", "objective", "steps", "taken", "dive")}}
         if "lp_done" in pattern_res:  # seconds from the start of the call to the LP's end
             coupled_info["patterns_background"]["lp_seconds"] = round(pattern_res["lp_done"] - T0, 2)
         coupled = _tighter(coupled, pb)

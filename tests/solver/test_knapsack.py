@@ -6,14 +6,24 @@ import random
 from types import SimpleNamespace
 
 import pytest
-from helpers import Enterprise, Fraction, Instrument, Problem, Request, brute_force, check
+from helpers import Enterprise, Fraction, Instrument, Operator, Problem, Request, brute_force, check
 from hypothesis import given
 from hypothesis import strategies as st_
 from test_bruteforce import random_tiny
 
 from solver.bound import lp_bound
-from solver.decompose import decompose
-from solver.knapsack import KnapsackModel, _cardinality_rows, _energetic_rows, _rounded_rows, coupled_bound, decode
+from solver.decompose import budget_keys, decompose
+from solver.knapsack import (
+    KnapsackModel,
+    _cardinality_rows,
+    _energetic_rows,
+    _rounded_rows,
+    coupled_bound,
+    decode,
+    decode_best,
+    decode_exact,
+    piece_vars,
+)
 from solver.static import Static
 
 
@@ -170,3 +180,36 @@ def test_zero_spend_requests_do_not_couple_components_through_a_budget():
         assert sorted(by_first) == ["I0", "I1"]
         assert by_first["I0"].caps == by_first["I0"].lp_caps == {"enterprise:E0": 25000}
         assert not by_first["I0"].split and not by_first["I1"].split and not by_first["I1"].caps
+
+
+def test_exact_decoding_sequences_a_piece_the_greedy_starts_cannot():
+    """R1 (30 min, start by 150) and R2 (120 min, from 90) share I0's window: R2 first at its
+    earliest start leaves R1 no room (the greedy orders, latest start first), R1 at 90 and R2
+    at 120 fit both; CP-SAT finds that."""
+    pr = Problem(horizon_minutes=240, slot_minutes=30,
+                 instruments=[Instrument("I0", [(0, 240)]), Instrument("I1", [(0, 240)])],
+                 requests=[Request("R0", "E", 150, ["I1"], release=30, deadline=240, weight=5, needs_operator=True),
+                           Request("R1", "E", 30, ["I0"], release=90, deadline=180, weight=2),
+                           Request("R2", "E", 120, ["I0"], release=90, deadline=240, weight=2)],
+                 enterprises=[Enterprise("E")], operators=[Operator("O", [(0, 240)], ["I0", "I1"])])
+    stc = Static(pr)
+    chosen = [piece_vars(pr, stc, r)[0] for r in pr.requests]
+    greedy = decode_best(pr, stc, chosen, caps={}, fill=[])
+    assert len(greedy) == 2
+    exact = decode_exact(pr, stc, chosen, {}, [], time_limit=5.0)
+    assert check(pr, list(exact.values())) == []
+    assert sorted(exact) == ["R0", "R1", "R2"] and exact["R1"].start < exact["R2"].start
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_decoding_is_feasible_and_never_below_the_greedy(seed):
+    pr = random_tiny(seed)
+    stc = Static(pr)
+    rng = random.Random(seed)
+    chosen = [rng.choice(pvs) for r in pr.requests if (pvs := piece_vars(pr, stc, r))]
+    caps = {k: b for r in pr.requests for k, b in budget_keys(pr, r)}
+    exact = decode_exact(pr, stc, chosen, caps, pr.requests, time_limit=2.0)
+    greedy = decode_best(pr, stc, chosen, caps=caps, fill=pr.requests)
+    w = pr.request_by_id
+    assert check(pr, list(exact.values())) == []
+    assert sum(w[k].weight for k in greedy) <= sum(w[k].weight for k in exact) <= brute_force(pr)

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from test_bruteforce import random_tiny
 from test_knapsack import packed_tiny
 
+from bench.instances import generate
 from solver import solve
 from solver.bound import trivial_bound
-from solver.knapsack import KnapsackModel, decode_best
+from solver.knapsack import KnapsackModel, decode_best, decode_exact
 from solver.patterns import PatternLP, best_choice, best_pattern
 from solver.static import Static
 
@@ -210,6 +211,7 @@ def test_the_pattern_child_searches_from_its_rounded_lp(seed):
     res = _pattern_search(pr, Static(pr), pr.requests, {}, time.perf_counter() + 10, time.perf_counter() + 2.5)
     assert check(pr, res["placements"], res["objective"]) == []
     assert res["start"] <= res["objective"] <= best <= res["bound"]
+    assert res["dive"]["seconds"] >= 0
 
 
 @pytest.mark.parametrize("make,seed", [(packed_tiny, 6), (random_tiny, 3)])
@@ -227,3 +229,44 @@ def test_the_pipeline_takes_the_pattern_childs_schedule_when_it_is_better(make, 
     assert check(pr, a.placements, a.objective) == []
     assert a.objective == child["objective"] == best > a.stats["warm_objective"] and child["taken"]
     assert solve(pr, **kw, pattern_background=False).objective == a.stats["warm_objective"]
+
+
+@pytest.mark.parametrize("over,seed", [(True, 0), (True, 2), (True, 3), (False, 1), (False, 2)])
+def test_diving_ends_integral_keeps_the_bound_and_decodes_feasibly(over, seed):
+    """Benchmark instances whose pattern LP is fractional: the dive fixes columns until it is
+    integral; the bound and its dual point are the undived LP's; the exact decoding of the dive
+    is feasible, at least the greedy one, at most the bound."""
+    pr = generate("small", over, seed)
+    stc = Static(pr)
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() + 10)
+    assert any(1e-6 < v < 1 - 1e-6 for v in pl.column_values)
+    bound, lb, point = pl.bound, pl.best_lb, pl.best_point
+    chosen = pl.dive(time.perf_counter() + 10)
+    assert all(min(v, 1 - v) < 1e-6 for v in pl.column_values)
+    assert pl.bound == bound and pl.best_lb == lb and pl.best_point is point
+    ids = [pv.alt.request.id for pv in chosen]
+    assert len(ids) == len(set(ids))
+    # the integral LP is the weight of its patterns
+    assert sum(pv.alt.request.weight for pv in chosen) == pytest.approx(pl.lp_value)
+    exact = decode_exact(pr, stc, chosen, pl.budget_of, pr.requests, time_limit=2.0)
+    greedy = decode_best(pr, stc, chosen, caps=pl.budget_of, fill=pr.requests)
+    w = pr.request_by_id
+    assert check(pr, list(exact.values())) == []
+    assert sum(w[k].weight for k in greedy) <= sum(w[k].weight for k in exact) <= bound
+
+
+def test_diving_respects_a_binding_budget():
+    """The budget case above: the dive may fix R0 or R1 and R2, never all three."""
+    insts = [Instrument(f"I{k}", [(480, 600)]) for k in range(3)]
+    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=10 if k == 0 else 5,
+                    price_per_hour={f"I{k}": 70000 if k == 0 else 40000}, voucher_share=Fraction(1, 2))
+            for k in range(3)]
+    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
+                 enterprises=[Enterprise("E0", voucher_budget=50000)])
+    stc = Static(pr)
+    pl = PatternLP(pr, stc)
+    pl.solve(time.perf_counter() + 10)
+    chosen = pl.dive(time.perf_counter() + 10)
+    assert sorted(pv.alt.request.id for pv in chosen) in (["R0"], ["R1", "R2"])
+    assert decode_exact(pr, stc, chosen, pl.budget_of, pr.requests).keys() == {pv.alt.request.id for pv in chosen}
