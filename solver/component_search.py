@@ -7,11 +7,13 @@ For one component :math:`C` (:mod:`solver.decompose`) with time :math:`t_C`:
    generation for at most ``lp_share`` of :math:`t_C`: its Lagrangian bound is a valid bound of
    the whole problem restricted to :math:`C` (any dual point gives one), so the sum over the
    components bounds the whole problem;
-2. its last LP solution rounded to one piece per request
-   (:meth:`solver.patterns.PatternLP.rounded`) and decoded (:func:`solver.knapsack.decode_best`)
-   within :math:`C`'s *caps*: a budget shared with other components is split between them
-   (:func:`solver.decompose.decompose`: what the warm start spends on each plus a share of the
-   rest), so the components' schedules joined keep every budget;
+2. a dive on its LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of the
+   time left) within :math:`C`'s *caps*, decoded with CP-SAT sequencing the pieces
+   (:func:`solver.knapsack.decode_exact`): a budget shared with other components is split
+   between them (:func:`solver.decompose.decompose`: what the warm start spends on each plus a
+   share of the rest), so the components' schedules joined keep every budget (the four biggest
+   components of large/over: the LP merely rounded decodes to 7016, 6711, 6393, 6438; the dive,
+   3.6-5.6 s each, to 7266, 6923, 6585, 6549);
 3. ruin and recreate (:mod:`solver.recreate`) on :math:`C`'s instruments, from the better of that
    start and the warm start's placements, with those caps, until :math:`t_C` is used up or the
    bound is reached.
@@ -22,9 +24,10 @@ biggest components first, each to the lighter half) and :math:`t_C` in proportio
 problem with each shared budget counted once (:func:`solver.patterns.joined_bound`).
 
 Measured on large/over (10,000 requests, 64 components, 25 with a gap): these searches alone,
-75 s, 98785 against a sum of component bounds of 100132; the pipeline with them for 65 % of
-115 s (``make bench``): 99089 against a joined bound of 100032, where without them it ended at
-98694 against 100307 the same day.  Pattern LPs take 1.9-3.7 s on its biggest components
+75 s, 98785 against a sum of component bounds of 100132 (with rounded LP starts); the pipeline
+with them for 65 % of 115 s (``make bench``): 99089 against a joined bound of 100032, where
+without them it ended at 98694 against 100307 the same day; with the dives, seeds 0-1:
+99207 and 99148 (0.83 %, 0.88 %).  Pattern LPs take 1.9-3.7 s on its biggest components
 (432-772 requests) and their bounds are 0-26 below the window relaxation's LP.  The split of a
 shared budget matters less than it seems: the same searches with every component given every
 whole budget (which breaks 89 budgets) reach 99360, and splitting it where the components' LPs
@@ -37,7 +40,7 @@ import time
 
 from .child import Child, balanced_halves, results
 from .decompose import Component, budget_holder
-from .knapsack import decode_best
+from .knapsack import decode_exact
 from .patterns import PatternLP
 from .problem import Placement, Problem
 from .recreate import RuinRecreate
@@ -45,7 +48,7 @@ from .static import Static
 
 
 def search_component(problem: Problem, static: Static, comp: Component, warm: dict[str, Placement],
-                     end: float, lp_share: float = 0.5, seed: int = 0) -> dict:
+                     end: float, lp_share: float = 0.5, seed: int = 0, dive_share: float = 0.4) -> dict:
     """Steps 1-3 of the module docstring for one component, until ``end`` (perf_counter).
     ``warm``: the component's placements so far.  Returns its bound (``None`` if the LP got
     no solve in), its best placements, and what each step gave."""
@@ -60,8 +63,12 @@ def search_component(problem: Problem, static: Static, comp: Component, warm: di
     try:
         for k in comp.split:
             budget_holder(problem, k).voucher_budget = comp.caps[k]
-        start = decode_best(problem, static, pl.rounded(), caps=comp.caps, fill=comp.requests) \
-            if pl.column_values else {}
+        start = {}
+        if pl.column_values:
+            now = time.perf_counter()
+            chosen = pl.dive(now + dive_share * max(0.0, end - now), caps=comp.caps)
+            start = decode_exact(problem, static, chosen, comp.caps, comp.requests,
+                                 time_limit=min(2.0, 0.1 * max(0.0, end - time.perf_counter())), seed=seed)
         del pl
         warm_obj = sum(w[k].weight for k in warm)
         start_obj = sum(w[k].weight for k in start)

@@ -684,7 +684,8 @@ class PatternLP:
                 "unit_columns": len(self.unit_columns), "lp": self.lp_value, "bound": self.bound,
                 "added": added, "units": len(self.units)}
 
-    def dive(self, deadline: float, batch: float = 0.05, iterations: int = 10, progress=None) -> list[PieceVar]:
+    def dive(self, deadline: float, batch: float = 0.05, iterations: int = 10, progress=None,
+             caps: dict[str, int] | None = None) -> list[PieceVar]:
         """Diving on the master LP (after :meth:`solve`) for a solution: fix at 1 every
         column at 1, and the ``batch`` share of the fractional ones with the largest values,
         that still fit beside those fixed (no request or piece twice, operator / lab rows and
@@ -692,7 +693,13 @@ class PatternLP:
         requests and pieces priced out; repeat until the LP is integral or ``deadline``.  A
         round in which no fractional column fits forbids them all (held at 0) instead.
         Returns the final LP solution rounded (:meth:`rounded`; integral unless the deadline
-        came first): a window assignment to decode.  The bound is not changed."""
+        came first): a window assignment to decode.  The bound is not changed.  ``caps``:
+        lower budgets for the dive (a component's share of a budget it shares with others; its
+        key must be convexified, ``binding``)."""
+        full = [list(unit.caps) for unit in self.units]
+        if caps:
+            for unit in self.units:
+                unit.caps = [min(c, caps.get(k, c)) for k, c in zip(unit.keys, unit.caps, strict=True)]
         fixed: set[int] = set()
         banned: set[int] = set()
         used_req: set[int] = set()
@@ -741,9 +748,9 @@ class PatternLP:
             while time.perf_counter() < deadline and self.column_values:
                 free = sorted(((v, n) for n, v in enumerate(self.column_values) if n not in fixed and v > 1e-6),
                               key=lambda t: (-t[0], t[1]))
-                n_frac = sum(1 for v, _ in free if v < 1 - 1e-6)
-                if not n_frac:
+                if not free:
                     break
+                n_frac = sum(1 for v, _ in free if v < 1 - 1e-6)
                 quota = max(1, math.ceil(batch * n_frac))
                 took = 0
                 for v, n in free:
@@ -752,9 +759,11 @@ class PatternLP:
                     if fits(n):
                         took += 1
                         quota -= v < 0.99
+                if not n_frac and took == len(free):
+                    break   # integral, and all of it fits (with ``caps`` it may not)
                 if not took:
-                    # no fractional column fits beside the fixed ones: forbid them, solve again
-                    banned.update(n for v, n in free if v < 1 - 1e-6)
+                    # no column fits beside the fixed ones: forbid them, solve again
+                    banned.update(n for _, n in free)
                 blocked[:] = np.isin(req_of, list(used_req)) | np.isin(piece_of, list(used_piece))
                 self._blocked = blocked
                 for u, ls in self._forced.items():
@@ -768,6 +777,8 @@ class PatternLP:
         finally:
             self._blocked = None
             self._forced = {}
+            for unit, c in zip(self.units, full, strict=True):
+                unit.caps = c
         return self.rounded()
 
     def lagrangian(self, y: np.ndarray, mu: np.ndarray):

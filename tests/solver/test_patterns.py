@@ -256,8 +256,10 @@ def test_diving_ends_integral_keeps_the_bound_and_decodes_feasibly(over, seed):
     assert sum(w[k].weight for k in greedy) <= sum(w[k].weight for k in exact) <= bound
 
 
-def test_diving_respects_a_binding_budget():
-    """The budget case above: the dive may fix R0 or R1 and R2, never all three."""
+def test_diving_respects_a_binding_budget_and_a_lower_share_of_it():
+    """The budget case above (R0 spends 35000 of 50000, R1 and R2 20000 each): the dive takes
+    R0 or R1 and R2, never all three; with a share of 30000 only one of R1 and R2 (a
+    component's share of a budget it shares); the full budget is back afterwards."""
     insts = [Instrument(f"I{k}", [(480, 600)]) for k in range(3)]
     reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=10 if k == 0 else 5,
                     price_per_hour={f"I{k}": 70000 if k == 0 else 40000}, voucher_share=Fraction(1, 2))
@@ -270,3 +272,8 @@ def test_diving_respects_a_binding_budget():
     chosen = pl.dive(time.perf_counter() + 10)
     assert sorted(pv.alt.request.id for pv in chosen) in (["R0"], ["R1", "R2"])
     assert decode_exact(pr, stc, chosen, pl.budget_of, pr.requests).keys() == {pv.alt.request.id for pv in chosen}
+    shared = PatternLP(pr, stc, binding={"enterprise:E0"})
+    shared.solve(time.perf_counter() + 10)
+    chosen = shared.dive(time.perf_counter() + 10, caps={"enterprise:E0": 30000})
+    assert [pv.alt.request.id for pv in chosen] in (["R1"], ["R2"])
+    assert shared.units[0].caps == [50000] and shared.bound == 10
