@@ -690,22 +690,21 @@ class PatternLP:
         column at 1, and the ``batch`` share of the fractional ones with the largest values,
         that still fit beside those fixed (no request or piece twice, operator / lab rows and
         budgets kept); generate columns again for up to ``iterations`` rounds with the fixed
-        requests and pieces priced out; repeat until the LP is integral or ``deadline``.  A
-        round in which no fractional column fits forbids them all (held at 0) instead.
+        requests and pieces priced out; repeat until every column with a positive value is
+        fixed (the LP is integral) or ``deadline``.  A round in which no column fits forbids
+        them all (held at 0) instead.
         Returns the final LP solution rounded (:meth:`rounded`; integral unless the deadline
         came first): a window assignment to decode.  The bound is not changed.  ``caps``:
         lower budgets for the dive (a component's share of a budget it shares with others; its
         key must be convexified, ``binding``)."""
         full = [list(unit.caps) for unit in self.units]
-        if caps:
-            for unit in self.units:
-                unit.caps = [min(c, caps.get(k, c)) for k, c in zip(unit.keys, unit.caps, strict=True)]
         fixed: set[int] = set()
         banned: set[int] = set()
         used_req: set[int] = set()
         used_piece: set[int] = set()
         row_use = [0.0] * self.n_rows
-        left = [list(unit.caps) for unit in self.units]
+        left = [[min(c, (caps or {}).get(k, c)) for k, c in zip(unit.keys, unit.caps, strict=True)]
+                for unit in self.units]
         self._forced = {}
         blocked = np.zeros(len(self.pvs), dtype=bool)
         req_of = np.asarray([self.req_index[pv.alt.request.id] for pv in self.pvs], dtype=np.int64)
@@ -745,6 +744,8 @@ class PatternLP:
             return True
 
         try:
+            for unit, c in zip(self.units, left, strict=True):   # the budget choices too
+                unit.caps = list(c)
             while time.perf_counter() < deadline and self.column_values:
                 free = sorted(((v, n) for n, v in enumerate(self.column_values) if n not in fixed and v > 1e-6),
                               key=lambda t: (-t[0], t[1]))
@@ -758,7 +759,8 @@ class PatternLP:
                         break
                     if fits(n):
                         took += 1
-                        quota -= v < 0.99
+                        if v < 0.99:
+                            quota -= 1
                 if not n_frac and took == len(free):
                     break   # integral, and all of it fits (with ``caps`` it may not)
                 if not took:

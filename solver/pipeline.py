@@ -36,9 +36,9 @@
    LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of its search time)
    decoded with CP-SAT sequencing the pieces (:func:`solver.knapsack.decode_exact`), then
    ruin and recreate until the polishing of step 5b, where its schedule replaces the main one
-   if it weighs more (medium/over, 28 s, seeds 0-3: 10017, 10023, 10017, 10021 against a
-   bound of 10056, 0.33-0.39 %, where the LP merely rounded gave 9987-9995; normal 11914
-   twice against 11959).
+   if it weighs more (medium, 28 s, seeds 0-5: over 10013-10023 against a bound of 10056,
+   0.33-0.43 %, where the LP merely rounded gave 9987-9995; normal 11902-11927, mean 11912,
+   against 11959).
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
    in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.

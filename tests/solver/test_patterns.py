@@ -125,16 +125,22 @@ def test_packing_inside_a_window_is_convexified():
     assert pl.bound == 10 == brute_force(pr)
 
 
-def test_a_binding_budget_is_convexified():
-    # three requests on three instruments: R0 (weight 10) spends 70 % of the enterprise's
-    # budget, R1 and R2 (weight 5) 40 % each: {R0} or {R1, R2}, optimum 10.  The window LP
-    # funds R0 and 3/4 of R1 (13; its cardinality cut, at most 2 funded, does not bite).
+def budget_case() -> Problem:
+    """Three requests on three instruments: R0 (weight 10) spends 70 % of the enterprise's
+    budget (35000 of 50000), R1 and R2 (weight 5) 40 % each: {R0} or {R1, R2}, optimum 10."""
     insts = [Instrument(f"I{k}", [(480, 600)]) for k in range(3)]
     reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=10 if k == 0 else 5,
                     price_per_hour={f"I{k}": 70000 if k == 0 else 40000}, voucher_share=Fraction(1, 2))
             for k in range(3)]
     pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
                  enterprises=[Enterprise("E0", voucher_budget=50000)])
+    return pr
+
+
+def test_a_binding_budget_is_convexified():
+    # the window LP funds R0 and 3/4 of R1 (13; its cardinality cut, at most 2 funded, does
+    # not bite)
+    pr = budget_case()
     stc = Static(pr)
     km = KnapsackModel(pr, stc, pr.requests, {"enterprise:E0": 50000})
     assert km.lp_bound() == 13  # 10 + 5 * 15000 / 20000
@@ -257,15 +263,10 @@ def test_diving_ends_integral_keeps_the_bound_and_decodes_feasibly(over, seed):
 
 
 def test_diving_respects_a_binding_budget_and_a_lower_share_of_it():
-    """The budget case above (R0 spends 35000 of 50000, R1 and R2 20000 each): the dive takes
-    R0 or R1 and R2, never all three; with a share of 30000 only one of R1 and R2 (a
-    component's share of a budget it shares); the full budget is back afterwards."""
-    insts = [Instrument(f"I{k}", [(480, 600)]) for k in range(3)]
-    reqs = [Request(f"R{k}", "E0", 60, [f"I{k}"], weight=10 if k == 0 else 5,
-                    price_per_hour={f"I{k}": 70000 if k == 0 else 40000}, voucher_share=Fraction(1, 2))
-            for k in range(3)]
-    pr = Problem(horizon_minutes=1440, slot_minutes=30, instruments=insts, requests=reqs,
-                 enterprises=[Enterprise("E0", voucher_budget=50000)])
+    """The budget case (R0 spends 35000 of 50000, R1 and R2 20000 each): the dive takes R0 or
+    R1 and R2, never all three; with a share of 30000 only one of R1 and R2 (a component's
+    share of a budget it shares); the full budget is back afterwards."""
+    pr = budget_case()
     stc = Static(pr)
     pl = PatternLP(pr, stc)
     pl.solve(time.perf_counter() + 10)
