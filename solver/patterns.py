@@ -294,6 +294,76 @@ def _mip_choice(items, caps: list[int], time_limit: float = 0.5) -> tuple[float,
     return s.Objective().BestBound() + 1e-9 * max(1.0, abs(value)), value, [o[2] for o in chosen]
 
 
+class _Master:
+    """The master LP of a :class:`PatternLP` on CLP (GLOP where CLP is missing): its rows, one
+    variable per column so far, and the bounds of fixed / banned piece columns.  Kept between
+    :meth:`PatternLP.solve` calls, so a dive's rounds add only their new columns (rebuilding
+    the master took a third of a dive's time on medium/normal)."""
+
+    def __init__(self, lp: PatternLP):
+        # CLP re-solves the growing master faster than GLOP (medium/normal to convergence:
+        # 13.8 s against 15.4 s, GLOP without presolve so that it warm-starts)
+        s = self.s = pywraplp.Solver.CreateSolver("CLP")
+        if s is None:
+            s = self.s = pywraplp.Solver.CreateSolver("GLOP")
+            s.SetSolverSpecificParametersAsString("use_preprocessing: false")
+        self.lp = lp
+        inf = self.inf = s.infinity()
+        s.NumVar(0.0, 0.0, "")  # CLP crashes on a model without variables
+        self.n_req = n_req = len(lp.requests)
+        self.req_ct = [None if ri in lp.unit_of_req else s.Constraint(-inf, 1.0) for ri in range(n_req)]
+        self.link_ct = [s.Constraint(-inf, 0.0) for _ in lp.link_key]
+        self.piece_ct = [s.Constraint(-inf, 1.0) for _ in lp.pieces]
+        self.unit_ct = [s.Constraint(-inf, 1.0) for _ in lp.units]
+        self.row_ct = [s.Constraint(-inf, rhs) for rhs in lp.row_rhs]
+        self.obj = s.Objective()
+        self.obj.SetMaximization()
+        self.xs = []        # one per column of lp.columns, in order
+        self.n_units = 0    # variables of lp.unit_columns so far
+        self.bounded: set[int] = set()
+
+    def add_piece_var(self, col):
+        lp, n_req = self.lp, self.n_req
+        pn, vs = col
+        x = self.s.NumVar(0.0, self.inf, "")
+        self.xs.append(x)
+        self.piece_ct[pn].SetCoefficient(x, 1.0)
+        w = 0.0
+        acc: dict[int, float] = {}
+        for vi in vs:
+            f = int(lp._first[vi])
+            (self.req_ct[f] if f < n_req else self.link_ct[f - n_req]).SetCoefficient(x, 1.0)
+            w += lp._w[vi]
+            for rn, c in lp.var_rows[vi]:
+                acc[rn] = acc.get(rn, 0.0) + c
+        for rn, c in acc.items():
+            self.row_ct[rn].SetCoefficient(x, c)
+        self.obj.SetCoefficient(x, w)
+
+    def add_unit_var(self, col):
+        u, links = col
+        x = self.s.NumVar(0.0, self.inf, "")
+        self.unit_ct[u].SetCoefficient(x, 1.0)
+        for ln in links:
+            self.link_ct[ln].SetCoefficient(x, -1.0)
+        self.n_units += 1
+
+    def sync(self, fixed, banned) -> None:
+        """Variables for the columns added since, and piece columns ``fixed`` at 1 and
+        ``banned`` at 0 (every other one free again)."""
+        for col in self.lp.columns[len(self.xs):]:
+            self.add_piece_var(col)
+        for col in self.lp.unit_columns[self.n_units:]:
+            self.add_unit_var(col)
+        for n in self.bounded - set(fixed) - set(banned):
+            self.xs[n].SetBounds(0.0, self.inf)
+        for n in fixed:
+            self.xs[n].SetLb(1.0)
+        for n in banned:
+            self.xs[n].SetUb(0.0)
+        self.bounded = set(fixed) | set(banned)
+
+
 @dataclass
 class _Unit:
     """Requests sharing binding budgets (an enterprise, or a controller group's members)."""
@@ -460,6 +530,7 @@ class PatternLP:
         self.best_point = None              # its dual point (y, mu)
         self._blocked: np.ndarray | None = None    # diving: piece variables priced out
         self._forced: dict[int, list[int]] = {}     # diving: fixed link rows per unit
+        self._master: _Master | None = None        # the master LP, kept between solves
 
     # -- columns -------------------------------------------------------------------------------
     @staticmethod
@@ -565,57 +636,13 @@ class PatternLP:
         bound (``self.bound``) is the best Lagrangian bound seen, floored, at most the trivial
         bound.  ``fixed`` / ``banned``: indices of piece columns held at 1 / at 0 (diving,
         :meth:`dive`); then the LP is a restricted problem's and the bound is left as it was."""
-        # CLP re-solves the growing master faster than GLOP (medium/normal to convergence:
-        # 13.8 s against 15.4 s, GLOP without presolve so that it warm-starts)
-        s = pywraplp.Solver.CreateSolver("CLP")
-        if s is None:
-            s = pywraplp.Solver.CreateSolver("GLOP")
-            s.SetSolverSpecificParametersAsString("use_preprocessing: false")
-        inf = s.infinity()
-        s.NumVar(0.0, 0.0, "")  # CLP crashes on a model without variables
+        m = self._master
+        if m is None:  # built once, then kept: a dive's rounds only add columns and bounds
+            m = self._master = _Master(self)
+        m.sync(fixed, banned)
+        s, xs, obj = m.s, m.xs, m.obj
+        req_ct, link_ct, piece_ct, unit_ct, row_ct = m.req_ct, m.link_ct, m.piece_ct, m.unit_ct, m.row_ct
         n_req = len(self.requests)
-        req_ct = [None if ri in self.unit_of_req else s.Constraint(-inf, 1.0) for ri in range(n_req)]
-        link_ct = [s.Constraint(-inf, 0.0) for _ in self.link_key]
-        piece_ct = [s.Constraint(-inf, 1.0) for _ in self.pieces]
-        unit_ct = [s.Constraint(-inf, 1.0) for _ in self.units]
-        row_ct = [s.Constraint(-inf, rhs) for rhs in self.row_rhs]
-        obj = s.Objective()
-        obj.SetMaximization()
-
-        xs = []  # one per column of self.columns, in order
-
-        def add_piece_var(col):
-            pn, vs = col
-            x = s.NumVar(0.0, inf, "")
-            xs.append(x)
-            piece_ct[pn].SetCoefficient(x, 1.0)
-            w = 0.0
-            acc: dict[int, float] = {}
-            for vi in vs:
-                f = int(self._first[vi])
-                (req_ct[f] if f < n_req else link_ct[f - n_req]).SetCoefficient(x, 1.0)
-                w += self._w[vi]
-                for rn, c in self.var_rows[vi]:
-                    acc[rn] = acc.get(rn, 0.0) + c
-            for rn, c in acc.items():
-                row_ct[rn].SetCoefficient(x, c)
-            obj.SetCoefficient(x, w)
-
-        def add_unit_var(col):
-            u, links = col
-            x = s.NumVar(0.0, inf, "")
-            unit_ct[u].SetCoefficient(x, 1.0)
-            for ln in links:
-                link_ct[ln].SetCoefficient(x, -1.0)
-
-        for col in self.columns:
-            add_piece_var(col)
-        for n in fixed:
-            xs[n].SetLb(1.0)
-        for n in banned:
-            xs[n].SetUb(0.0)
-        for col in self.unit_columns:
-            add_unit_var(col)
         diving = bool(fixed or banned)
         if diving:
             smoothing = 0.0
@@ -663,11 +690,11 @@ class PatternLP:
                 gamma_lp = y_lp[n_req:]
                 for pn, (_, vs) in enumerate(priced):
                     if vs and float(prof_lp[vs].sum()) - sigma[pn] > 1e-6 and self.add_column(pn, vs):
-                        add_piece_var(self.columns[-1])
+                        m.add_piece_var(self.columns[-1])
                         new += 1
                 for u, (_, _, ls) in enumerate(units):
                     if ls and float(gamma_lp[ls].sum()) - tau[u] > 1e-6 and self.add_unit_column(u, ls):
-                        add_unit_var(self.unit_columns[-1])
+                        m.add_unit_var(self.unit_columns[-1])
                         new += 1
                 if new:
                     break

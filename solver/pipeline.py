@@ -36,9 +36,9 @@
    LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of its search time)
    decoded with CP-SAT sequencing the pieces (:func:`solver.knapsack.decode_exact`), then
    ruin and recreate until the polishing of step 5b, where its schedule replaces the main one
-   if it weighs more (medium, 28 s, seeds 0-5: over 10013-10023 against a bound of 10056,
-   0.33-0.43 %, where the LP merely rounded gave 9987-9995; normal 11902-11927, mean 11912,
-   against 11959).
+   if it weighs more (medium, 28 s: over, seeds 0-3, 10015-10028 against a bound of 10056,
+   0.28-0.41 %, where the LP merely rounded gave 9987-9995; normal, seeds 0-5, 11906-11917
+   against 11959, at most 0.44 %; the dive takes 4.2-4.9 s beside the main search).
 4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
    with the component bound as a constraint (so reaching it proves optimality), time shared
    in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.
@@ -529,7 +529,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                 left2 = min(share, ks_deadline - time.perf_counter())
                 if left2 > 0.05:
                     kb = KnapsackModel(problem, static, c.requests, c.lp_caps)
-                    rb = kb.solve(left2, workers=workers, seed=seed, deterministic_time=deterministic_time)
+                    rb = kb.solve(left2, workers=cp_workers, seed=seed, deterministic_time=deterministic_time)
                     if rb.get("bound") is not None:
                         d["ub"] = min(d["ub"], rb["bound"])
             if "chosen" in res:

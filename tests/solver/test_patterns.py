@@ -247,7 +247,7 @@ def test_diving_ends_integral_keeps_the_bound_and_decodes_feasibly(over, seed):
     pl = PatternLP(pr, stc)
     pl.solve(time.perf_counter() + 10)
     assert any(1e-6 < v < 1 - 1e-6 for v in pl.column_values)
-    bound, lb, point = pl.bound, pl.best_lb, pl.best_point
+    bound, lb, point, lp0 = pl.bound, pl.best_lb, pl.best_point, pl.lp_value
     chosen = pl.dive(time.perf_counter() + 10)
     assert all(min(v, 1 - v) < 1e-6 for v in pl.column_values)
     assert pl.bound == bound and pl.best_lb == lb and pl.best_point is point
@@ -260,6 +260,10 @@ def test_diving_ends_integral_keeps_the_bound_and_decodes_feasibly(over, seed):
     w = pr.request_by_id
     assert check(pr, list(exact.values())) == []
     assert sum(w[k].weight for k in greedy) <= sum(w[k].weight for k in exact) <= bound
+    # the master is kept between solves: solving again frees what the dive fixed or banned
+    assert len(pl._master.xs) == len(pl.columns)
+    pl.solve(time.perf_counter() + 10)
+    assert pl.lp_value >= lp0 - 1e-6 and pl.bound <= bound
 
 
 def test_diving_respects_a_binding_budget_and_a_lower_share_of_it():
