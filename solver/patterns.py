@@ -57,7 +57,8 @@ priced out and the fixed links forced into every budget choice, columns are gene
 for a few rounds, and so on until the LP is integral; a round where no fractional column fits
 forbids them instead.  Its patterns are decoded into placements, the starts by CP-SAT
 (:func:`solver.knapsack.decode_exact`).  On medium/over the converged LP (10056.5) dives in
-4.5 s to an integral 10012, all of which decodes; ruin and recreate takes it from there.
+about 4.5 s to an integral 10003-10012 (the path depends on which optimal LP solutions CLP
+returns), nearly all of which decodes; ruin and recreate takes it from there.
 *Price and branch*: the 0-1 program over the generated patterns, every row above plus at most
 one pattern per piece, solved with CP-SAT and hinted with the incumbent (far weaker there:
 9854 in 30 s), decoded with :func:`solver.knapsack.decode_best`.

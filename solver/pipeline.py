@@ -136,10 +136,10 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
     before it, also a schedule (``"placements"``, ``"objective"``, ``"steps"``): a dive on the
     LP (:meth:`solver.patterns.PatternLP.dive`) for at most ``dive_share`` of the time left,
     decoded with the full budgets (:func:`solver.knapsack.decode_exact`), then ruin and recreate
-    until ``search_deadline``.  Medium/over, the LP converged: the LP merely rounded decodes to
-    9780 and ruin and recreate from there reaches 9976-10007 in 20 s (4 seeds); the dive
-    (4.5 s) is integral at 10012 and decodes to all of it, and 10 s from there reach
-    10019-10028 (6 seeds)."""
+    until ``search_deadline``.  Medium/over, the LP converged, alone on a core: the LP merely
+    rounded decodes to 9780 and ruin and recreate from there reaches 9976-10007 in 20 s (4
+    seeds); a dive (4.5 s, the master rebuilt each round then) was integral at 10012 and
+    decoded to all of it, and 10 s from there reached 10019-10028 (6 seeds)."""
     pl = PatternLP(problem, static, requests)
     pl.columns_of(warm)
     pl.solve(deadline)
