@@ -40,7 +40,6 @@ import time
 
 from .child import Child, balanced_halves, results
 from .decompose import Component, budget_holder
-from .knapsack import decode_exact
 from .patterns import PatternLP
 from .problem import Placement, Problem
 from .recreate import RuinRecreate
@@ -63,12 +62,7 @@ def search_component(problem: Problem, static: Static, comp: Component, warm: di
     try:
         for k in comp.split:
             budget_holder(problem, k).voucher_budget = comp.caps[k]
-        start = {}
-        if pl.column_values:
-            now = time.perf_counter()
-            chosen = pl.dive(now + dive_share * max(0.0, end - now), caps=comp.caps)
-            start = decode_exact(problem, static, chosen, comp.caps, comp.requests,
-                                 time_limit=min(2.0, 0.1 * max(0.0, end - time.perf_counter())), seed=seed)
+        start = pl.dived(end, dive_share, comp.caps, comp.requests, seed=seed) if pl.column_values else {}
         del pl
         warm_obj = sum(w[k].weight for k in warm)
         start_obj = sum(w[k].weight for k in start)

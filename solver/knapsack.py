@@ -438,6 +438,11 @@ def coupled_bound(parts: list[tuple[dict | None, int]], budgets: dict[str, int],
     return None if b is None else const + b
 
 
+def _by_rate(requests: list[Request]) -> list[Request]:
+    """By decreasing weight per hour (ties by id): the order in which decoding fills."""
+    return sorted(requests, key=lambda r: (-r.weight / max(1, r.duration), r.id))
+
+
 def decode(problem: Problem, static: Static, chosen: list[PieceVar],
            caps: dict[str, int] | None = None, fill: list[Request] | None = None,
            keep_order: bool = False) -> dict[str, Placement]:
@@ -473,7 +478,7 @@ def decode(problem: Problem, static: Static, chosen: list[PieceVar],
     # requests that did not fit their piece, then the others (by weight per hour): earliest
     # feasible start anywhere
     missed = [pv.alt.request for pv in order if pv.alt.request.id not in out]
-    rest = sorted(fill or [], key=lambda r: (-r.weight / max(1, r.duration), r.id))
+    rest = _by_rate(fill or [])
     tried = set()
     for r in missed + rest:
         if r.id in out or r.id in tried:
@@ -547,7 +552,7 @@ def decode_exact(problem: Problem, static: Static, chosen: list[PieceVar], caps:
     sched = Schedule(problem, static)
     for p in res.placements:
         sched.add(p)
-    greedy_fill(problem, sorted(fill, key=lambda r: (-r.weight / max(1, r.duration), r.id)), sched, best_fit=True)
+    greedy_fill(problem, _by_rate(fill), sched, best_fit=True)
     if sum(weight[k].weight for k in sched.placed) <= sum(weight[k].weight for k in greedy):
         return greedy
     return dict(sched.placed)

@@ -76,7 +76,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from .decompose import UnionFind, budget_keys
-from .knapsack import PieceVar, piece_vars
+from .knapsack import PieceVar, decode_exact, piece_vars
 from .problem import Placement, Problem, Request
 from .static import Static
 from .windows import merge
@@ -810,6 +810,17 @@ class PatternLP:
             for unit, c in zip(self.units, full, strict=True):
                 unit.caps = c
         return self.rounded()
+
+    def dived(self, end: float, share: float, caps: dict[str, int], fill: list[Request],
+              seed: int = 0) -> dict[str, Placement]:
+        """A schedule from this LP: :meth:`dive` within ``caps`` for ``share`` of the time left
+        until ``end`` (perf_counter), decoded within ``caps`` with CP-SAT setting the starts
+        (:func:`solver.knapsack.decode_exact`, at most min(2 s, a tenth of what is left)), then
+        ``fill`` greedily."""
+        now = time.perf_counter()
+        chosen = self.dive(now + share * max(0.0, end - now), caps=caps)
+        return decode_exact(self.problem, self.static, chosen, caps, fill,
+                            time_limit=min(2.0, 0.1 * max(0.0, end - time.perf_counter())), seed=seed)
 
     def lagrangian(self, y: np.ndarray, mu: np.ndarray):
         """The Lagrangian bound at the dual point (``y`` on request and link rows, ``mu`` on

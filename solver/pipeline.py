@@ -7,11 +7,12 @@
    instead of steps 3 and 4: component by component on both cores
    (:mod:`solver.component_search`) until ``component_share`` of the time: each component's
    pattern LP (its bound; joined over the components into one bound with each shared budget
-   counted once, :func:`solver.patterns.joined_bound`), its rounded LP solution decoded within
-   the component's share of the shared budgets, then ruin and recreate on it.  Then steps 5-6.
-   Large, 115 s (``make bench``): over 99089 against a bound of 100032 (0.94 %), where steps
-   3-5 ended at 98694 against 100307 the same day; normal 121282 against 121408 (0.10 %),
-   against 121173 and 121815.
+   counted once, :func:`solver.patterns.joined_bound`), a dive on its LP decoded within the
+   component's share of the shared budgets (:meth:`solver.patterns.PatternLP.dived`), then
+   ruin and recreate on it.  Then steps 5-6.  Large, 115 s (``make bench``): over 99189
+   against a bound of 100032 (0.84 %; 99089 with rounded LP starts, and steps 3-5 ended at
+   98694 against 100307 that day); normal 121272 against 121408 (0.11 %), against 121173 and
+   121815 for steps 3-5.
 3. Bound each component: trivial bound (all its weights); the safe time-indexed LP bound
    (:mod:`solver.bound`), smallest components first, in ``bound_share`` of the time (without
    the knapsack stage: small components exactly as a time-indexed 0-1 MIP with SCIP; with it
@@ -84,7 +85,7 @@ from .child import Child, balanced_halves, results
 from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
-from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, decode_exact, piece_vars
+from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, piece_vars
 from .lns import LNS, resource_clusters
 from .model import ComponentModel
 from .patterns import PatternLP, joined_bound
@@ -146,9 +147,7 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
     out: dict = {"bound": pl.bound, "lp_done": time.perf_counter()}
     if search_deadline is None or time.perf_counter() > search_deadline - 1.0 or not pl.column_values:
         return out
-    dive_until = time.perf_counter() + dive_share * (search_deadline - time.perf_counter())
-    start = decode_exact(problem, static, pl.dive(dive_until), pl.budget_of, list(requests),
-                         time_limit=min(2.0, 0.1 * (search_deadline - time.perf_counter())), seed=seed)
+    start = pl.dived(search_deadline, dive_share, pl.budget_of, list(requests), seed=seed)
     out["dive"] = {"seconds": round(time.perf_counter() - out["lp_done"], 2), "lp": pl.lp_value}
     del pl
     rr = RuinRecreate(problem, static, start, seed=seed)
