@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -64,6 +65,9 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve after building"),
     host: str = "127.0.0.1",
     port: int = 8000,
+    today: str | None = typer.Option(
+        None, "--today", help="Build the demo around this day (YYYY-MM-DD); default: today in the platform's zone"
+    ),
 ) -> None:
     """Build a fresh database with realistic demo data, print tokens and example calls, and serve."""
     from fixtures.demo import build_demo
@@ -80,11 +84,11 @@ def demo(
         downgrade(database_url, "base")
     upgrade(database_url)
     engine = get_engine(database_url)
-    tz_now = datetime.now().astimezone()
+    day = _day_option(today, "--today") if today else platform_now().date()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("building demo data", total=None)
         with session_scope(engine) as session:
-            result = build_demo(session, tz_now.date(), seed, progress=lambda m: bar.update(task, description=m))
+            result = build_demo(session, day, seed, progress=lambda m: bar.update(task, description=m))
         bar.update(task, description="demo data ready")
     with session_scope(engine) as session:
         example = _example_booking(session, result)
@@ -167,8 +171,7 @@ def voucher_stats(
     database_url: str | None = DbUrl,
 ) -> None:
     """The figures a programme publishes: issued, used, redeemed, enterprises served…"""
-    from datetime import date, time
-    from zoneinfo import ZoneInfo
+    from datetime import time
 
     from sqlmodel import Session, col, select
 
@@ -183,10 +186,22 @@ def voucher_stats(
         if prog is None:
             console.print("[red]No such voucher programme.[/red]")
             raise typer.Exit(1)
-        lo = date.fromisoformat(start) if start else date(prog.year, 1, 1)
-        hi = date.fromisoformat(end) if end else datetime.now(tz).date()
+        lo = _day_option(start, "--start") if start else date(prog.year, 1, 1)
+        hi = _day_option(end, "--end") if end else platform_now().date()
         stats = programme_stats(session, prog.id, datetime.combine(lo, time(0), tz), datetime.combine(hi + timedelta(days=1), time(0), tz))
     print(stats_csv(stats) if csv else json.dumps(stats, ensure_ascii=False, indent=2))
+
+
+def platform_now() -> datetime:
+    """The real clock in the platform's zone (Asia/Shanghai by default), not the machine's."""
+    return datetime.now(ZoneInfo(get_settings().default_timezone))
+
+
+def _day_option(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-12-06.", param_hint=name) from None
 
 
 def _example_booking(session, result) -> dict | None:
@@ -195,7 +210,7 @@ def _example_booking(session, result) -> dict | None:
     from scheduler.free_time import free_time
 
     member = result.actors["member"]
-    now = datetime.now().astimezone()
+    now = platform_now()
     for inst in result.instruments:
         if "operator_run" not in inst.service_modes or inst.category != "XRD":
             continue

@@ -51,7 +51,9 @@ class BookingRequest(SQLModel, table=True):
     created_at: datetime = utc_field(default_factory=utcnow)
 
 
-def submit_request(session: Session, actor: Actor, req: BookingRequest) -> BookingRequest:
+def submit_request(
+    session: Session, actor: Actor, req: BookingRequest, now: datetime | None = None
+) -> BookingRequest:
     if actor.role == Role.enterprise_member:
         req.enterprise_id = actor.enterprise_id or ""
         req.user_id = actor.user_id
@@ -79,7 +81,7 @@ def submit_request(session: Session, actor: Actor, req: BookingRequest) -> Booki
             f"The window from earliest_start to deadline is {int(window)} min, shorter than duration_minutes {req.duration_minutes}.",
             field="deadline",
         )
-    if req.deadline <= utcnow():
+    if req.deadline <= (now or utcnow()):
         raise InvalidInput("deadline is already past.", field="deadline")
     if req.preferred_start is not None and not (req.earliest_start <= req.preferred_start <= req.deadline):
         raise InvalidInput("preferred_start must lie between earliest_start and deadline.", field="preferred_start")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from datetime import datetime
+from datetime import date, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 from typer.testing import CliRunner
@@ -17,10 +18,24 @@ from fixtures.demo import TZ, build_demo
 from instruments.inventory import Instrument
 from instruments.units import OwnerUnit
 from scheduler import credit_code
+from scheduler.booking_requests import BookingRequest, RequestStatus
 from scheduler.bookings import Booking, BookingStatus
 from scheduler.enterprises import Enterprise
+from scheduler.redemption import ClaimItem, ItemStatus, PaymentBatch
 
 TODAY = datetime(2026, 11, 23, tzinfo=TZ).date()
+
+# Days on which a calendar-driven demo is most likely to go wrong: month ends (the 29th-31st),
+# a leap day, New Year's Eve and Day (the programme year turns), Spring Festival and National Day
+# (a week of holidays around "today", with 调休 Saturdays).
+AWKWARD_DAYS = [
+    date(2026, 12, 31),
+    date(2027, 1, 1),
+    date(2027, 2, 6),  # Spring Festival's eve, 2027
+    date(2028, 2, 29),
+    date(2027, 8, 31),
+    date(2027, 10, 1),  # National Day
+]
 
 
 def test_demo_is_realistic_and_valid(db, session):
@@ -42,6 +57,24 @@ def test_demo_is_realistic_and_valid(db, session):
     done = [b for b in bookings if b.status == BookingStatus.completed]
     ahead = session.exec(select(Booking).where(col(Booking.status) == BookingStatus.confirmed)).all()
     assert done and ahead and all(b.checked_out_at for b in done)
+
+
+@pytest.mark.parametrize("today", AWKWARD_DAYS, ids=str)
+def test_demo_builds_whole_on_any_day(db, session, today):
+    """Whatever day it is built on, the demo has done and upcoming bookings, filed and paid voucher
+    claims, and open requests: nothing is silently left out on a month end or a holiday."""
+    demo = build_demo(session, today)
+    session.commit()
+    bookings = session.exec(select(Booking)).all()
+    assert len(bookings) == demo.bookings >= 150
+    assert any(b.status == BookingStatus.completed and b.start.astimezone(TZ).date() < today for b in bookings)
+    assert any(b.status == BookingStatus.confirmed and b.start.astimezone(TZ).date() > today for b in bookings)
+    items = session.exec(select(ClaimItem)).all()
+    assert items and any(i.status == ItemStatus.paid for i in items)
+    assert session.exec(select(func.count()).select_from(PaymentBatch)).one() == 1
+    requests = session.exec(select(BookingRequest)).all()
+    assert len(requests) == 12 and all(r.status == RequestStatus.pending for r in requests)
+    assert all(r.deadline.astimezone(TZ).date() > today for r in requests)
 
 
 def test_demo_is_deterministic(db, session):
