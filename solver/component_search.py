@@ -1,5 +1,6 @@
-r"""Search component by component, on both cores: the pattern relaxation of each component for
-its bound and a start, then ruin and recreate on it.
+r"""The ``components`` stage (:mod:`solver.stages`): search component by component, on both
+cores: the pattern relaxation of each component for its bound and a start, then ruin and
+recreate on it.
 
 For one component :math:`C` (:mod:`solver.decompose`) with time :math:`t_C`:
 
@@ -7,13 +8,12 @@ For one component :math:`C` (:mod:`solver.decompose`) with time :math:`t_C`:
    generation for at most ``lp_share`` of :math:`t_C`: its Lagrangian bound is a valid bound of
    the whole problem restricted to :math:`C` (any dual point gives one), so the sum over the
    components bounds the whole problem;
-2. a dive on its LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of the
+2. a dive on its LP (:meth:`solver.patterns.PatternLP.dived`, at most ``dive_share`` of the
    time left) within :math:`C`'s *caps*, decoded with CP-SAT sequencing the pieces
    (:func:`solver.knapsack.decode_exact`): a budget shared with other components is split
    between them (:func:`solver.decompose.decompose`: what the warm start spends on each plus a
-   share of the rest), so the components' schedules joined keep every budget (the four biggest
-   components of large/over: the LP merely rounded decodes to 7016, 6711, 6393, 6438; the dive,
-   3.6-5.6 s each, to 7266, 6923, 6585, 6549);
+   share of the rest, :math:`\sum_C \mathrm{cap}_{k,C} \le \beta_k`), so the components'
+   schedules joined keep every budget;
 3. ruin and recreate (:mod:`solver.recreate`) on :math:`C`'s instruments, from the better of that
    start and the warm start's placements, with those caps, until :math:`t_C` is used up or the
    bound is reached.
@@ -23,15 +23,12 @@ biggest components first, each to the lighter half) and :math:`t_C` in proportio
 :math:`|C|` over what is left of its half.  The components' dual points joined bound the whole
 problem with each shared budget counted once (:func:`solver.patterns.joined_bound`).
 
-Measured on large/over (10,000 requests, 64 components, 25 with a gap): these searches alone,
-75 s, 98785 against a sum of component bounds of 100132 (with rounded LP starts); the pipeline
-with them for 65 % of 115 s (``make bench``): 99089 against a joined bound of 100032, where
-without them it ended at 98694 against 100307 the same day; with the dives, seeds 0-1:
-99207 and 99148 (0.83 %, 0.88 %).  Pattern LPs take 1.9-3.7 s on its biggest components
-(432-772 requests) and their bounds are 0-26 below the window relaxation's LP.  The split of a
-shared budget matters less than it seems: the same searches with every component given every
-whole budget (which breaks 89 budgets) reach 99360, and splitting it where the components' LPs
-use it, instead of by what the warm start spends, gave 98885 against 98866.
+Invariants: each component's result is feasible within its caps (the warm start's placements
+are, and ruin and recreate keeps feasibility), so the results joined with the placements of
+the other components are feasible for the whole problem; the full budgets are restored after
+each component (``finally``), so a budget lowered for the dive and the search never leaks.
+
+Measured figures (bounds, starts, the budget-split experiments): ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -43,11 +40,13 @@ from .decompose import Component, budget_holder
 from .patterns import PatternLP
 from .problem import Placement, Problem
 from .recreate import RuinRecreate
+from .stages import SHARES
 from .static import Static
 
 
 def search_component(problem: Problem, static: Static, comp: Component, warm: dict[str, Placement],
-                     end: float, lp_share: float = 0.5, seed: int = 0, dive_share: float = 0.4) -> dict:
+                     end: float, lp_share: float = SHARES.component_lp, seed: int = 0,
+                     dive_share: float = SHARES.dive) -> dict:
     """Steps 1-3 of the module docstring for one component, until ``end`` (perf_counter).
     ``warm``: the component's placements so far.  Returns its bound (``None`` if the LP got
     no solve in), its best placements, and what each step gave."""
@@ -78,7 +77,7 @@ def search_component(problem: Problem, static: Static, comp: Component, warm: di
 
 
 def search_components(problem: Problem, static: Static, comps: list[Component], warm: dict[str, Placement],
-                      deadline: float, lp_share: float = 0.5, seed: int = 0) -> list[dict]:
+                      deadline: float, lp_share: float = SHARES.component_lp, seed: int = 0) -> list[dict]:
     """:func:`search_component` on each of ``comps`` in turn, each with time in proportion to
     its size over what is left."""
     out = []
@@ -98,7 +97,8 @@ def halves(comps: list[Component]) -> list[list[Component]]:
 
 
 def search_in_two(problem: Problem, static: Static, comps: list[Component], warm: dict[str, Placement],
-                  deadline: float, lp_share: float = 0.5, seed: int = 0, progress=None) -> dict[int, dict]:
+                  deadline: float, lp_share: float = SHARES.component_lp, seed: int = 0,
+                  progress=None) -> dict[int, dict]:
     """:func:`search_components` on the two :func:`halves` of ``comps``, one child process each
     (where fork is missing, all of them here, one after the other).  Returns the result of each
     component by its index in ``comps`` (none for a half whose child failed);

@@ -46,7 +46,7 @@ Cardinality cuts (for the LP and SCIP only): for a binding budget :math:`k`, at 
 in :math:`\beta_k` together (:func:`max_funded`): :math:`\sum_{v \in k} z_v \le n_k`.  Any funded
 set spends at least the sum of its members' cheapest spends, so the cut holds for every 0-1
 point; with weights that vary less than spends (as here) it removes the LP's fractional last
-request of each budget (measured: medium/normal component LP bounds 12111 -> 12042).
+request of each budget (its effect on the bounds: ``bench/RESULTS.md``).
 
 Rounded rows (for the LP and SCIP only): with all times multiples of the grid :math:`g`, for
 :math:`2 \le s \le` ``max_divisor``,
@@ -182,7 +182,7 @@ def _rounded_rows(es, rhs, unit, max_divisor):
         if sum(cs) <= r or cs in seen:
             continue
         # skip if implied by the row itself: max over z of sum cs z with sum e z <= rhs ... cheap test
-        if all(c * q == e for c, e in zip(cs, es)):
+        if all(c * q == e for c, e in zip(cs, es, strict=True)):
             continue
         seen.add(cs)
         yield list(cs), r
@@ -244,7 +244,7 @@ class KnapsackModel:
                     self.rows.append(([index[v.index] for v in vs], list(es), rhs))
                     nrows += 1
                     for cs, rs in _rounded_rows(es, rhs, static.grid, max_divisor):
-                        keep = [(v, c) for v, c in zip(vs, cs) if c]
+                        keep = [(v, c) for v, c in zip(vs, cs, strict=True) if c]
                         self.cg_rows.append(([index[v.index] for v, _ in keep], [c for _, c in keep], rs))
         bound_caps = caps if bound_caps is None else bound_caps
         self.budget_rows = []  # with the bound's budgets, for lp_bound
@@ -337,10 +337,10 @@ class KnapsackModel:
         xs = [s.BoolVar("") for _ in self.vars]
         for vs, cs, rhs in self.rows + self.cg_rows + (self.card_rows if cuts else []) + self.budget_rows:
             ct = s.Constraint(-s.infinity(), float(rhs))
-            for v, c in zip(vs, cs):
+            for v, c in zip(vs, cs, strict=True):
                 ct.SetCoefficient(xs[v], float(c))
         obj = s.Objective()
-        for (pv, _), x in zip(self.vars, xs):
+        for (pv, _), x in zip(self.vars, xs, strict=True):
             obj.SetCoefficient(x, float(pv.alt.request.weight))
         obj.SetMaximization()
         if hint:
@@ -353,7 +353,7 @@ class KnapsackModel:
             out["status"] = "OPTIMAL" if st == pywraplp.Solver.OPTIMAL else "FEASIBLE"
             out["bound"] = min(self.trivial, int(obj.BestBound() + 1e-6))
             out["objective"] = int(round(obj.Value()))
-            out["chosen"] = [pv for (pv, _), x in zip(self.vars, xs) if x.solution_value() > 0.5]
+            out["chosen"] = [pv for (pv, _), x in zip(self.vars, xs, strict=True) if x.solution_value() > 0.5]
         return out
 
 
@@ -531,8 +531,7 @@ def decode_exact(problem: Problem, static: Static, chosen: list[PieceVar], caps:
     :func:`decode_best`'s greedy starts; then the requests of ``fill`` by weight per hour, each at
     its best-fitting start.  Where the greedy starts lose requests of a full piece (an operator
     wanted on two instruments at once: the relaxation counts only its hours), CP-SAT usually
-    sequences all of them (medium/over, an integral dive: 10011 of 10011 in 0.6 s, greedy 9937).
-    The greedy result is kept if CP-SAT finds nothing better in ``time_limit``."""
+    sequences all of them.  The greedy result is kept if CP-SAT finds nothing better in ``time_limit``."""
     from .baselines import greedy_fill
     from .model import ComponentModel
 

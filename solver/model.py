@@ -49,6 +49,17 @@ Second, lexicographic phase (only when some request has a preferred start
 :math:`\pi_r`): fix :math:`\sum_a w x_a \ge z^*` (the first phase's value), hint the first
 solution and minimise :math:`\sum_a \mathrm{dev}_a` with
 :math:`\mathrm{dev}_a \ge |g t_a - \pi_r|` enforced by :math:`x_a`.
+
+Invariants: every solution of the model is feasible for the component with the caps it was
+given (each constraint of the problem is a constraint here, on the grid of
+:mod:`solver.static`, which loses no optimality).  :math:`U` cuts off no feasible schedule,
+being a valid bound.  :meth:`ComponentModel.solve` starts from a complete hint and returns the
+hint itself when CP-SAT finds nothing in time; phase 2 keeps the first phase's weight (its
+result is taken only if at least as heavy, unless a fairness bonus is on); callers keep the
+heavier of hint and result (the ``cp_sat`` stage, :meth:`solver.lns.LNS.commit`).
+
+This model is the ``cp_sat`` stage (:mod:`solver.stages`) and the sub-problem of
+:mod:`solver.lns` and :func:`solver.knapsack.decode_exact`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-r"""Pattern (configuration) relaxation of the whole problem, by column generation.
+r"""Pattern (configuration) relaxation of the whole problem, by column generation: the bound of
+the ``patterns`` and ``components`` stages (:mod:`solver.stages`) and their starts.
 
 A *piece* :math:`p` is a free part of one window of one instrument (:mod:`solver.static`); every
 booking lies, with its buffers, inside one piece.  A *pattern* :math:`S` of a piece is a set of
@@ -41,7 +42,7 @@ still valid for the bound; decoded patterns are placed and checked like any othe
 over the energy used (deadline class, free class, release class, each a 0-1 knapsack with a
 prefix limit) gives the best pattern :math:`\mathrm{best}_p(y)`.
 
-**Bound** (valid for any :math:`y \ge 0`, so GLOP's tolerances and the time limit cannot make
+**Bound** (valid for any :math:`y \ge 0`, so the LP solver's tolerances and the time limit cannot make
 it invalid): by weak (Lagrangian) duality
 
 .. math::
@@ -56,12 +57,15 @@ or piece twice, operator and lab rows and budgets kept), the fixed requests and 
 priced out and the fixed links forced into every budget choice, columns are generated again
 for a few rounds, and so on until the LP is integral; a round where no fractional column fits
 forbids them instead.  Its patterns are decoded into placements, the starts by CP-SAT
-(:func:`solver.knapsack.decode_exact`).  On medium/over the converged LP (10056.5) dives in
-about 4.5 s to an integral 10003-10012 (the path depends on which optimal LP solutions CLP
-returns), nearly all of which decodes; ruin and recreate takes it from there.
+(:func:`solver.knapsack.decode_exact`); ruin and recreate takes it from there.  The dive is a
+heuristic: it leaves the bound as it was (a restricted LP bounds nothing), a later
+:meth:`PatternLP.solve` frees its fixings, and the integral value it reaches depends on which
+optimal LP solutions the LP solver returns.
 *Price and branch*: the 0-1 program over the generated patterns, every row above plus at most
-one pattern per piece, solved with CP-SAT and hinted with the incumbent (far weaker there:
-9854 in 30 s), decoded with :func:`solver.knapsack.decode_best`.
+one pattern per piece, solved with CP-SAT and hinted with the incumbent (far weaker than the
+dive), decoded with :func:`solver.knapsack.decode_best`.
+
+Measured figures (LP times, dives, bounds): ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -186,9 +190,8 @@ def best_choice(options: list[list[tuple[float, tuple[int, ...], int]]], caps: l
     (value, spend per budget, key) with positive value) keeping every spend within ``caps``;
     maximise the value.  Depth-first branch and bound; returns (upper bound, best value, keys)
     where the upper bound equals the best value unless the node limit was reached: then SCIP
-    solves the same choice (:func:`_mip_choice`; measured on medium/normal: the search alone
-    missed the best choice of two controller groups with three budgets each, and the pattern
-    LP stalled at 11940 with a bound of 11959, now 11959 with it)."""
+    solves the same choice (:func:`_mip_choice`; a search cut short can miss the best choice of
+    a unit with several budgets and stall the LP short of its bound)."""
     items = sorted((sorted(o, reverse=True) for o in options if o), key=lambda o: -o[0][0])
     n = len(items)
     suffix = [0.0] * (n + 1)
@@ -298,12 +301,12 @@ def _mip_choice(items, caps: list[int], time_limit: float = 0.5) -> tuple[float,
 class _Master:
     """The master LP of a :class:`PatternLP` on CLP (GLOP where CLP is missing): its rows, one
     variable per column so far, and the bounds of fixed / banned piece columns.  Kept between
-    :meth:`PatternLP.solve` calls, so a dive's rounds add only their new columns (rebuilding
-    the master took a third of a dive's time on medium/normal)."""
+    :meth:`PatternLP.solve` calls, so a dive's rounds add only their new columns instead of
+    rebuilding it."""
 
     def __init__(self, lp: PatternLP):
-        # CLP re-solves the growing master faster than GLOP (medium/normal to convergence:
-        # 13.8 s against 15.4 s, GLOP without presolve so that it warm-starts)
+        # CLP re-solves the growing master faster than GLOP (GLOP without presolve, so that it
+        # warm-starts)
         s = self.s = pywraplp.Solver.CreateSolver("CLP")
         if s is None:
             s = self.s = pywraplp.Solver.CreateSolver("GLOP")
@@ -652,8 +655,7 @@ class PatternLP:
         first_iteration = self.iterations
         center = None  # (y, mu) of the best Lagrangian bound: the stability centre
         # primal simplex: each added column keeps the last basis primal feasible, so it
-        # re-solves from there (medium/over to convergence: 11.1 s against 18.0 s for CLP's
-        # default choice, 15.8 s dual)
+        # re-solves from there (faster than CLP's default choice or the dual simplex)
         params = pywraplp.MPSolverParameters()
         params.SetIntegerParam(params.LP_ALGORITHM, params.PRIMAL)
         while True:
@@ -868,10 +870,9 @@ class PatternLP:
     def rounded(self) -> list[PieceVar]:
         """The last LP solution rounded to a window assignment: each request it covers (in
         any column with :math:`x > 0`) on the piece variable covering it most (the sum of
-        :math:`x` over the columns that hold it).  On medium the LP is nearly integral in
-        which requests it takes but spreads them over equivalent pieces; decoded
-        (:func:`solver.knapsack.decode_best`), this is a start from which ruin and recreate
-        gains faster than from the other starts (:func:`solver.pipeline._pattern_search`)."""
+        :math:`x` over the columns that hold it): a window assignment to decode
+        (:func:`solver.knapsack.decode_best`), and what :meth:`dive` returns once its LP is
+        integral."""
         cover: dict[int, float] = {}
         for (_, vs), v in zip(self.columns, self.column_values, strict=False):
             if v > 1e-9:

@@ -1,75 +1,98 @@
-"""The allocation pipeline behind :func:`solver.solve`.
+r"""The allocation pipeline behind :func:`solver.solve`.
 
-1. Warm start: the best of value-greedy, value-greedy with best-fit starts and FCFS (all
-   globally feasible).
-2. Decompose into independent components (:mod:`solver.decompose`).
-3c. Above ``pattern_max_requests`` requests (with the LNS, 2+ workers, no deterministic time),
-   instead of steps 3 and 4: component by component on both cores
-   (:mod:`solver.component_search`) until ``component_share`` of the time: each component's
-   pattern LP (its bound; joined over the components into one bound with each shared budget
-   counted once, :func:`solver.patterns.joined_bound`), a dive on its LP decoded within the
-   component's share of the shared budgets (:meth:`solver.patterns.PatternLP.dived`), then
-   ruin and recreate on it.  Then steps 5-6.  Large, 115 s (``make bench``): over 99189
-   against a bound of 100032 (0.84 %; 99089 with rounded LP starts, and steps 3-5 ended at
-   98694 against 100307 that day); normal 121272 against 121408 (0.11 %), against 121173 and
-   121815 for steps 3-5.
-3. Bound each component: trivial bound (all its weights); the safe time-indexed LP bound
-   (:mod:`solver.bound`), smallest components first, in ``bound_share`` of the time (without
-   the knapsack stage: small components exactly as a time-indexed 0-1 MIP with SCIP; with it
-   and the LNS, not on components too big to prove, where it never converged); then the
-   window-assignment relaxation (:mod:`solver.knapsack`) per component with a gap, time in
-   proportion to size: its safe LP bound, an LP-guided rounding (candidate solution and hint),
-   then CP-SAT on it (SCIP with rounded rows on small components), whose decoded assignment is
-   another candidate.  Candidates are kept when better and checker-valid; split budgets use
-   residual caps.  Without a pattern child, a child process does this stage but the 0-1 solve
-   for the biggest components (about half of those too big to prove) on the second core
-   (:func:`_relax_big`; large/over: the stage from 40 to 23 s, 115 s runs 98238 mean of seeds
-   0-2 against 98148 of 3 runs before, same machine and day).  Then one LP over all
-   components' relaxations with shared budgets counted once
-   (:func:`solver.knapsack.coupled_bound`; above ``coupled_max_vars`` variables in a child
-   process at a lower priority beside steps 4 and 5, until 1 s before the end, its result
-   collected at step 6).  Up to ``pattern_max_requests`` requests, the pattern relaxation of
-   the whole problem (:mod:`solver.patterns`, every budget exact) runs from step 2 to 1 s
-   before the end in a child process at a lower priority (CP-SAT meanwhile on one worker,
-   so the child has a core); its bound is collected at step 6 (medium: 11959 against
-   11981 for SCIP on the whole window relaxation in 10 s, which it replaces, and 10056 against
-   10091 oversubscribed).  Once its LP has converged, the child also searches: a dive on the
-   LP (:meth:`solver.patterns.PatternLP.dive`, at most ``dive_share`` of its search time)
-   decoded with CP-SAT sequencing the pieces (:func:`solver.knapsack.decode_exact`), then
-   ruin and recreate until the polishing of step 5b, where its schedule replaces the main one
-   if it weighs more (medium, 28 s: over, seeds 0-3, 10015-10028 against a bound of 10056,
-   0.28-0.41 %, where the LP merely rounded gave 9987-9995; normal, seeds 0-5, 11906-11917
-   against 11959, at most 0.44 %; the dive takes 4.2-4.9 s beside the main search).
-4. CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with the best candidate,
-   with the component bound as a constraint (so reaching it proves optimality), time shared
-   in proportion to the gaps; unused time flows on.  UNKNOWN -> the best candidate is kept.
-   When some component is too big for a proof (``prove_max_requests``), ``lns_share`` of the
-   time is kept for step 5b, only the small components get this step, and each gets at most
-   max(0.5 s, ``prove_share`` of the limit): the LNS works on them again (medium/normal spent
-   5.5 s of 28 here on a 51-request component it could not close, 600 against a bound of 609).
-5. Merge, then a final greedy insertion pass of unplaced requests against global budgets.
-5a. Ruin and recreate (:mod:`solver.recreate`) over the whole schedule: many cheap
-   remove-and-reinsert steps, the best schedule seen kept, in ``recreate_share`` of the time
-   left (not with a fairness bonus).  Without a background pattern child, the first half of
-   it runs on both cores (``recreate_halves``): the resource clusters in two halves, one child
-   process each, a budget spent from both halves split between them; the second half runs
-   over the whole schedule again, so money still moves between the halves (large, 115 s, one
-   run each: normal 121202 against 121192 and 121155 on one core; over 98224 against 98143
-   and 98084).
-5b. Large-neighbourhood search (:mod:`solver.lns`) over the whole schedule: exact CP-SAT
-   sub-problems (a resource cluster's instruments over a few days, or two ranges joined by a
-   binding budget), two at a time on two workers, each never losing weight; it stops at the
-   proven bound, and its last ``polish_share`` minimises the distance to preferred starts.
-   While the pattern child searches, one at a time until it reports, then the better of the
-   two schedules is polished.
-6. Independent check (falls back to the warm start if it ever fails), explanations, bound.
+**Problem.**  Each request :math:`r` may take at most one alternative :math:`a = (r, i, o) \in
+A_r` (instrument, operator if operator-run) at a start :math:`t \in T_a` (:mod:`solver.static`);
+bookings with their set-up and clean-up do not overlap on an instrument, nor on an operator, at
+most :math:`c_\ell` run at once in a lab, and every voucher budget holds,
+:math:`\sum_{a \in A_k} \mathrm{spend}_a x_a \le \beta_k`.  Maximise the accepted weight
+:math:`\sum_a w_{r(a)} x_a` (plus a bonus per enterprise served, with ``fairness_bonus``), then,
+with that weight kept, minimise :math:`\sum_a |t_a - \pi_r|` over requests with a preferred start
+:math:`\pi_r`.  The CP-SAT formulation is in :mod:`solver.model`.
 
-The upper bound is min(coupled or joined bound, pattern bound, sum over components of
-min(trivial bound, LP bounds, window-relaxation bounds, the component's pattern bound (step 3c),
-exact MIP bound or CP-SAT's bound when the component's budgets were not split)).  Each component
-term is a valid bound of the global problem restricted to the component (relaxations use the
-full budgets), so the sum is valid for the whole problem; the coupled and joined bounds are
-valid by themselves.
+**Method.**  The stages, in the order they start (their time shares, progress strings and
+timing keys are in :mod:`solver.stages`; a component is one of :mod:`solver.decompose`):
+
+``warm_start``
+    value-greedy, value-greedy with best-fit starts and FCFS; the heaviest is the incumbent.
+``decompose``
+    independent components.  A binding budget that spans components is *split*: a component
+    solves with caps, the residual budget :math:`\beta_k - \sum_{C' \ne C} \mathrm{spend}_k(C')`
+    of the other components' current solutions (:func:`_residual_caps`); bounds use the full
+    budget :math:`\beta_k` (``lp_caps``).
+``patterns``
+    up to ``pattern_max_requests`` requests, beside a component too big for an exact SCIP solve,
+    a background child process (:func:`_pattern_search`): the pattern relaxation of the whole
+    problem (:mod:`solver.patterns`, every budget exact) for its bound; once its LP has
+    converged, a dive on the LP decoded with CP-SAT (:meth:`solver.patterns.PatternLP.dived`),
+    then ruin and recreate, until the ``lns`` polishing, where its schedule replaces the main one
+    if it weighs more.  With ``pattern_share`` > 0 it runs inline after ``knapsack`` instead (per
+    component above ``pattern_max_requests``).
+``components``
+    above ``pattern_max_requests`` requests (with the LNS, 2+ workers, no deterministic time),
+    instead of ``bounds``, ``knapsack`` and ``cp_sat``: per component, on both cores, its pattern
+    LP with the full budgets (its bound), a dive within its caps, ruin and recreate
+    (:mod:`solver.component_search`); the components' dual points joined give one bound with
+    each shared budget counted once (:func:`_joined`, :func:`solver.patterns.joined_bound`).
+``bounds``
+    per component: the trivial bound :math:`\sum_{r \in C} w_r`, then the safe time-indexed LP
+    bound (:mod:`solver.bound`), smallest components first.  Without ``knapsack``, small
+    components are solved exactly as a time-indexed 0-1 MIP with SCIP; with ``knapsack`` and the
+    LNS, components too big to prove skip the time-indexed LP (the window LP is nearly as tight
+    and far faster).
+``knapsack``
+    per component with a gap, smallest first, the window-assignment relaxation
+    (:mod:`solver.knapsack`): its safe LP bound, an LP-guided rounding (a candidate and a better
+    hint), then its 0-1 program with SCIP (small components, rounded rows) or CP-SAT, whose
+    decoded assignment is another candidate.  Without a pattern child, a child process does this
+    but the 0-1 solve for the biggest components (about half the work of those too big to prove,
+    :func:`_relax_big`) and the parent decodes their LP orders.  Then one LP over all components'
+    relaxations with each shared budget counted once (:func:`solver.knapsack.coupled_bound`),
+    inline up to ``coupled_max_vars`` variables, else in a background child.
+``cp_sat``
+    CP-SAT per component with a gap (:mod:`solver.model`), fully hinted with its best candidate,
+    :math:`\sum w x \le U_C` added (so reaching :math:`U_C` proves optimality), time in proportion
+    to the gaps, unused time flowing on; UNKNOWN keeps the candidate.  When the LNS follows, only
+    components up to ``prove_max_requests`` requests get this stage, each briefly.
+``merge``
+    the components' solutions joined, then a greedy insertion pass of the unplaced requests
+    against the global budgets.
+``ruin_recreate``
+    ruin and recreate over the whole schedule (:mod:`solver.recreate`); its first half on both
+    cores, one child process per half of the resource clusters, when no pattern child runs
+    (:func:`_recreate_in_halves`).  Neither it nor ``lns`` runs with a fairness bonus.
+``lns``
+    large-neighbourhood search with exact CP-SAT sub-problems (:mod:`solver.lns`); it stops at
+    the proven bound, and its last ``polish_share`` minimises the distance to preferred starts.
+    While the pattern child searches, on one core until the child reports; then the heavier of
+    the two schedules is polished.
+``check``
+    the background bounds collected, the independent checker (:mod:`solver.checker`), the
+    explanations of the requests left out (:mod:`solver.explain`).
+
+**Invariants.**
+
+* *Always feasible.*  The warm start is built on :class:`solver.schedule.Schedule`, which
+  enforces every constraint.  A component's solution is replaced only by a heavier one that
+  passes the checker (:func:`_offer`; CP-SAT's by a solution at least as heavy as its hint,
+  which is its best candidate) and that keeps the component's caps; a component's caps plus the
+  other components' spends never exceed a full budget, so the components' solutions joined keep
+  every budget (the warm start's spends fit every initial share).  ``merge``, ``ruin_recreate``
+  and ``lns`` keep the schedule feasible at every step.  ``check`` verifies the result
+  independently and returns the warm start should it ever fail.
+* *Never below the warm start*: every stage keeps the heavier of its input and its result
+  (with a fairness bonus, CP-SAT's optimum of the bonus objective is taken instead).
+* *Valid upper bound*:
+  :math:`\min(B_{\mathrm{coupled\ or\ joined}}, B_{\mathrm{pattern}}, \sum_C U_C)` with
+  :math:`U_C = \min(` trivial, time-indexed LP, window LP, SCIP's or CP-SAT's bound of the window
+  program, the component's pattern bound, the exact MIP's or CP-SAT's bound when the component's
+  budgets were not split :math:`)`.  Each :math:`U_C` bounds the whole problem restricted to
+  :math:`C`: the relaxations use the full budgets, and an exact model's bound is taken only when
+  the model has them.  Components share no instrument, operator or binding lab, so
+  :math:`\sum_C U_C` bounds the whole problem; the coupled, joined and pattern bounds are
+  relaxations of the whole problem by themselves.  Every LP bound is recomputed from dual values
+  (valid at any dual point), so solver tolerances and time limits cannot make it invalid.
+
+Measured figures for every stage: ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -92,6 +115,7 @@ from .patterns import PatternLP, joined_bound
 from .problem import Allocation, Placement, Problem, voucher_spend
 from .recreate import RuinRecreate
 from .schedule import Schedule
+from .stages import CHILD_MARGIN, SHARES, WINDOW_LP_MIN
 from .static import Static
 
 
@@ -117,8 +141,8 @@ def _spends(problem: Problem, placements) -> dict[str, int]:
 def _residual_caps(problem: Problem, info: list[dict], d: dict) -> None:
     """Set the caps of ``d``'s component's split budgets to what the other components' current
     solutions leave of the full budgets.  Each component's spends are kept beside the solution
-    they were counted on (a solution is replaced, never changed in place): counting every
-    solution again for every component cost large/over 9 s of its bound stage (35.7 -> 26.9 s)."""
+    they were counted on (a solution is replaced, never changed in place), so a solution's
+    spends are counted once, not again for every component that reads them."""
     c = d["comp"]
     if not c.split:
         return
@@ -131,16 +155,13 @@ def _residual_caps(problem: Problem, info: list[dict], d: dict) -> None:
 
 def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, Placement],
                     deadline: float, search_deadline: float | None = None, seed: int = 0,
-                    dive_share: float = 0.4) -> dict:
+                    dive_share: float = SHARES.dive) -> dict:
     """The pattern relaxation's bound (:mod:`solver.patterns`) of ``requests``, by ``deadline``
     (``{"bound": ...}``).  With ``search_deadline``, when the LP converges more than a second
     before it, also a schedule (``"placements"``, ``"objective"``, ``"steps"``): a dive on the
     LP (:meth:`solver.patterns.PatternLP.dive`) for at most ``dive_share`` of the time left,
     decoded with the full budgets (:func:`solver.knapsack.decode_exact`), then ruin and recreate
-    until ``search_deadline``.  Medium/over, the LP converged, alone on a core: the LP merely
-    rounded decodes to 9780 and ruin and recreate from there reaches 9976-10007 in 20 s (4
-    seeds); a dive (4.5 s, the master rebuilt each round then) was integral at 10012 and
-    decoded to all of it, and 10 s from there reached 10019-10028 (6 seeds)."""
+    until ``search_deadline``: the ``patterns`` stage's child (:mod:`solver.stages`)."""
     pl = PatternLP(problem, static, requests)
     pl.columns_of(warm)
     pl.solve(deadline)
@@ -158,7 +179,7 @@ def _pattern_search(problem: Problem, static: Static, requests, warm: dict[str, 
 
 
 def _joined(info: list[dict], todo: list[dict], found: dict[int, dict]) -> int | None:
-    """Step 3c's bound of the whole problem: the searched components' (``todo``, results
+    """The ``components`` stage's bound of the whole problem: the searched components' (``todo``, results
     ``found`` by index) dual points joined, their shared budgets counted once
     (:func:`solver.patterns.joined_bound`, the smallest over the points each offers), plus
     every other component's own bound."""
@@ -184,14 +205,14 @@ def _window_lp(problem: Problem, static: Static, c, share: float, deadline: floa
                max_divisor: int = 4) -> tuple[KnapsackModel, int | None]:
     """The window relaxation of component ``c`` (its caps for solutions, the full budgets for
     the bound) and its safe LP bound.  A time limit that stops GLOP early leaves a far looser
-    bound (measured: 8672 after 1 s against 7421 converged after 1.3 s, 13,541 variables), so
-    the LP gets at least 3 s (``share`` if more), within ``deadline``."""
+    (still valid) bound, so the LP gets at least :data:`solver.stages.WINDOW_LP_MIN` seconds (``share`` if
+    more), within ``deadline``."""
     km = KnapsackModel(problem, static, c.requests, c.caps, max_divisor=max_divisor, bound_caps=c.lp_caps)
-    return km, km.lp_bound(time_limit=max(0.1, min(max(3.0, share), deadline - time.perf_counter() - 0.05)))
+    return km, km.lp_bound(time_limit=max(0.1, min(max(WINDOW_LP_MIN, share), deadline - time.perf_counter() - 0.05)))
 
 
 def _relax_big(problem: Problem, static: Static, comps, ks_deadline: float, deadline: float) -> list[dict]:
-    """Step 3b's work on ``comps`` without the 0-1 solve, in a child process beside the parent's
+    """The ``knapsack`` stage's work on ``comps`` without the 0-1 solve, in a child process beside the parent's
     own share: per component the window relaxation's LP bound (full budgets), its LP-guided
     order as (request id, index among the request's piece variables) and the data of the
     coupled LP (:meth:`solver.knapsack.KnapsackModel.relaxation_data`)."""
@@ -279,68 +300,74 @@ def _recreate_in_halves(problem: Problem, static: Static, sched: Schedule, seed:
 
 def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
           progress: Callable[[str, dict], None] | None = None, *, fairness_bonus: int = 0,
-          deterministic_time: float | None = None, phase2_share: float = 0.15,
-          bound_share: float = 0.1, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
+          deterministic_time: float | None = None, phase2_share: float = SHARES.phase2,
+          bound_share: float = SHARES.bound, merge_limit: int = 400, use_lp: bool = True, mip_max_requests: int = 80,
           mip_time: float | None = None, use_knapsack: bool = True, knapsack_share: float | None = None,
-          lns_share: float = 0.4, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = 0.1,
+          lns_share: float = SHARES.lns, lns_days: int = 3, lns_step: float = 0.15, polish_share: float = SHARES.polish,
           coupled_max_vars: int = 60_000,
           coupled_background_vars: int = 300_000,
-          prove_max_requests: int = 150, prove_share: float = 0.05, pattern_share: float = 0.0,
+          prove_max_requests: int = 150, prove_share: float = SHARES.prove, pattern_share: float = SHARES.pattern,
           pattern_background: bool = True,
-          pattern_max_requests: int = 3000, component_share: float = 0.65, recreate_share: float = 0.5,
+          pattern_max_requests: int = 3000, component_share: float = SHARES.component,
+          recreate_share: float = SHARES.recreate,
           recreate_steps: int = 300, recreate_halves: bool = True) -> Allocation:
-    """Maximise accepted weight, then closeness to preferred starts.
+    """Maximise accepted weight, then closeness to preferred starts (the module docstring gives
+    the stages; :mod:`solver.stages` their default time shares, the ``*_share`` defaults here).
 
     time_limit: seconds for the whole call (approximately; greedy and model building included).
     workers / seed: CP-SAT ``num_workers`` / ``random_seed``.
-    progress: optional ``progress(stage, info)`` callback.
+    progress: optional ``progress(stage, info)`` callback (stage strings: :mod:`solver.stages`).
     fairness_bonus: weight of each enterprise with at least one accepted request (0 = off).
     deterministic_time: CP-SAT ``max_deterministic_time`` per component (tests).
+    phase2_share: share of each component's ``cp_sat`` time for the preferred starts.
     mip_max_requests / mip_time: components up to this size get their window relaxation solved
         with SCIP (with rounded rows) for at least min(``mip_time``, 80 % of the time left)
-        (default ``mip_time`` min(85 % of the limit, max(1.5 s, 1 s + 3 % of it))); without the knapsack
-        stage they are solved exactly as a time-indexed 0-1 MIP with SCIP instead.
-    use_knapsack / knapsack_share: solve the window-assignment relaxation (:mod:`solver.knapsack`)
-        of every component with a gap, in ``knapsack_share`` of the time before the LNS: its
-        CP-SAT bound bounds the component, its decoded assignment is a candidate solution
-        (default 0.6 up to 3,000 requests, else 0.3: on many components the LNS gains more,
-        measured with ``bench/allocation.py``).  Every component gets its LP bound regardless.
-    bound_share: share of the time for the time-indexed LP / MIP bounds (before the knapsack stage).
-    lns_share / lns_days: share of the time kept for the large-neighbourhood search
-        (:mod:`solver.lns`) over ranges of ``lns_days`` days, ``lns_step`` seconds per sub-problem,
-        at the end (not with a fairness bonus);
-        its last ``polish_share`` minimises the distance to preferred starts, weight kept.
+        (default ``mip_time`` min(85 % of the limit, max(1.5 s, 1 s + 3 % of it))); without the
+        ``knapsack`` stage they are solved exactly as a time-indexed 0-1 MIP with SCIP instead.
+    use_knapsack / knapsack_share: the ``knapsack`` stage: the window-assignment relaxation
+        (:mod:`solver.knapsack`) of every component with a gap, in ``knapsack_share`` of the time
+        before the LNS: its bound bounds the component, its decoded assignment is a candidate
+        solution (default ``SHARES.knapsack_small`` up to ``SHARES.knapsack_max_requests``
+        requests, else ``SHARES.knapsack_large``: on many components the LNS gains more).  Every
+        component gets its LP bound regardless.
+    bound_share: share of the time for the ``bounds`` stage (time-indexed LP / MIP bounds).
+    lns_share / lns_days: share of the time kept for the ``lns`` stage (:mod:`solver.lns`) over
+        ranges of ``lns_days`` days, ``lns_step`` seconds per sub-problem, at the end (not with a
+        fairness bonus); its last ``polish_share`` minimises the distance to preferred starts,
+        weight kept.
     prove_max_requests / prove_share: components above the first go to the LNS without a proof
         attempt; when there is such a component, each smaller one gets at most max(0.5 s,
-        ``prove_share`` x ``time_limit``) of CP-SAT in step 4.
-    recreate_share / recreate_steps: share of the time left after the merge for the ruin-and-recreate
-        search (:mod:`solver.recreate`) before the LNS (``recreate_steps`` steps with
-        ``deterministic_time``).
+        ``prove_share`` x ``time_limit``) in the ``cp_sat`` stage.
+    recreate_share / recreate_steps: share of the time left after ``merge`` for the
+        ``ruin_recreate`` stage (:mod:`solver.recreate`) before the LNS (``recreate_steps`` steps
+        with ``deterministic_time``).
     recreate_halves: run the first half of that search on both cores, one child process per
         half of the resource clusters (with 2+ workers, when no pattern child runs).
-    pattern_background / pattern_share / pattern_max_requests: the pattern relaxation of the whole
-        problem (at most ``pattern_max_requests`` requests) in a child process (no bound from it
-        where fork is missing), which also searches once its LP converges (with the LNS on);
-        with ``pattern_share`` > 0 instead in that share of the time, before step 4 (per
-        component above ``pattern_max_requests``).
-    component_share: above ``pattern_max_requests`` requests, the share of the time for the search
-        component by component (step 3c; 0 turns it off: steps 3-4 as below that size).
+    pattern_background / pattern_share / pattern_max_requests: the ``patterns`` stage: the pattern
+        relaxation of the whole problem (at most ``pattern_max_requests`` requests) in a child
+        process (no bound from it where fork is missing), which also searches once its LP
+        converges (with the LNS on); with ``pattern_share`` > 0 instead inline in that share of
+        the time, before ``cp_sat`` (per component above ``pattern_max_requests``).
+    component_share: above ``pattern_max_requests`` requests, the share of the time for the
+        ``components`` stage (0 turns it off: ``bounds``, ``knapsack`` and ``cp_sat`` as below
+        that size).
     coupled_max_vars / coupled_background_vars: the coupled LP is waited for up to the first,
-        computed in a child process (lower priority, until 1 s before the end) up to the second,
-        else skipped.
+        computed in a child process (lower priority, until ``CHILD_MARGIN`` before the end) up to
+        the second, else skipped.
     """
     T0 = time.perf_counter()
     final_deadline = T0 + time_limit
     use_lns = lns_share > 0 and not fairness_bonus
     if knapsack_share is None:
-        knapsack_share = 0.6 if len(problem.requests) <= 3000 else 0.3
+        knapsack_share = (SHARES.knapsack_small if len(problem.requests) <= SHARES.knapsack_max_requests
+                          else SHARES.knapsack_large)
     deadline = final_deadline
     mip_default = mip_time if mip_time is not None else min(0.85 * time_limit, max(1.5, 1.0 + 0.03 * time_limit))
     timings: dict[str, float] = {}
     say = progress or (lambda stage, info: None)
     static = Static(problem)
 
-    # 1. warm start
+    # warm_start
     t = time.perf_counter()
     best_sched, best_obj, warm_name = None, -1, ""
     by_value = value_order(problem)
@@ -355,7 +382,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     timings["warm_start"] = time.perf_counter() - t
     say("warm_start", {"objective": best_obj, "method": warm_name})
 
-    # 2. components
+    # decompose
     t = time.perf_counter()
     comps, hopeless = decompose(problem, static, warm, merge_limit=merge_limit)
     timings["decompose"] = time.perf_counter() - t
@@ -365,25 +392,23 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     pattern_res = None  # what it reported, once collected ({} if nothing)
     if (pattern_background and not pattern_share and len(problem.requests) <= pattern_max_requests
             and any(len(c.requests) > mip_max_requests for c in comps)):
-        # only beside components too big for an exact SCIP solve (on small/over the second
-        # process slowed that solve past its time: 541/551 against 550/550 at 1.7 s);
-        # a lower priority: steps 3-5 lose less, it still converges on medium (medium/over: 7.4 s
-        # alone, about 16.5 s beside the search)
-        # once its LP has converged the child also searches, from a dive on the LP, until the
-        # polishing at the end
+        # patterns, in the background: only beside components too big for an exact SCIP solve
+        # (a second process would slow that solve past its time); at a lower priority, so the
+        # stages from bounds to ruin_recreate lose less while its LP still converges on medium.
+        # Once its LP has converged the child also searches, from a dive on the LP, until the
+        # polishing at the end of lns
         if use_lns and deterministic_time is None and not fairness_bonus:
             search_at = final_deadline - max(1.0, polish_share * lns_share * time_limit)
         pattern_job = Child(_pattern_search, problem, static, [r for c in comps for r in c.requests], warm,
-                            final_deadline - 1.0, search_at, seed, nice=5)
+                            final_deadline - CHILD_MARGIN, search_at, seed, nice=5)
     # CP-SAT on one worker while the pattern child runs, which then has a core to itself: its LP
-    # converges sooner and it searches longer (medium/over, 28 s, seeds 0-1: LP at 11.5 s
-    # against 15.3 s, 9964.5 against 9959)
+    # converges sooner and it searches longer
     cp_workers = 1 if pattern_job is not None else workers
     lns_follows = use_lns and any(len(c.requests) > prove_max_requests for c in comps)
     if lns_follows:
-        deadline -= lns_share * time_limit  # kept for the LNS over the components too big to prove
+        deadline -= lns_share * time_limit  # kept for lns, over the components too big to prove
 
-    # 3. bounds
+    # bounds (the trivial bound here; components, the LP bounds and knapsack below)
     t = time.perf_counter()
     info = []
     for c in comps:
@@ -396,9 +421,9 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         info.append(d)
     coupled, coupled_info = None, {}
     bound_deadline = time.perf_counter() + bound_share * max(0.0, deadline - time.perf_counter())
-    # 3c. above pattern_max_requests: each component's pattern LP (bound and start) and ruin and
-    # recreate on it, two processes (solver.component_search), until component_share of the time;
-    # it replaces the time-indexed and window relaxations and step 4
+    # components: above pattern_max_requests, each component's pattern LP (bound and start) and
+    # ruin and recreate on it, two processes (solver.component_search), until component_share of
+    # the time; it replaces the time-indexed and window relaxations (bounds, knapsack) and cp_sat
     by_components = (component_share > 0 and len(problem.requests) > pattern_max_requests and use_lns
                      and workers > 1 and deterministic_time is None)
     if by_components:
@@ -418,7 +443,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             "steps": sum(res["steps"] for res in found.values()),
             "start": sum(res["start"] for res in found.values()),
             "objective": sum(res["objective"] for res in found.values())}
-    # 3a. time-indexed LP bounds (and, without the knapsack stage, exact MIP on small components)
+    # bounds: time-indexed LP bounds (and, without knapsack, exact MIP on small components),
     # cheap ones first so the time goes as far as possible
     for d in sorted(info, key=lambda d: len(d["comp"].requests)):
         if d["obj"] >= d["ub"] or not use_lp or by_components:
@@ -428,9 +453,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             break
         c = d["comp"]
         if use_knapsack and lns_follows and len(c.requests) > prove_max_requests:
-            # the window relaxation's LP (step 3b) is nearly as tight and far faster (large/over's
-            # 8 biggest components: 1.2-3.3 s and at most 25 above, against 6-16 s to converge
-            # here, which this stage's share of the time never gave them)
+            # the window relaxation's LP (knapsack) is nearly as tight and far faster; this
+            # stage's share of the time would not let the time-indexed LP converge on them
             continue
         if len(c.requests) <= mip_max_requests and not fairness_bonus and not c.split and not use_knapsack:
             # small component: exact time-indexed 0-1 model with SCIP (solution + proof)
@@ -450,8 +474,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         if b is not None:
             d["ub"] = min(d["ub"], b)
     coupled_job = None  # the coupled LP when it runs in the background
-    p_reserve = pattern_share * time_limit if pattern_share > 0 else 0.0  # kept for step 3d
-    # 3b. window-assignment relaxation: bound + decoded solution, smallest components first
+    p_reserve = pattern_share * time_limit if pattern_share > 0 else 0.0  # kept for inline patterns
+    # knapsack: window-assignment relaxation: bound + decoded solution, smallest components first
     if use_knapsack and not by_components:
         ks_deadline = time.perf_counter() + knapsack_share * max(0.0, deadline - p_reserve - time.perf_counter())
         todo_ks = sorted((d for d in info if d["obj"] < d["ub"]), key=lambda d: len(d["comp"].requests))
@@ -504,8 +528,6 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
             share -= time.perf_counter() - tk
             if small:  # SCIP with rounded rows closes small ones fastest, deterministically
                 # without the cardinality cuts: SCIP's branching closes these as fast either way
-                # (the 17 components of the small benchmark instances, seeds 0-7, 5 s limit: the
-                # same 2 unsolved, the other 15 in 13.5 s with the cuts, 12.5 s without)
                 # and the cuts only steer it elsewhere; the LP bound above has them
                 res = km.solve_mip(max(0.05, share, min(mip_default, 0.8 * (deadline - time.perf_counter()))), cuts=False)
                 d["ks_mip"] = True
@@ -548,26 +570,19 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                                     time_limit=max(0.1, min(0.1 * time_limit, 0.25 * (deadline - time.perf_counter()))))
             coupled_info["bound"] = coupled
         elif coupled_max_vars < nvars <= coupled_background_vars:
-            # too big to wait for (large/normal: 121816 against 122419 for the sum of the
-            # components, 15 s for 164k variables; large/over: 100 s to 100218 against 100266):
-            # GLOP runs beside steps 4 and 5 in a child process at a lower priority, so the two
-            # ruin-and-recreate halves keep most of both cores (large/over, solver seeds 0 and 1:
-            # 73,844 and 58,068 steps, 98526 and 98401, against 44,695 steps and 98379 for seed
-            # 0 with the child at full priority for 30 % of the time; the objective's run-to-run
-            # spread is as large; large/normal's bound converges either way).  At the lowest
-            # priority it takes a core only when one idles (the single-core ruin and recreate):
-            # large/normal still gets its bound (121815, seeds 0-1), large/over, where on this
-            # machine it no longer converges in time, loses less (98296 mean of seeds 0-1
-            # against 98251 at nice 5 and 98297 without the child)
-            coupled_job = Child(coupled_bound, parts, budgets, time_limit, final_deadline - 1.0, nice=19)
+            # too big to wait for: GLOP runs beside cp_sat, merge, ruin_recreate and lns in a
+            # child process at the lowest priority, so it takes a core only when one idles (the
+            # single-core part of ruin_recreate) and the two ruin_recreate halves keep both cores;
+            # its bound is collected in check
+            coupled_job = Child(coupled_bound, parts, budgets, time_limit, final_deadline - CHILD_MARGIN, nice=19)
         coupled_info["vars"] = nvars
         coupled_info["time"] = time.perf_counter() - coupled_info["time"]
         for d in info:
             d.pop("relax", None)
         say("knapsack", {"upper_bound": sum(d["ub"] for d in info), "objective": sum(d["obj"] for d in info),
                          "coupled_bound": coupled})
-    # 3d. the pattern relaxation (:mod:`solver.patterns`): of the whole problem when it is
-    # small enough (every budget exact), else per component (full budgets)
+    # patterns, inline (pattern_share > 0): the pattern relaxation (solver.patterns) of the whole
+    # problem when it is small enough (every budget exact), else per component (full budgets)
     if pattern_share > 0 and any(d["obj"] < d["ub"] for d in info):
         tp, pl = time.perf_counter(), None
         p_deadline = min(deadline - 0.1, tp + pattern_share * time_limit)
@@ -597,7 +612,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     timings["bound"] = time.perf_counter() - t
     say("bound", {"upper_bound": sum(d["ub"] for d in info)})
 
-    # 4. CP-SAT per component
+    # cp_sat: CP-SAT per component
     t = time.perf_counter()
     # with the LNS to come, only components small enough for CP-SAT to prove optimal
     todo = [d for d in info if d["obj"] < d["ub"] and not by_components
@@ -637,7 +652,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
                           "objective": d["obj"], "upper_bound": d["ub"], "status": res.status})
     timings["cpsat"] = time.perf_counter() - t
 
-    # 5. merge + insertion pass
+    # merge + insertion pass
     t = time.perf_counter()
     sched = Schedule(problem, static)
     for d in info:
@@ -646,11 +661,12 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
     greedy_fill(problem, by_value, sched)
     timings["insertion"] = time.perf_counter() - t
 
-    # 5b. large-neighbourhood search with exact sub-problems
+    # ruin_recreate, then lns, each until the proven bound at most
     lns_stats = None
     ub_now = _tighter(sum(d["ub"] for d in info), coupled)
     has_pref = any(r.preferred_start is not None for r in problem.requests)
     rr_stats = None
+    # ruin_recreate: its first half on both cores when no pattern child runs
     if use_lns and recreate_share > 0 and sum(problem.request_by_id[k].weight for k in sched.placed) < ub_now:
         t = time.perf_counter()
         rr_deadline = t + recreate_share * max(0.0, final_deadline - t)
@@ -671,6 +687,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         rr_stats["improved"] += rr.improved
         rr_stats["gained"] = sum(problem.request_by_id[k].weight for k in sched.placed) - before
         timings["recreate"] = time.perf_counter() - t
+    # lns: large-neighbourhood search with exact sub-problems, polishing at the end
     if use_lns and (has_pref or sum(problem.request_by_id[k].weight for k in sched.placed) < ub_now):
         t = time.perf_counter()
         lns = LNS(problem, static, sched.placed, seed=seed, workers=1, max_left_out=15)
@@ -701,7 +718,7 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         timings["lns"] = time.perf_counter() - t
     placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
 
-    # 6. the background bounds, check, explain
+    # check: the background bounds, check, explain
     t = time.perf_counter()
     weight = sum(problem.request_by_id[p.request].weight for p in placements)
 

@@ -6,9 +6,7 @@ cluster (:func:`solver.lns.resource_clusters`), the first among those with an un
 Half of these steps (``target_rate``) are *aimed* at one left-out request :math:`r` (the most
 weight per hour of ``tournament`` = 3 drawn at random): the first instrument is one of its
 alternatives and the range holds one of its starts there with the whole booking; :math:`r` is
-inserted first (measured, ruin and recreate alone from value-greedy with best fit, 3 seeds:
-medium/normal 10 s 11837 -> 11871, medium/over 10 s 9864 -> 9878, large/over 30 s, 2 seeds,
-97442 -> 97533; aiming at a uniformly drawn request instead lost on large/over, 97383).
+inserted first.
 *Ruin*: the placements on :math:`N` starting in the range are removed.
 *Recreate*: those requests and the unplaced requests that may use :math:`N` with
 :math:`[\mathrm{release}, \mathrm{deadline})` meeting the range (at most
@@ -17,8 +15,7 @@ are inserted one by one, each at
 its best-fitting feasible start anywhere (:meth:`solver.schedule.Schedule.best_fit`), in one of
 three orders drawn at random each step: decreasing :math:`w_r / d_r \cdot u_r` (:math:`u_r`
 uniform in [0.7, 1.3]; half of the steps), a random order, or by latest start with up to 4 h of
-noise (a quarter each; measured on medium/normal from value-greedy with best fit, 20 s:
-weight-per-hour order only 11793, the mix 11837).
+noise (a quarter each).
 A *budget step* (a tenth of the steps, while some binding budget leaves a request out): for
 one binding budget (an enterprise's or a controller group's), all its placements are removed;
 its requests are inserted again by decreasing weight per fen of their cheapest alternative
@@ -26,21 +23,23 @@ its requests are inserted again by decreasing weight per fen of their cheapest a
 where it buys the most weight; then the unplaced users of the freed instruments on the freed
 days fill the gaps, by weight per hour.
 
-*Accept* (record-to-record travel): the step is kept when the weight stays within ``slack`` of
-the best weight seen (default a fifth of the mean request weight, so a step may give up a
+*Accept* (record-to-record travel): with :math:`W` the current weight, :math:`\Delta` the
+step's change and :math:`W^*` the best weight seen, the step is kept when
+:math:`W + \Delta \ge W^* - \mathrm{slack}` (default a fifth of the mean request weight, so a step may give up a
 little to leave a local optimum), else undone exactly; the best schedule seen is what
 :attr:`best` returns and what :meth:`run` leaves in ``sched``.
 
 With ``instruments`` (whole resource clusters) the steps stay on those instruments and the
 budget steps move only their requests: two such searches over disjoint halves, each with its
-share of every budget both spend from, run side by side (:mod:`solver.pipeline`, step 5a).
+share of every budget both spend from, run side by side (the ``ruin_recreate`` stage of
+:mod:`solver.pipeline`, :mod:`solver.stages`).
 
 Every placement goes through :class:`solver.schedule.Schedule`, which enforces windows, busy
 time, buffers, operators, labs and every voucher budget, so the schedule is feasible after every
-step and the best weight seen never decreases.  A step costs under a millisecond on the
-benchmark instances (bit masks and interval arithmetic, :mod:`solver.schedule`) against
-~0.15 s for an exact CP-SAT sub-problem of :mod:`solver.lns`; on large/over, in the same 37 s
-each, this search gained 5,387 and the LNS after it 713 (``bench/allocation.py``).
+step and the best weight seen never decreases.  A step is cheap (bit masks and interval
+arithmetic, :mod:`solver.schedule`; no CP-SAT), so many more of them fit in a second than exact
+sub-problems of :mod:`solver.lns`.  Measured figures (step costs, gains, the insertion orders
+and aimed steps compared): ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations

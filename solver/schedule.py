@@ -4,7 +4,7 @@ Used by the baselines, by :func:`solver.place.place`, by the explanations and by
 insertion pass.  Pure interval arithmetic, no CP-SAT; the occupancy is also kept as grid bit
 masks (Python integers, one bit per grid slot), from which :meth:`Schedule.earliest` and
 :meth:`Schedule.best_fit` read the same answers as from the intervals, faster (ruin and recreate
-on medium/normal: 2.5 times as many steps in the same seconds; the same steps).
+takes the same steps, several times as many per second: ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def test_the_relaxation_child_gives_what_the_parent_would_compute():
 
 def test_components_from_the_relaxation_child_keep_the_shared_budget():
     """Both components are "too big to prove" (prove_max_requests=0), so a child process takes
-    one of them in step 3b; its LP-guided order, alone with the whole budget, would spend it all
+    one of them in the knapsack stage; its LP-guided order, alone with the whole budget, would spend it all
     (R3 with R1 on I1), so the parent must decode it with what the other component left."""
     pr = shared_budget_problem()
     a = solve(pr, time_limit=4.0, workers=2, seed=1, merge_limit=0, prove_max_requests=0,

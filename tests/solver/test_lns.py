@@ -9,8 +9,19 @@ Everything runs with one CP-SAT worker and a deterministic time limit, so runs a
 import time
 
 import pytest
-from helpers import (Enterprise, Fraction, Group, Instrument, Lab, Operator, Placement, Problem, Request,
-                     brute_force, check)
+from helpers import (
+    Enterprise,
+    Fraction,
+    Group,
+    Instrument,
+    Lab,
+    Operator,
+    Placement,
+    Problem,
+    Request,
+    brute_force,
+    check,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_invariants import problems as invariant_problems
@@ -438,9 +449,9 @@ def _small_trap_beside_a_big_component() -> Problem:
 
 @pytest.mark.parametrize("lns_follows", [True, False])
 def test_component_proof_time_is_capped_only_when_the_lns_follows(monkeypatch, lns_follows):
-    """Step 4 gives a small component at most max(0.5 s, prove_share x limit) when an LNS
-    works on it again afterwards (medium/normal spent 5.5 s of 28 on a 51-request component it
-    could not close); without an LNS to follow it still gets the time up to the deadline."""
+    """The cp_sat stage gives a small component at most max(0.5 s, prove_share x limit) when an
+    LNS works on it again afterwards (see bench/RESULTS.md, cp_sat); without an LNS to follow it
+    still gets the time up to the deadline."""
     from solver import model, solve
 
     limits = []
@@ -456,9 +467,9 @@ def test_component_proof_time_is_capped_only_when_the_lns_follows(monkeypatch, l
               prove_max_requests=2 if lns_follows else 10, prove_share=0.05, pattern_background=False)
     assert check(pr, a.placements, a.objective) == []
     assert {p.request for p in a.placements} >= {"A"}  # the trap is solved either way
-    step4 = limits[:1]  # the first CP-SAT call is step 4's (the LNS comes after it)
-    assert step4, "the small component with a gap goes through step 4"
+    cp_sat = limits[:1]  # the first CP-SAT call is the cp_sat stage's (the LNS comes after it)
+    assert cp_sat, "the small component with a gap goes through the cp_sat stage"
     if lns_follows:
-        assert step4[0] <= max(0.5, 0.05 * 20.0) + 1e-9
+        assert cp_sat[0] <= max(0.5, 0.05 * 20.0) + 1e-9
     else:
-        assert step4[0] > 5.0
+        assert cp_sat[0] > 5.0
