@@ -113,7 +113,7 @@ def _table(rows: list[dict]) -> str:
     widths = [max(len(x[k]) for x in lines) for k in range(len(head))]
     out = []
     for n, line in enumerate(lines):
-        out.append("  ".join(x.rjust(w) if k >= 3 else x.ljust(w) for k, (x, w) in enumerate(zip(line, widths))))
+        out.append("  ".join(x.rjust(w) if k >= 3 else x.ljust(w) for k, (x, w) in enumerate(zip(line, widths, strict=True))))
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -15,8 +15,18 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from solver.problem import (Enterprise, Group, Instrument, Lab, Operator, Problem, Request,
-                            WeightConfig, voucher_spend, weight_of)
+from solver.problem import (
+    Enterprise,
+    Group,
+    Instrument,
+    Lab,
+    Operator,
+    Problem,
+    Request,
+    WeightConfig,
+    voucher_spend,
+    weight_of,
+)
 
 SIZES = {
     "small": dict(requests=50, instruments=5, days=7),

@@ -10,8 +10,21 @@ from .checker import check
 from .io import allocation_to_json, assignments_from_json, problem_from_json, problem_to_json
 from .pipeline import solve
 from .place import place
-from .problem import (Allocation, Enterprise, Group, Instrument, Lab, Operator, Placement, Problem,
-                      Request, Unplaced, WeightConfig, voucher_spend, weight_of)
+from .problem import (
+                      Allocation,
+                      Enterprise,
+                      Group,
+                      Instrument,
+                      Lab,
+                      Operator,
+                      Placement,
+                      Problem,
+                      Request,
+                      Unplaced,
+                      WeightConfig,
+                      voucher_spend,
+                      weight_of,
+)
 
 __all__ = [
     "Allocation", "Enterprise", "Group", "Instrument", "Lab", "Operator", "Placement", "Problem",

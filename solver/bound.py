@@ -174,7 +174,7 @@ def lp_bound(problem: Problem, static: Static, requests: list[Request], caps: di
             return None, info
         vals = resp.variable_value
         info["placements"] = [Placement(a.request.id, a.instrument, g * t, a.operator)
-                              for (a, t), v in zip(meta, vals) if v > 0.5]
+                              for (a, t), v in zip(meta, vals, strict=True) if v > 0.5]
         info["optimal"] = resp.status == lp.MPSOLVER_OPTIMAL
         return math.floor(resp.best_objective_bound + 1e-6), info
     if len(resp.dual_value) != nrows:

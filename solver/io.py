@@ -28,8 +28,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-from .problem import (Allocation, Enterprise, Group, Instrument, Lab, Operator, Placement,
-                      Problem, Request)
+from .problem import Allocation, Enterprise, Group, Instrument, Lab, Operator, Placement, Problem, Request
 
 
 def _intervals(xs):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .problem import Problem, Request, voucher_spend
-from .windows import Interval, gcd_all, start_set, window_pieces, intersect
+from .windows import Interval, gcd_all, intersect, start_set, window_pieces
 
 
 @dataclass
