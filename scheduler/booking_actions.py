@@ -25,7 +25,7 @@ from instruments.policy import BookingPolicy
 from instruments.tariffs import booking_price_fen
 
 from . import credit, vouchers
-from .booking_requests import BookingRequest, RequestStatus
+from .booking_requests import RequestStatus, request_to_fulfil
 from .bookings import Booking, BookingStatus, can_see, get_visible, live_bookings
 from .enterprises import Enterprise
 from .rules import Attempt, evaluate
@@ -129,6 +129,11 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         enterprise = session.get(Enterprise, enterprise_id)
         if enterprise is None:
             raise NotFound(f"No enterprise {enterprise_id!r}.")
+    req = None
+    if data.request_id:
+        req = request_to_fulfil(
+            session, actor, data.request_id, enterprise.id if enterprise else None, inst, data.service_mode
+        )
     policy = policy_of(session, inst.id)
     attempt = Attempt(
         session, actor, inst, policy, data.start, data.end, data.service_mode, enterprise, actor.user_id, now
@@ -154,20 +159,13 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         source="manager" if attempt.by_staff else "instant",
     )
     flush_or_conflict(session, booking)
-    if data.request_id:
-        _link_request(session, actor, data.request_id, booking)
+    if req is not None:
+        before = snapshot(req)
+        req.status = RequestStatus.booked
+        session.add(req)
+        record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     return booking
-
-
-def _link_request(session: Session, actor: Actor, request_id: str, booking: Booking) -> None:
-    req = session.get(BookingRequest, request_id)
-    if req is None or (actor.role == Role.enterprise_member and req.enterprise_id != actor.enterprise_id):
-        raise NotFound(f"No booking request {request_id!r} that you can see.")
-    if req.status not in (RequestStatus.pending, RequestStatus.unplaced):
-        raise InvalidState(f"Request {req.id} is {str(req.status)}; it already has an answer.")
-    req.status = RequestStatus.booked
-    session.add(req)
 
 
 def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
