@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -119,7 +120,7 @@ def code_problem(code: str) -> str | None:
 
 def create_programme(session: Session, actor: Actor, programme: VoucherProgramme) -> VoucherProgramme:
     actor.require_admin()
-    programme.rules = ProgrammeRules.model_validate(programme.rules).model_dump(mode="json")
+    programme.rules = checked_rules(programme.rules).model_dump(mode="json")
     if programme.total_budget_fen <= 0:
         raise InvalidInput("total_budget_fen must be positive.", field="total_budget_fen")
     session.add(programme)
@@ -132,6 +133,18 @@ def create_programme(session: Session, actor: Actor, programme: VoucherProgramme
     )
     record(session, actor, "programme.create", "voucher_programme", programme.id, after=snapshot(programme))
     return programme
+
+
+def checked_rules(rules: dict[str, Any]) -> ProgrammeRules:
+    """A programme's rules document, validated; a refusal names the first bad field
+    (``rules.redemption.quarterly.0.opens``) so that no programme is stored that the daily
+    housekeeping or a redemption claim could not read."""
+    try:
+        return ProgrammeRules.model_validate(rules)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["rules", *(str(p) for p in first["loc"])])
+        raise InvalidInput(f"{where}: {first['msg']}.", field=where) from None
 
 
 def get_programme(session: Session, programme_id: str, lock: bool = False) -> VoucherProgramme:
@@ -529,12 +542,16 @@ def revoke(session: Session, actor: Actor, voucher_id: str, reason: str, fraud: 
     return v
 
 
-def expire_due(session: Session, actor: Actor, now: datetime | None = None) -> list[Voucher]:
-    """Expire every unused voucher past its validity (the daily job). Idempotent."""
+def expire_due(
+    session: Session, actor: Actor, now: datetime | None = None, programme_id: str | None = None
+) -> list[Voucher]:
+    """Expire every unused voucher past its validity (the daily job), of one programme when
+    ``programme_id`` is given. Idempotent."""
     now = now or utcnow()
-    due = session.exec(
-        select(Voucher).where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at <= now).with_for_update()
-    ).all()
+    q = select(Voucher).where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at <= now)
+    if programme_id is not None:
+        q = q.where(Voucher.programme_id == programme_id)
+    due = session.exec(q.order_by(Voucher.id).with_for_update()).all()
     for v in due:
         ledger.post(
             session,
