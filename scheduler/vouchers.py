@@ -187,27 +187,30 @@ def cap_violations(
     face_fen: int,
     field: str,
     moving_voucher_id: str | None = None,
+    reveal_holdings: bool = True,
 ) -> list[Violation]:
     """Would ``ent`` holding ``face_fen`` more break the programme's per-enterprise or
     per-controller-group yearly cap? The one check behind issuing *and* transferring, so that no
     path lets an enterprise (or group) hold more than the programme allows. ``moving_voucher_id``
     is the voucher being transferred: it is left out of what is already held, so a transfer
     between two enterprises of one group does not count it twice. The caller holds the
-    programme row FOR UPDATE, which serialises these checks per programme."""
+    programme row FOR UPDATE, which serialises these checks per programme. With
+    ``reveal_holdings=False`` (an enterprise transferring to another) the messages give the caps
+    but not what the receiver or its controller group already holds, nor the group's name."""
     rules = prog.parsed
     out = []
     cap = rules.per_enterprise_year_cap_fen
     if cap is not None:
         held = committed_fen(session, prog.id, [ent.id], moving_voucher_id)
         if held + face_fen > cap:
-            out.append(
-                Violation(
-                    "enterprise_cap",
-                    f"{ent.name} already holds {held} fen of vouchers in {prog.name}; the cap is {cap} fen per enterprise per year, "
-                    f"so at most {max(0, cap - held)} fen more (this voucher is {face_fen} fen).",
-                    field,
-                )
+            message = (
+                f"{ent.name} already holds {held} fen of vouchers in {prog.name}; the cap is {cap} fen per enterprise "
+                f"per year, so at most {max(0, cap - held)} fen more (this voucher is {face_fen} fen)."
+                if reveal_holdings
+                else f"{ent.name} cannot receive this voucher of {face_fen} fen: it would exceed {prog.name}'s cap of "
+                f"{cap} fen per enterprise per year."
             )
+            out.append(Violation("enterprise_cap", message, field))
     gcap = rules.per_group_year_cap_fen
     if gcap is not None and ent.controller_group:
         members = list(
@@ -215,14 +218,14 @@ def cap_violations(
         )
         held = committed_fen(session, prog.id, members, moving_voucher_id)
         if held + face_fen > gcap:
-            out.append(
-                Violation(
-                    "group_cap",
-                    f"Enterprises controlled by {ent.controller_group} already hold {held} fen of vouchers in {prog.name}; "
-                    f"the group cap is {gcap} fen, so at most {max(0, gcap - held)} fen more (this voucher is {face_fen} fen).",
-                    field,
-                )
+            message = (
+                f"Enterprises controlled by {ent.controller_group} already hold {held} fen of vouchers in {prog.name}; "
+                f"the group cap is {gcap} fen, so at most {max(0, gcap - held)} fen more (this voucher is {face_fen} fen)."
+                if reveal_holdings
+                else f"{ent.name} cannot receive this voucher of {face_fen} fen: it would exceed {prog.name}'s cap of "
+                f"{gcap} fen per controller group per year."
             )
+            out.append(Violation("group_cap", message, field))
     return out
 
 
@@ -335,7 +338,15 @@ def transfer(session: Session, actor: Actor, code: str, to_enterprise_id: str, n
     target = session.get(Enterprise, to_enterprise_id)
     if target is None:
         raise InvalidInput(f"No enterprise {to_enterprise_id!r}.", field="to_enterprise_id")
-    violations = cap_violations(session, prog, target, v.face_value_fen, "to_enterprise_id", moving_voucher_id=v.id)
+    violations = cap_violations(
+        session,
+        prog,
+        target,
+        v.face_value_fen,
+        "to_enterprise_id",
+        moving_voucher_id=v.id,
+        reveal_holdings=actor.is_admin,
+    )
     if violations:
         raise PolicyViolation(violations)
     before = snapshot(v)
