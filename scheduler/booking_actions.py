@@ -25,8 +25,8 @@ from instruments.policy import BookingPolicy
 from instruments.tariffs import booking_price_fen
 
 from . import credit, vouchers
-from .booking_requests import BookingRequest, RequestStatus
-from .bookings import Booking, BookingStatus, can_see, get_visible, live_bookings
+from .booking_requests import RequestStatus, request_to_fulfil
+from .bookings import Booking, BookingStatus, can_see, collision_entry, collision_text, get_visible, live_bookings
 from .enterprises import Enterprise
 from .rules import Attempt, evaluate
 
@@ -69,21 +69,15 @@ def _raise_for(violations: list[Violation], a: Attempt) -> None:
 
 
 def _conflicts(a: Attempt) -> list[dict]:
-    tz = a.tz
-    return [
-        {
-            "booking": b.id,
-            "start": b.start.astimezone(tz).isoformat(),
-            "end": b.end.astimezone(tz).isoformat(),
-            "yours": a.enterprise is not None and b.enterprise_id == a.enterprise.id,
-        }
-        for b in a.collisions
-    ]
+    return [collision_entry(a.actor, b, a.instrument, a.tz) for b in a.collisions]
 
 
-def flush_or_conflict(session: Session, booking: Booking, changes: dict[str, Any] | None = None) -> None:
+def flush_or_conflict(
+    session: Session, booking: Booking, changes: dict[str, Any] | None = None, actor: Actor | None = None
+) -> None:
     """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
-    database refuses becomes a Conflict naming the other booking.
+    database refuses becomes a Conflict showing the other booking's time, and its id only if
+    ``actor`` may see it (``bookings.collision_entry``).
 
     The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
     savepoint, where a refusal would doom the whole transaction), so after a refusal the session
@@ -103,13 +97,12 @@ def flush_or_conflict(session: Session, booking: Booking, changes: dict[str, Any
             session.flush()
     except IntegrityError as exc:
         others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
-        tz = zone("UTC")
-        names = ", ".join(
-            f"{b.id} ({b.start.astimezone(tz):%Y-%m-%d %H:%M}Z–{b.end.astimezone(tz):%H:%M}Z)" for b in others
-        )
+        inst = session.get(Instrument, key[0])
+        tz = zone(inst.timezone)
+        names = ", ".join(collision_text(actor, b, inst, tz) for b in others)
         raise Conflict(
             f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
-            conflicts=[{"booking": b.id, "start": b.start.isoformat(), "end": b.end.isoformat()} for b in others],
+            conflicts=[collision_entry(actor, b, inst, tz) for b in others],
         ) from exc
 
 
@@ -129,6 +122,11 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         enterprise = session.get(Enterprise, enterprise_id)
         if enterprise is None:
             raise NotFound(f"No enterprise {enterprise_id!r}.")
+    req = None
+    if data.request_id:
+        req = request_to_fulfil(
+            session, actor, data.request_id, enterprise.id if enterprise else None, inst, data.service_mode
+        )
     policy = policy_of(session, inst.id)
     attempt = Attempt(
         session, actor, inst, policy, data.start, data.end, data.service_mode, enterprise, actor.user_id, now
@@ -153,21 +151,14 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         notes=data.notes,
         source="manager" if attempt.by_staff else "instant",
     )
-    flush_or_conflict(session, booking)
-    if data.request_id:
-        _link_request(session, actor, data.request_id, booking)
+    flush_or_conflict(session, booking, actor=actor)
+    if req is not None:
+        before = snapshot(req)
+        req.status = RequestStatus.booked
+        session.add(req)
+        record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     return booking
-
-
-def _link_request(session: Session, actor: Actor, request_id: str, booking: Booking) -> None:
-    req = session.get(BookingRequest, request_id)
-    if req is None or (actor.role == Role.enterprise_member and req.enterprise_id != actor.enterprise_id):
-        raise NotFound(f"No booking request {request_id!r} that you can see.")
-    if req.status not in (RequestStatus.pending, RequestStatus.unplaced):
-        raise InvalidState(f"Request {req.id} is {str(req.status)}; it already has an answer.")
-    req.status = RequestStatus.booked
-    session.add(req)
 
 
 def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
@@ -227,7 +218,7 @@ def move(
         price_fen=booking_price_fen(inst, attempt.minutes, booking.sample_count, external=enterprise is not None),
         updated_at=utcnow(),
     )
-    flush_or_conflict(session, booking, changes)
+    flush_or_conflict(session, booking, changes, actor=actor)
     record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
     return booking
 

@@ -149,8 +149,19 @@ def list_requests(
     return list(session.exec(q.order_by(col(BookingRequest.created_at).desc()).offset(offset).limit(limit)).all())
 
 
+def may_act_for(actor: Actor, req: BookingRequest) -> bool:
+    """Whether ``actor`` may change the request's fate: its enterprise's members, and programme
+    admins (who may also submit on an enterprise's behalf). Lab managers see the requests their
+    instruments could serve, but a request is the enterprise's to keep or withdraw."""
+    return actor.is_admin or (actor.role == Role.enterprise_member and actor.enterprise_id == req.enterprise_id)
+
+
 def withdraw_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
     req = get_request(session, actor, request_id)
+    if not may_act_for(actor, req):
+        raise Forbidden(
+            f"Only the members of the enterprise that submitted request {req.id} (or a programme admin) may withdraw it."
+        )
     if req.status not in OPEN_STATUSES:
         raise InvalidState(
             f"Request {req.id} is {str(req.status)}; only pending or unplaced requests can be withdrawn."
@@ -159,4 +170,46 @@ def withdraw_request(session: Session, actor: Actor, request_id: str) -> Booking
     req.status = RequestStatus.withdrawn
     session.add(req)
     record(session, actor, "request.withdraw", "booking_request", req.id, before=before, after=snapshot(req))
+    return req
+
+
+def request_to_fulfil(
+    session: Session,
+    actor: Actor,
+    request_id: str,
+    enterprise_id: str | None,
+    instrument: Instrument,
+    service_mode: str,
+) -> BookingRequest:
+    """The open request a new booking answers, locked FOR UPDATE (after the instrument) so that
+    two bookings cannot both fulfil it. A booking fulfils only a request the actor can see, of the
+    booking's own enterprise, for the booked instrument (or its category) and service mode;
+    anything else is refused as invalid input naming ``request_id``, before anything is written.
+    The other enterprise is never named."""
+    req = session.exec(select(BookingRequest).where(BookingRequest.id == request_id).with_for_update()).first()
+    if req is None or not can_see_request(session, actor, req):
+        raise InvalidInput(f"No booking request {request_id!r} that you can see.", field="request_id")
+    if enterprise_id is None or req.enterprise_id != enterprise_id:
+        raise InvalidInput(
+            f"Request {req.id} was submitted by another enterprise; a booking fulfils only a request of the enterprise it is for.",
+            field="request_id",
+        )
+    if req.instrument_id is not None and req.instrument_id != instrument.id:
+        wanted = session.get(Instrument, req.instrument_id)
+        raise InvalidInput(
+            f"Request {req.id} asks for {wanted.name if wanted else req.instrument_id}, not {instrument.name}; "
+            "book that instrument or leave request_id out.",
+            field="request_id",
+        )
+    if req.category is not None and req.category != instrument.category:
+        raise InvalidInput(
+            f"Request {req.id} asks for a {req.category} instrument; {instrument.name} is {instrument.category}.",
+            field="request_id",
+        )
+    if str(req.service_mode) != str(service_mode):
+        raise InvalidInput(
+            f"Request {req.id} asks for {str(req.service_mode)}, not {service_mode}.", field="request_id"
+        )
+    if req.status not in OPEN_STATUSES:
+        raise InvalidState(f"Request {req.id} is {str(req.status)}; it already has an answer.")
     return req

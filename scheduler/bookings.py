@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Index, false
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -84,6 +86,36 @@ def can_see(actor: Actor, booking: Booking, instrument: Instrument) -> bool:
     if actor.role == Role.enterprise_member:
         return booking.enterprise_id is not None and booking.enterprise_id == actor.enterprise_id
     return False
+
+
+def collision_entry(actor: Actor | None, booking: Booking, instrument: Instrument, tz: ZoneInfo) -> dict[str, Any]:
+    """What a refused attempt may show of one booking it collided with.
+
+    The rule: everyone sees the taken time range (in the instrument's zone, so they can pick
+    another slot) and whether it is theirs; the booking's id only when the actor may read that
+    booking in full (``can_see``: its own enterprise, the operator running it, staff of the unit
+    that owns the instrument, programme admins). Another enterprise's booking id or name is never
+    shown, like anonymous busy time in availability. ``actor=None`` (no audience) shows no id."""
+    entry: dict[str, Any] = {}
+    if actor is not None and can_see(actor, booking, instrument):
+        entry["booking"] = booking.id
+    entry["start"] = booking.start.astimezone(tz).isoformat()
+    entry["end"] = booking.end.astimezone(tz).isoformat()
+    entry["yours"] = (
+        actor is not None
+        and actor.role == Role.enterprise_member
+        and booking.enterprise_id is not None
+        and booking.enterprise_id == actor.enterprise_id
+    )
+    return entry
+
+
+def collision_text(actor: Actor | None, booking: Booking, instrument: Instrument, tz: ZoneInfo) -> str:
+    """``booking bkg_… (2026-12-01 09:00–11:00)`` for those who may see it, else ``another
+    booking (2026-12-01 09:00–11:00)``: the same rule as ``collision_entry``."""
+    named = actor is not None and can_see(actor, booking, instrument)
+    who = f"booking {booking.id}" if named else "another booking"
+    return f"{who} ({booking.start.astimezone(tz):%Y-%m-%d %H:%M}–{booking.end.astimezone(tz):%H:%M})"
 
 
 def get_visible(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:

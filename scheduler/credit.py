@@ -4,8 +4,10 @@ thresholds (policy as data) suspend booking for a while or blacklist. Red list =
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from pydantic import Field as PField
@@ -16,6 +18,7 @@ from instruments.audit import record, snapshot
 from instruments.db import utc_field, utcnow
 from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
+from instruments.settings import get_settings
 
 from .bookings import Booking, BookingStatus, get_visible
 from .enterprises import Enterprise
@@ -199,3 +202,47 @@ def red_list(session: Session, now: datetime | None = None, rules: CreditRules =
             .order_by(Enterprise.name)
         ).all()
     )
+
+
+# --- what the public may see ---------------------------------------------------------------------
+
+
+class Standing(StrEnum):
+    good = "good"  # on the red list
+    suspended = "suspended"  # booking suspended for a while (no-shows, late cancellations)
+    blacklisted = "blacklisted"  # confirmed fraud: suspended for good
+
+
+@dataclass(frozen=True)
+class PublicStanding:
+    """One line of a public credit list: the enterprise's name and standing, and the local day a
+    suspension ends. Nothing else: credit codes, controller groups, contacts, innovation points
+    and ids are for programme admins (``GET /enterprises``), not for the public."""
+
+    name: str
+    standing: Standing
+    until: date | None = None
+
+
+def public_red_list(session: Session, now: datetime | None = None) -> list[PublicStanding]:
+    return [PublicStanding(e.name, Standing.good) for e in red_list(session, now)]
+
+
+def public_black_list(session: Session, now: datetime | None = None) -> list[PublicStanding]:
+    """Suspended and blacklisted enterprises; ``until`` is the last local day of a suspension
+    (none for a blacklisting, which does not end)."""
+    ents = black_list(session, now)
+    frauds = set(
+        session.exec(
+            select(CreditEvent.enterprise_id).where(
+                CreditEvent.kind == CreditKind.fraud, col(CreditEvent.enterprise_id).in_([e.id for e in ents])
+            )
+        ).all()
+    )
+    tz = ZoneInfo(get_settings().default_timezone)
+    return [
+        PublicStanding(e.name, Standing.blacklisted)
+        if e.id in frauds
+        else PublicStanding(e.name, Standing.suspended, e.booking_suspended_until.astimezone(tz).date())
+        for e in ents
+    ]

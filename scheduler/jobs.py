@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from instruments.actor import SYSTEM
 from instruments.db import get_engine
@@ -40,32 +42,63 @@ def run_scheduled_round(database_url: str, time_limit: float | None = None) -> s
     return rnd.id
 
 
-def run_voucher_housekeeping(database_url: str) -> dict[str, int]:
+def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> dict[str, Any]:
     """Daily: expire vouchers past their validity, and tell providers when a redemption window
     of a programme opens today. Idempotent (an expired voucher is not expired twice; the notice
-    is sent once per window)."""
+    is sent once per window).
+
+    Each programme is done on its own, expiry and notice each in its own transaction: a programme
+    whose stored rules cannot be read (or any other failure) is logged and listed in
+    ``failed_programmes``, and the job goes on with the others, so one bad row never stops
+    vouchers elsewhere from expiring."""
     from sqlmodel import select
 
     from instruments.db import session_scope, utcnow
 
-    from .notifications import Notification, notify
     from .vouchers import VoucherProgramme, expire_due
 
-    today = utcnow().astimezone(ZoneInfo(get_settings().default_timezone)).date()
-    with session_scope(get_engine(database_url)) as session:
-        expired = expire_due(session, SYSTEM)
-        notices = 0
-        for prog in session.exec(select(VoucherProgramme)).all():
-            window = prog.parsed.redemption.window_at(today)
-            subject = f"{prog.name}: redemption window {window} is open"
-            if window and not session.exec(select(Notification).where(Notification.subject == subject)).first():
-                notify(
-                    session,
-                    subject,
-                    "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims",
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(get_settings().default_timezone)).date()
+    engine = get_engine(database_url)
+    with session_scope(engine) as session:
+        programmes = list(
+            session.exec(select(VoucherProgramme.id, VoucherProgramme.name).order_by(VoucherProgramme.id))
+        )
+    expired, notices, failed = 0, 0, []
+    for programme_id, name in programmes:
+        for step in ("expiry", "window notice"):
+            try:
+                with session_scope(engine) as session:
+                    if step == "expiry":
+                        expired += len(expire_due(session, SYSTEM, now, programme_id))
+                    else:
+                        notices += _window_notice(session, programme_id, today)
+            except Exception:
+                log.exception(
+                    "voucher housekeeping: %s failed for programme %s (%s); the other programmes go on",
+                    step,
+                    programme_id,
+                    name,
                 )
-                notices += 1
-    return {"expired": len(expired), "window_notices": notices}
+                if programme_id not in failed:
+                    failed.append(programme_id)
+    return {"expired": expired, "window_notices": notices, "failed_programmes": failed}
+
+
+def _window_notice(session: Session, programme_id: str, today: date) -> int:
+    """Announce the programme's redemption window if one is open ``today`` (once per window)."""
+    from sqlmodel import select
+
+    from .notifications import Notification, notify
+    from .vouchers import get_programme
+
+    prog = get_programme(session, programme_id)
+    window = prog.parsed.redemption.window_at(today)
+    subject = f"{prog.name}: redemption window {window} is open"
+    if not window or session.exec(select(Notification).where(Notification.subject == subject)).first():
+        return 0
+    notify(session, subject, "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims")
+    return 1
 
 
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:

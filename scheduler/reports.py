@@ -7,12 +7,12 @@ reader may see (``rewards.part_for``): a lab manager gets their own unit's rows 
 
 from __future__ import annotations
 
-import csv
 import io
 from html import escape
 from typing import Any
 
 from .rewards import RewardReport
+from .spreadsheet_cells import csv_text, safe_row
 
 
 def _yuan(fen: int | None) -> str:
@@ -110,11 +110,7 @@ def instrument_rows(report: RewardReport, part: dict[str, Any]) -> list[dict[str
 
 
 def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return csv_text(columns, ([r.get(c, "") for c in columns] for r in rows))
 
 
 def to_xlsx(report: RewardReport, part: dict[str, Any]) -> bytes:
@@ -124,27 +120,27 @@ def to_xlsx(report: RewardReport, part: dict[str, Any]) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"
-    ws.append([f"Open-sharing evaluation {report.year}"])
+    ws.append(safe_row([f"Open-sharing evaluation {report.year}"]))
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["Rule set", f"{report.rule_set_code} v{report.rule_set_version}"])
-    ws.append(["Report", f"{report.id} v{report.version}"])
-    ws.append(["Period", f"{report.period_start.isoformat()} – {report.period_end.isoformat()}"])
-    ws.append(["Digest (SHA-256)", report.digest])
+    ws.append(safe_row(["Rule set", f"{report.rule_set_code} v{report.rule_set_version}"]))
+    ws.append(safe_row(["Report", f"{report.id} v{report.version}"]))
+    ws.append(safe_row(["Period", f"{report.period_start.isoformat()} – {report.period_end.isoformat()}"]))
+    ws.append(safe_row(["Digest (SHA-256)", report.digest]))
     if part.get("totals"):
         t = part["totals"]
-        ws.append(["Total rewards (fen)", t["reward_fen"]])
-        ws.append(["Budget (fen)", t["budget_fen"] if t["budget_fen"] is not None else "none"])
-        ws.append(["Unallocated (fen)", t["unallocated_fen"]])
+        ws.append(safe_row(["Total rewards (fen)", t["reward_fen"]]))
+        ws.append(safe_row(["Budget (fen)", t["budget_fen"] if t["budget_fen"] is not None else "none"]))
+        ws.append(safe_row(["Unallocated (fen)", t["unallocated_fen"]]))
     for title, rows, columns in (
         ("Units", unit_rows(report, part), UNIT_COLUMNS),
         ("Instruments", instrument_rows(report, part), INSTRUMENT_COLUMNS),
     ):
         sheet = wb.create_sheet(title)
-        sheet.append(columns)
+        sheet.append(safe_row(columns))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for r in rows:
-            sheet.append([r.get(c, "") for c in columns])
+            sheet.append(safe_row(r.get(c, "") for c in columns))
         sheet.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

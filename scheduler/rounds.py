@@ -32,7 +32,7 @@ from instruments.tariffs import booking_price_fen
 
 from .booking_actions import flush_or_conflict, lock_instrument, policy_of
 from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
-from .bookings import Booking, BookingStatus
+from .bookings import Booking, BookingStatus, collision_text
 from .enterprises import Enterprise
 from .notifications import notify
 from .round_problem import RoundInput, build_round_input
@@ -196,7 +196,9 @@ def _place(
     violations = evaluate(attempt)
     if violations:
         code = "capacity_taken" if any(v.code == "overlap" for v in violations) else violations[0].code
-        msg = "; ".join(v.message for v in violations)
+        # the explanation is the requesting enterprise's to read: a collision shows its time, not whose
+        taken = f"The time collides with {collision_text(None, attempt.collisions[0], inst, attempt.tz)}."
+        msg = "; ".join(taken if v.code == "overlap" else v.message for v in violations)
         return None, [
             {"code": code, "message": f"The slot found by the round is no longer free: {msg}", "requests": []}
         ]

@@ -26,7 +26,7 @@ from instruments.staff import Operator, Qualification
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
 
-from .bookings import LIVE, Booking, live_bookings
+from .bookings import LIVE, Booking, collision_text, live_bookings
 from .enterprises import Enterprise
 from .operators import free_operators
 
@@ -358,10 +358,10 @@ class NoOverlap(Rule):
     def check(self, a: Attempt) -> Violation | None:
         if not a.collisions:
             return None
-        b = a.collisions[0]
+        seen = collision_text(a.actor, a.collisions[0], a.instrument, a.tz)  # another enterprise's id stays hidden
         return self.fail(
-            f"The time collides with booking {b.id} ({_fmt(b.start, a.tz)}–{b.end.astimezone(a.tz):%H:%M}"
-            f"{', with set-up/clean-up buffers' if a.policy.setup_minutes or a.policy.cleanup_minutes else ''}).",
+            f"The time collides with {seen}"
+            f"{', with set-up/clean-up buffers' if a.policy.setup_minutes or a.policy.cleanup_minutes else ''}.",
             "start",
         )
 

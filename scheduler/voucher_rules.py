@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class VoucherType(BaseModel):
@@ -25,14 +25,35 @@ class QuarterWindow(BaseModel):
     ``opens`` to ``closes`` (MM-DD, inclusive), in the following period."""
 
     quarter: int = Field(ge=1, le=4)
-    opens: str = Field(pattern=r"^\d\d-\d\d$")
-    closes: str = Field(pattern=r"^\d\d-\d\d$")
+    opens: str = Field(pattern=r"^\d\d-\d\d$", examples=["04-01"])
+    closes: str = Field(pattern=r"^\d\d-\d\d$", examples=["04-30"])
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _a_day_of_every_year(cls, value: str) -> str:
+        # the windows are placed in every year (``window_at``), so the day must exist in every
+        # year: checked against a common year, which refuses 02-30 and also 02-29
+        try:
+            date.fromisoformat(f"2001-{value}")
+        except ValueError:
+            raise ValueError(
+                f"{value} is not a day of every year; give MM-DD (02-29 is refused: it does not exist every year)"
+            ) from None
+        return value
 
 
 class RedemptionCalendar(BaseModel):
     kind: Literal["quarterly", "monthly"] = "quarterly"
     quarterly: list[QuarterWindow] = []
     monthly_days: tuple[int, int] = Field(default=(1, 15), description="Day range each month (monthly kind)")
+
+    @field_validator("monthly_days")
+    @classmethod
+    def _days_of_a_month(cls, value: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = value
+        if not 1 <= lo <= hi <= 31:
+            raise ValueError(f"{lo}–{hi} is not a day range of a month; give two days 1 ≤ first ≤ last ≤ 31")
+        return value
 
     def window_at(self, day: date) -> str | None:
         """Label of the window open on ``day`` (e.g. '2026Q2' or '2026-05'), or None."""

@@ -3,8 +3,6 @@ redeemed, enterprises served, instruments used), computed live in SQL for any pe
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +12,7 @@ from instruments.units import OwnerUnit
 
 from .bookings import Booking
 from .redemption import ClaimItem, ItemStatus, PaymentBatch
+from .spreadsheet_cells import csv_text
 from .vouchers import Voucher, VoucherStatus, get_programme
 
 USED = (VoucherStatus.consumed, VoucherStatus.redeemed)
@@ -92,12 +91,9 @@ def programme_stats(session: Session, programme_id: str, start: datetime, end: d
 
 
 def stats_csv(stats: dict[str, Any]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["figure", "value"])
-    for k, v in stats.items():
-        if k != "top_providers":
-            w.writerow([k, v])
-    for i, p in enumerate(stats["top_providers"], 1):
-        w.writerow([f"top_provider_{i}", f"{p['name']} ({p['orders']} orders, {p['amount_used_fen']} fen)"])
-    return out.getvalue()
+    rows: list[list[Any]] = [[k, v] for k, v in stats.items() if k != "top_providers"]
+    rows += [
+        [f"top_provider_{i}", f"{p['name']} ({p['orders']} orders, {p['amount_used_fen']} fen)"]
+        for i, p in enumerate(stats["top_providers"], 1)
+    ]
+    return csv_text(["figure", "value"], rows)

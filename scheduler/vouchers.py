@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -119,7 +120,7 @@ def code_problem(code: str) -> str | None:
 
 def create_programme(session: Session, actor: Actor, programme: VoucherProgramme) -> VoucherProgramme:
     actor.require_admin()
-    programme.rules = ProgrammeRules.model_validate(programme.rules).model_dump(mode="json")
+    programme.rules = checked_rules(programme.rules).model_dump(mode="json")
     if programme.total_budget_fen <= 0:
         raise InvalidInput("total_budget_fen must be positive.", field="total_budget_fen")
     session.add(programme)
@@ -134,6 +135,18 @@ def create_programme(session: Session, actor: Actor, programme: VoucherProgramme
     return programme
 
 
+def checked_rules(rules: dict[str, Any]) -> ProgrammeRules:
+    """A programme's rules document, validated; a refusal names the first bad field
+    (``rules.redemption.quarterly.0.opens``) so that no programme is stored that the daily
+    housekeeping or a redemption claim could not read."""
+    try:
+        return ProgrammeRules.model_validate(rules)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["rules", *(str(p) for p in first["loc"])])
+        raise InvalidInput(f"{where}: {first['msg']}.", field=where) from None
+
+
 def get_programme(session: Session, programme_id: str, lock: bool = False) -> VoucherProgramme:
     q = select(VoucherProgramme).where(VoucherProgramme.id == programme_id)
     prog = session.exec(q.with_for_update() if lock else q).first()
@@ -145,26 +158,75 @@ def get_programme(session: Session, programme_id: str, lock: bool = False) -> Vo
 # --- issuance ---------------------------------------------------------------------------------
 
 
-def committed_fen(session: Session, programme_id: str, enterprise_ids: list[str]) -> int:
+def committed_fen(
+    session: Session, programme_id: str, enterprise_ids: list[str], excluding_voucher_id: str | None = None
+) -> int:
     """Voucher money an enterprise (or group) holds in a programme: face value of live vouchers
-    plus what consumed ones used. Caps apply to this."""
+    plus what consumed ones used. Caps apply to this. ``excluding_voucher_id`` leaves one voucher
+    out (the one being transferred, so that it is not counted on both sides)."""
     if not enterprise_ids:
         return 0
+    mine = (Voucher.programme_id == programme_id, col(Voucher.holder_enterprise_id).in_(enterprise_ids))
+    if excluding_voucher_id is not None:
+        mine = (*mine, Voucher.id != excluding_voucher_id)
     live = session.exec(
-        select(func.coalesce(func.sum(Voucher.face_value_fen), 0)).where(
-            Voucher.programme_id == programme_id,
-            col(Voucher.holder_enterprise_id).in_(enterprise_ids),
-            col(Voucher.status).in_(COMMITTED),
-        )
+        select(func.coalesce(func.sum(Voucher.face_value_fen), 0)).where(*mine, col(Voucher.status).in_(COMMITTED))
     ).one()
     used = session.exec(
         select(func.coalesce(func.sum(Voucher.consumed_fen), 0)).where(
-            Voucher.programme_id == programme_id,
-            col(Voucher.holder_enterprise_id).in_(enterprise_ids),
-            col(Voucher.status).in_((VoucherStatus.consumed, VoucherStatus.redeemed)),
+            *mine, col(Voucher.status).in_((VoucherStatus.consumed, VoucherStatus.redeemed))
         )
     ).one()
     return int(live) + int(used)
+
+
+def cap_violations(
+    session: Session,
+    prog: VoucherProgramme,
+    ent: Enterprise,
+    face_fen: int,
+    field: str,
+    moving_voucher_id: str | None = None,
+    reveal_holdings: bool = True,
+) -> list[Violation]:
+    """Would ``ent`` holding ``face_fen`` more break the programme's per-enterprise or
+    per-controller-group yearly cap? The one check behind issuing *and* transferring, so that no
+    path lets an enterprise (or group) hold more than the programme allows. ``moving_voucher_id``
+    is the voucher being transferred: it is left out of what is already held, so a transfer
+    between two enterprises of one group does not count it twice. The caller holds the
+    programme row FOR UPDATE, which serialises these checks per programme. With
+    ``reveal_holdings=False`` (an enterprise transferring to another) the messages give the caps
+    but not what the receiver or its controller group already holds, nor the group's name."""
+    rules = prog.parsed
+    out = []
+    cap = rules.per_enterprise_year_cap_fen
+    if cap is not None:
+        held = committed_fen(session, prog.id, [ent.id], moving_voucher_id)
+        if held + face_fen > cap:
+            message = (
+                f"{ent.name} already holds {held} fen of vouchers in {prog.name}; the cap is {cap} fen per enterprise "
+                f"per year, so at most {max(0, cap - held)} fen more (this voucher is {face_fen} fen)."
+                if reveal_holdings
+                else f"{ent.name} cannot receive this voucher of {face_fen} fen: it would exceed {prog.name}'s cap of "
+                f"{cap} fen per enterprise per year."
+            )
+            out.append(Violation("enterprise_cap", message, field))
+    gcap = rules.per_group_year_cap_fen
+    if gcap is not None and ent.controller_group:
+        members = list(
+            session.exec(select(Enterprise.id).where(Enterprise.controller_group == ent.controller_group)).all()
+        )
+        held = committed_fen(session, prog.id, members, moving_voucher_id)
+        if held + face_fen > gcap:
+            message = (
+                f"Enterprises controlled by {ent.controller_group} already hold {held} fen of vouchers in {prog.name}; "
+                f"the group cap is {gcap} fen, so at most {max(0, gcap - held)} fen more (this voucher is {face_fen} fen)."
+                if reveal_holdings
+                else f"{ent.name} cannot receive this voucher of {face_fen} fen: it would exceed {prog.name}'s cap of "
+                f"{gcap} fen per controller group per year."
+            )
+            out.append(Violation("group_cap", message, field))
+    return out
 
 
 def issue_voucher(
@@ -197,37 +259,9 @@ def issue_voucher(
         raise Conflict(
             f"Programme {prog.name} has {available} fen left unissued; a voucher of {face} fen does not fit."
         )
-    cap = rules.per_enterprise_year_cap_fen
-    if cap is not None:
-        held = committed_fen(session, prog.id, [ent.id])
-        if held + face > cap:
-            raise PolicyViolation(
-                [
-                    Violation(
-                        "enterprise_cap",
-                        f"{ent.name} already holds {held} fen of vouchers in {prog.name}; the cap is {cap} fen per enterprise per year, "
-                        f"so at most {max(0, cap - held)} fen more can be issued.",
-                        "face_value_fen",
-                    )
-                ]
-            )
-    gcap = rules.per_group_year_cap_fen
-    if gcap is not None and ent.controller_group:
-        members = list(
-            session.exec(select(Enterprise.id).where(Enterprise.controller_group == ent.controller_group)).all()
-        )
-        held = committed_fen(session, prog.id, members)
-        if held + face > gcap:
-            raise PolicyViolation(
-                [
-                    Violation(
-                        "group_cap",
-                        f"Enterprises controlled by {ent.controller_group} already hold {held} fen of vouchers in {prog.name}; "
-                        f"the group cap is {gcap} fen, so at most {max(0, gcap - held)} fen more.",
-                        "face_value_fen",
-                    )
-                ]
-            )
+    violations = cap_violations(session, prog, ent, face, "face_value_fen")
+    if violations:
+        raise PolicyViolation(violations)
     v = Voucher(
         code=new_code(),
         programme_id=prog.id,
@@ -291,9 +325,12 @@ def claim(session: Session, actor: Actor, code: str, now: datetime | None = None
 
 def transfer(session: Session, actor: Actor, code: str, to_enterprise_id: str, now: datetime | None = None) -> Voucher:
     now = now or utcnow()
-    v = find_by_code(session, actor, code, lock=True)
+    found = find_by_code(session, actor, code)
+    # programme before voucher (the order issuance and payment batches lock in): the programme
+    # row serialises this transfer's cap check with issuance and with other transfers
+    prog = get_programme(session, found.programme_id, lock=True)
+    v = _locked(session, found.id)
     _check_live(v, now)
-    prog = get_programme(session, v.programme_id)
     if not prog.parsed.transferable:
         raise PolicyViolation([Violation("not_transferable", f"Vouchers of {prog.name} cannot be transferred.")])
     if v.status not in SPENDABLE:
@@ -301,6 +338,17 @@ def transfer(session: Session, actor: Actor, code: str, to_enterprise_id: str, n
     target = session.get(Enterprise, to_enterprise_id)
     if target is None:
         raise InvalidInput(f"No enterprise {to_enterprise_id!r}.", field="to_enterprise_id")
+    violations = cap_violations(
+        session,
+        prog,
+        target,
+        v.face_value_fen,
+        "to_enterprise_id",
+        moving_voucher_id=v.id,
+        reveal_holdings=actor.is_admin,
+    )
+    if violations:
+        raise PolicyViolation(violations)
     before = snapshot(v)
     session.add(
         VoucherTransfer(
@@ -505,12 +553,16 @@ def revoke(session: Session, actor: Actor, voucher_id: str, reason: str, fraud: 
     return v
 
 
-def expire_due(session: Session, actor: Actor, now: datetime | None = None) -> list[Voucher]:
-    """Expire every unused voucher past its validity (the daily job). Idempotent."""
+def expire_due(
+    session: Session, actor: Actor, now: datetime | None = None, programme_id: str | None = None
+) -> list[Voucher]:
+    """Expire every unused voucher past its validity (the daily job), of one programme when
+    ``programme_id`` is given. Idempotent."""
     now = now or utcnow()
-    due = session.exec(
-        select(Voucher).where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at <= now).with_for_update()
-    ).all()
+    q = select(Voucher).where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at <= now)
+    if programme_id is not None:
+        q = q.where(Voucher.programme_id == programme_id)
+    due = session.exec(q.order_by(Voucher.id).with_for_update()).all()
     for v in due:
         ledger.post(
             session,

@@ -24,6 +24,7 @@ from scheduler.free_time import free_time
 
 from ..deps import ActorDep, AdminDep, MaybeActorDep, SessionDep, commit
 from ..schemas import BusyOut, Interval
+from ..wall_clock import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["availability"])
 
@@ -42,12 +43,26 @@ class RuleIn(BaseModel):
         }
     }
     rrule: str = Field(min_length=1, max_length=500, description="RFC 5545 RRULE value")
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime
     valid_from: date
     valid_until: date | None = None
     follows_holidays: bool = Field(default=True, description="Closed on public holidays, open on 调休 make-up workdays")
     label: str = ""
+
+
+class OpeningRuleOut(BaseModel):
+    """An opening rule as served: its times are local wall-clock "HH:MM" (``wall_clock``)."""
+
+    id: str
+    instrument_id: str
+    rrule: str
+    start_time: LocalTime
+    end_time: LocalTime
+    valid_from: date
+    valid_until: date | None
+    follows_holidays: bool
+    label: str
 
 
 class ExceptionIn(BaseModel):
@@ -99,7 +114,7 @@ def _managed_instrument(session, actor, instrument_id: str) -> Instrument:
 
 
 @router.get(
-    "/instruments/{instrument_id}/opening-rules", response_model=list[OpeningRule], summary="Opening rules (public)"
+    "/instruments/{instrument_id}/opening-rules", response_model=list[OpeningRuleOut], summary="Opening rules (public)"
 )
 def list_rules(instrument_id: str, session: SessionDep) -> list[OpeningRule]:
     get_instrument(session, instrument_id)
@@ -108,7 +123,7 @@ def list_rules(instrument_id: str, session: SessionDep) -> list[OpeningRule]:
 
 @router.post(
     "/instruments/{instrument_id}/opening-rules",
-    response_model=OpeningRule,
+    response_model=OpeningRuleOut,
     status_code=201,
     summary="Publish an opening rule (lab manager)",
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from scheduler import credit as svc
-from scheduler.enterprises import Enterprise
 
 from ..deps import ActorDep, AdminDep, SessionDep, commit
 
@@ -61,13 +62,33 @@ def fraud(body: FraudIn, session: SessionDep, actor: AdminDep) -> svc.CreditEven
     return ev
 
 
-@router.get("/credit/red-list", response_model=list[Enterprise], summary="Enterprises in good standing (public)")
-def red_list(session: SessionDep) -> list[Enterprise]:
-    return svc.red_list(session)
+class StandingOut(BaseModel):
+    """A public credit list shows names and standing only (programme admins read the full
+    enterprise records at ``GET /enterprises``)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "苏州纳微新材料有限公司", "standing": "suspended", "until": "2027-01-15"}]
+        }
+    }
+    name: str
+    standing: svc.Standing
+    until: date | None = Field(
+        default=None, description="Last day (local) of a suspension; null on the red list and for a blacklisting"
+    )
+
+
+def _public(rows: list[svc.PublicStanding]) -> list[StandingOut]:
+    return [StandingOut(name=r.name, standing=r.standing, until=r.until) for r in rows]
+
+
+@router.get("/credit/red-list", response_model=list[StandingOut], summary="Enterprises in good standing (public)")
+def red_list(session: SessionDep) -> list[StandingOut]:
+    return _public(svc.public_red_list(session))
 
 
 @router.get(
-    "/credit/black-list", response_model=list[Enterprise], summary="Suspended or blacklisted enterprises (public)"
+    "/credit/black-list", response_model=list[StandingOut], summary="Suspended or blacklisted enterprises (public)"
 )
-def black_list(session: SessionDep) -> list[Enterprise]:
-    return svc.black_list(session)
+def black_list(session: SessionDep) -> list[StandingOut]:
+    return _public(svc.public_black_list(session))

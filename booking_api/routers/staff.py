@@ -18,14 +18,15 @@ from instruments.units import OwnerUnit
 
 from ..accounts import User
 from ..deps import ActorDep, SessionDep, commit
+from ..wall_clock import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 
 
 class Shift(BaseModel):
     rrule: str = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @field_validator("rrule")
     @classmethod

@@ -90,7 +90,7 @@ def test_booking_life_confirm_move_check_in_rules(client, world):
 
 
 def test_conflict_names_the_booking(client, world):
-    first = book(client, world, who="manager", service_mode="self_operated").json()
+    first = book(client, world).json()  # the caller's own booking (others' ids stay hidden: test_conflict_privacy)
     r = book(client, world, start=world.at(10), end=world.at(12))
     assert r.status_code == 409
     problem = r.json()
@@ -352,8 +352,13 @@ def test_rounds_via_api_explain_and_notify(client, world):
 
 
 def test_suggestions_are_bookable_and_ranked_by_preference(client, world):
-    body = {"instrument_id": world.xrd.id, "duration_minutes": 120, "earliest_start": iso(world.at(0)),
-            "deadline": iso(world.at(0) + timedelta(days=1)), "preferred_start": iso(world.at(14))}
+    body = {
+        "instrument_id": world.xrd.id,
+        "duration_minutes": 120,
+        "earliest_start": iso(world.at(0)),
+        "deadline": iso(world.at(0) + timedelta(days=1)),
+        "preferred_start": iso(world.at(14)),
+    }
     rid = client.post(f"{API}/requests", json=body, headers=auth(world, "member_a")).json()["id"]
     book(client, world, who="manager", start=world.at(14), end=world.at(15), service_mode="self_operated")
     r = client.get(f"{API}/requests/{rid}/suggestions", params={"k": 3}, headers=auth(world, "member_a"))
@@ -362,7 +367,13 @@ def test_suggestions_are_bookable_and_ranked_by_preference(client, world):
     assert len(slots) == 3 and slots[0]["start"] == iso(world.at(15))  # nearest free 2 h to 14:00
     assert client.get(f"{API}/requests/{rid}/suggestions", headers=auth(world, "member_b")).status_code == 404
     first = slots[0]
-    made = book(client, world, start=datetime.fromisoformat(first["start"]), end=datetime.fromisoformat(first["end"]), request_id=rid)
+    made = book(
+        client,
+        world,
+        start=datetime.fromisoformat(first["start"]),
+        end=datetime.fromisoformat(first["end"]),
+        request_id=rid,
+    )
     assert made.status_code == 201, made.text
     assert client.get(f"{API}/requests/{rid}", headers=auth(world, "member_a")).json()["status"] == "booked"
 
@@ -370,4 +381,4 @@ def test_suggestions_are_bookable_and_ranked_by_preference(client, world):
 def test_booking_the_same_slot_twice_is_a_plain_conflict(client, world):
     assert book(client, world).status_code == 201
     again = book(client, world, who="member_b")
-    assert again.status_code == 409 and "collides with booking" in again.json()["detail"]
+    assert again.status_code == 409 and "collides with another booking" in again.json()["detail"]

@@ -31,7 +31,7 @@ def test_refused_insert_is_a_conflict_and_the_session_goes_on(db, world):
         s.commit()
         late = raw(w, w.at(10), w.at(12))
         with pytest.raises(Conflict) as err:
-            flush_or_conflict(s, late)
+            flush_or_conflict(s, late, actor=w.admin)
         assert err.value.extra["conflicts"][0]["booking"] == first.id
         assert late not in s
         s.add(raw(w, w.at(14), w.at(15)))

@@ -112,15 +112,19 @@ def test_future_booking_limit(session, world):
     assert "already holds 3 future bookings" in msg and "limit is 3" in msg
 
 
-def test_overlap_is_a_conflict_naming_the_booking(session, world):
+def test_overlap_is_a_conflict_naming_the_booking_to_who_may_see_it(session, world):
     w = world
     first = attempt(session, w, w.manager, w.at(9), w.at(11), mode="self_operated")  # holds no operator
     session.commit()
-    with pytest.raises(Conflict) as err:
+    with pytest.raises(Conflict) as err:  # not the enterprise's booking: its time only
         attempt(session, w, w.member_a, w.at(10), w.at(12), mode="operator_run")
+    assert first.id not in err.value.detail and "another booking" in err.value.detail
+    assert "booking" not in err.value.extra["conflicts"][0]
+    assert err.value.extra["conflicts"][0]["yours"] is False
+    with pytest.raises(Conflict) as err:  # the unit's own staff see which booking
+        attempt(session, w, w.manager, w.at(10), w.at(12), mode="self_operated")
     assert first.id in err.value.detail
     assert err.value.extra["conflicts"][0]["booking"] == first.id
-    assert err.value.extra["conflicts"][0]["yours"] is False
 
 
 def test_buffers_keep_bookings_apart(session, world):

@@ -1,0 +1,38 @@
+"""A round's explanation is read by the requesting enterprise: when its slot was taken meanwhile,
+the explanation says so without naming another enterprise's booking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import solver
+from instruments.actor import SYSTEM
+from scheduler import booking_actions as actions
+from scheduler.booking_requests import BookingRequest, submit_request
+from scheduler.round_problem import RoundInput
+from scheduler.rounds import _place
+
+
+def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(session, world):
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    taken = actions.book(
+        session, w.member_a, actions.BookingInput(w.xrd.id, w.at(9), w.at(11), "operator_run"), now=now
+    )
+    req = submit_request(
+        session,
+        w.member_b,
+        BookingRequest(
+            enterprise_id="",
+            instrument_id=w.xrd.id,
+            duration_minutes=120,
+            earliest_start=w.at(0),
+            deadline=w.at(0) + timedelta(days=2),
+        ),
+    )
+    session.commit()
+    inp = RoundInput(t0=w.at(0), horizon_end=w.at(0) + timedelta(days=2), problem=None, requests={}, instruments={})
+    booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 10 * 60), now)
+    assert booking is None
+    assert why[0]["code"] == "capacity_taken"
+    assert taken.id not in why[0]["message"] and "another booking" in why[0]["message"]
