@@ -111,8 +111,9 @@ def eligible_instruments(session: Session, req: BookingRequest) -> list[Instrume
     return [i for i in session.exec(q).all() if str(req.service_mode) in i.service_modes]
 
 
-def get_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
-    req = session.get(BookingRequest, request_id)
+def get_request(session: Session, actor: Actor, request_id: str, lock: bool = False) -> BookingRequest:
+    """The request, or NotFound; ``lock`` takes its row FOR UPDATE (a round may be answering it)."""
+    req = session.get(BookingRequest, request_id, with_for_update=lock or None, populate_existing=lock)
     if req is None or not can_see_request(session, actor, req):
         raise NotFound(f"No booking request {request_id!r} that you can see.")
     return req
@@ -148,7 +149,7 @@ def list_requests(
 
 
 def withdraw_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
-    req = get_request(session, actor, request_id)
+    req = get_request(session, actor, request_id, lock=True)
     if req.status not in OPEN_STATUSES:
         raise InvalidState(
             f"Request {req.id} is {str(req.status)}; only pending or unplaced requests can be withdrawn."

@@ -35,6 +35,7 @@ from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
 from .bookings import Booking, BookingStatus
 from .enterprises import Enterprise
 from .notifications import notify
+from .resource_locks import lock_for_booking
 from .round_problem import RoundInput, build_round_input
 from .rules import Attempt, evaluate
 
@@ -131,8 +132,10 @@ def _write(
     }
     placed_ids: list[str] = []
     hours = 0.0
+    # every shared row the placements' rules read, locked up front in the one fixed order
+    lock_for_booking(session, [p.instrument for p in alloc.placements])
     for p in sorted(alloc.placements, key=lambda p: (p.instrument, p.start)):
-        req = session.get(BookingRequest, p.request)
+        req = session.get(BookingRequest, p.request, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue  # withdrawn or answered while the round was solving
         booking, why = _place(session, actor, inp, req, p, now)
@@ -146,7 +149,7 @@ def _write(
         placed_ids.append(req.id)
         hours += req.duration_minutes / 60
     for rid, why in explanations.items():
-        req = session.get(BookingRequest, rid)
+        req = session.get(BookingRequest, rid, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue
         before = snapshot(req)

@@ -326,7 +326,7 @@ def apply_to_booking(
 ) -> Voucher:
     """Reserve a voucher's share of a booking's fee; the enterprise pays the rest."""
     now = now or utcnow()
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)  # one application per booking at a time
     if not (actor.is_admin or (actor.role == Role.enterprise_member and actor.enterprise_id == booking.enterprise_id)):
         raise Forbidden("Only the booking enterprise applies vouchers to its bookings.")
     v = find_by_code(session, actor, code, lock=True)  # FOR UPDATE: one application at a time
