@@ -206,7 +206,11 @@ class RewardReport(SQLModel, table=True):
     """A frozen year-end evaluation: never updated after it is written."""
 
     __tablename__ = "reward_report"
-    __table_args__ = (UniqueConstraint("rule_set_code", "year", "version", name="uq_reward_report_version"),)
+    __table_args__ = (
+        UniqueConstraint("rule_set_code", "year", "version", name="uq_reward_report_version"),
+        # one frozen report per rule set and content: a rerun over the same inputs returns it
+        UniqueConstraint("rule_set_code", "digest", name="uq_reward_report_digest"),
+    )
 
     id: str = SQLField(default_factory=lambda: new_id("rwr"), primary_key=True)
     year: int = SQLField(index=True)
