@@ -28,6 +28,7 @@ from instruments.db import json_field, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
 from instruments.inventory import OPERATOR_MODES
+from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
 
 from .booking_actions import flush_or_conflict, lock_instrument, policy_of
@@ -40,6 +41,10 @@ from .round_problem import RoundInput, build_round_input
 from .rules import Attempt, evaluate
 
 Progress = Callable[[str, dict[str, Any]], None]
+ROUND_LOCK = "allocation_round"
+ROUND_LOCK_MARGIN = timedelta(minutes=15)
+"""Beyond twice the solver's time limit: loading and writing a large round, then a crashed
+holder's lock may be taken over."""
 
 
 class RoundStatus(StrEnum):
@@ -82,8 +87,29 @@ def run_round(
     progress: Progress | None = None,
     deterministic_time: float | None = None,
 ) -> AllocationRound:
-    """Run one allocation round end to end; returns the recorded round."""
+    """Run one allocation round end to end; returns the recorded round.
+
+    Rounds never overlap: each holds the run lock ``allocation_round`` from reading the requests
+    to writing the placements, and a round started meanwhile is refused with ``Busy`` (409). Two
+    rounds solving the same requests at once would each write what the other also placed (the
+    later one then records its placements as collisions with the first one's bookings)."""
     actor.require_admin()
+    lifetime = timedelta(seconds=time_limit * 2) + ROUND_LOCK_MARGIN
+    with holding(engine, ROUND_LOCK, triggered_by or actor.user_id or "system", lifetime):
+        return _run(engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time)
+
+
+def _run(
+    engine: Engine,
+    actor: Actor,
+    now: datetime | None,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    triggered_by: str,
+    progress: Progress | None,
+    deterministic_time: float | None,
+) -> AllocationRound:
     say = progress or (lambda stage, info: None)
     now = now or utcnow()
     started = utcnow()

@@ -17,7 +17,7 @@ from scheduler.vouchers import Voucher, VoucherProgramme
 from tests.booking_api.conftest import auth
 
 from . import money
-from .burst import http_burst, statuses
+from .burst import http_burst
 
 API = "/api/v1"
 
