@@ -98,7 +98,9 @@ def claim(engine: Engine, user_id: str, key: str, endpoint: str, print_: str = "
             rec = s.get(IdempotencyRecord, (user_id, key))
             if rec is None:
                 s.add(
-                    IdempotencyRecord(user_id=user_id, key=key, endpoint=endpoint, state=IN_PROGRESS, fingerprint=print_)
+                    IdempotencyRecord(
+                        user_id=user_id, key=key, endpoint=endpoint, state=IN_PROGRESS, fingerprint=print_
+                    )
                 )
                 try:
                     s.commit()
@@ -139,7 +141,9 @@ def release(engine: Engine, user_id: str, key: str) -> None:
     with Session(engine) as s:
         s.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key, IdempotencyRecord.state == IN_PROGRESS
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == IN_PROGRESS,
             )
         )
         s.commit()

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from instruments.actor import Actor, Role
@@ -354,7 +355,10 @@ def apply_to_booking(
     before = snapshot(v)
     v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
     session.add(v)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique booking_id: the database has the last word
+        raise Conflict(f"Booking {booking.id} already has a voucher (applied just now).") from exc
     ledger.post(
         session,
         "reserve",

@@ -17,7 +17,9 @@ def programme(session, w) -> v.VoucherProgramme:  # noqa: ANN001
     return v.create_programme(
         session,
         w.admin,
-        v.VoucherProgramme(name="Race programme", year=2026, total_budget_fen=BUDGET, rules=rules.model_dump(mode="json")),
+        v.VoucherProgramme(
+            name="Race programme", year=2026, total_budget_fen=BUDGET, rules=rules.model_dump(mode="json")
+        ),
     )
 
 

@@ -139,7 +139,9 @@ def test_a_claim_left_by_a_crashed_process_is_taken_over(db, world, client, sess
         )
     )
     session.commit()
-    r = client.post(f"{API}/bookings", json=_booking_body(w), headers={**auth(w, "member_a"), "Idempotency-Key": "orphan"})
+    r = client.post(
+        f"{API}/bookings", json=_booking_body(w), headers={**auth(w, "member_a"), "Idempotency-Key": "orphan"}
+    )
     assert r.status_code == 201 and _count(session, Booking) == 1
 
 
@@ -178,7 +180,11 @@ def test_money_moving_posts_replay_with_a_key(db, world, client, session):
         f"{API}/redemption-claims",
         auth(w, "manager"),
         "file",
-        {"programme_id": pid, "owner_unit_id": w.xrd.owner_unit_id, "orders": [{"voucher_id": voucher.id, "proofs": money.PROOFS}]},
+        {
+            "programme_id": pid,
+            "owner_unit_id": w.xrd.owner_unit_id,
+            "orders": [{"voucher_id": voucher.id, "proofs": money.PROOFS}],
+        },
     )
     item = claim["outcomes"][0]["item"]
     twice(f"{API}/claim-items/{item}/decision", admin, "decide", {"approve": True})
