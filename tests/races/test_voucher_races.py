@@ -52,3 +52,25 @@ def test_one_voucher_applied_at_once_to_many_bookings_pays_one(db, world, sessio
     assert ledger.total(session) == 0
     assert sum(ledger.balance(session, ledger.booking(b.id)) for b in bookings) > 0
     assert sum(1 for b in bookings if ledger.balance(session, ledger.booking(b.id))) == 1
+
+
+def test_parallel_filings_of_one_order_file_it_once(db, world, session, app):
+    """Different keys (or none): each filing is its own claim, but the order is filed once."""
+    from scheduler.redemption import ClaimItem
+
+    w = world
+    prog = money.programme(session, w)
+    voucher = money.consumed_voucher(session, w, prog)
+    session.commit()
+    body = {
+        "programme_id": prog.id,
+        "owner_unit_id": w.xrd.owner_unit_id,
+        "orders": [{"voucher_id": voucher.id, "proofs": money.PROOFS}],
+    }
+    answers = http_burst(app, lambda c, i: c.post("/api/v1/redemption-claims", json=body, headers=auth(w, "manager")))
+    assert statuses(answers) == {201: CLIENTS}, statuses(answers)
+    outcomes = sorted(r.json()["outcomes"][0]["outcome"] for r in answers)
+    assert outcomes.count("filed") == 1 and outcomes.count("already_filed") == CLIENTS - 1
+    session.expire_all()
+    assert len(session.exec(select(ClaimItem)).all()) == 1
+    assert ledger.total(session) == 0
