@@ -27,11 +27,11 @@ from instruments.audit import record, snapshot
 from instruments.db import json_field, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
-from instruments.inventory import OPERATOR_MODES
+from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
 
-from .booking_actions import flush_or_conflict, lock_instrument, policy_of
+from .booking_actions import flush_or_conflict, policy_of
 from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
 from .bookings import Booking, BookingStatus
 from .enterprises import Enterprise
@@ -159,12 +159,12 @@ def _write(
     placed_ids: list[str] = []
     hours = 0.0
     # every shared row the placements' rules read, locked up front in the one fixed order
-    lock_for_booking(session, [p.instrument for p in alloc.placements])
+    locked = lock_for_booking(session, [p.instrument for p in alloc.placements])
     for p in sorted(alloc.placements, key=lambda p: (p.instrument, p.start)):
         req = session.get(BookingRequest, p.request, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue  # withdrawn or answered while the round was solving
-        booking, why = _place(session, actor, inp, req, p, now)
+        booking, why = _place(session, actor, inp, req, p, now, locked[p.instrument])
         if booking is None:
             explanations[req.id] = why
             continue
@@ -213,10 +213,16 @@ def _write(
 
 
 def _place(
-    session: Session, actor: Actor, inp: RoundInput, req: BookingRequest, p: solver.Placement, now: datetime
+    session: Session,
+    actor: Actor,
+    inp: RoundInput,
+    req: BookingRequest,
+    p: solver.Placement,
+    now: datetime,
+    inst: Instrument,
 ) -> tuple[Booking | None, list[dict[str, Any]]]:
-    """Write one placement as a tentative booking, after every booking rule agrees."""
-    inst = lock_instrument(session, p.instrument)
+    """Write one placement as a tentative booking, after every booking rule agrees (``inst``
+    and the rows its rules read are locked by the caller)."""
     policy = policy_of(session, inst.id)
     enterprise = session.get(Enterprise, req.enterprise_id)
     start = inp.at(p.start)
