@@ -74,3 +74,22 @@ def test_parallel_filings_of_one_order_file_it_once(db, world, session, app):
     session.expire_all()
     assert len(session.exec(select(ClaimItem)).all()) == 1
     assert ledger.total(session) == 0
+
+
+def test_parallel_issues_stop_at_the_budget(db, world, session, app):
+    """The programme row referees its budget: exactly as many vouchers as fit are issued."""
+    w = world
+    prog = money.programme(session, w)
+    session.commit()
+    face = money.BUDGET // 8  # eight fit
+
+    def issue(client, i):  # noqa: ANN001, ANN202
+        body = {"enterprise_id": (w.ent_a.id, w.ent_b.id)[i % 2], "voucher_type": "testing", "face_value_fen": face}
+        return client.post(f"/api/v1/voucher-programmes/{prog.id}/vouchers", json=body, headers=auth(w, "admin"))
+
+    answers = http_burst(app, issue)
+    assert statuses(answers) == {201: 8, 409: CLIENTS - 8}, statuses(answers)
+    session.expire_all()
+    assert ledger.balance(session, ledger.budget(prog.id)) == 0
+    assert sum(ledger.balances(session, "voucher:").values()) == money.BUDGET
+    assert ledger.total(session) == 0
