@@ -115,6 +115,7 @@ def round_(
     from rich.progress import BarColumn
 
     from instruments.actor import SYSTEM
+    from instruments.run_lock import Busy
     from scheduler.rounds import run_round
 
     engine = get_engine(database_url or get_settings().database_url)
@@ -145,6 +146,9 @@ def round_(
                 triggered_by="cli",
                 progress=on_progress,
             )
+        except Busy as exc:
+            console.print(f"[red]{exc.detail}[/red]")
+            raise typer.Exit(1) from exc
         finally:
             done.set()
         bar.update(task, completed=time_limit, description="round written")

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from instruments.errors import DomainError
@@ -44,6 +44,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # a unique or exclusion constraint refused a write that lost a race: the database referees
+        log.info("constraint refused a write: %s", exc.orig)
+        return problem(
+            409, "Conflict", "The change conflicts with a concurrent one; reload and retry.", "/problems/Conflict"
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _contention(_: Request, exc: OperationalError) -> JSONResponse:
+        # a deadlock or serialisation failure picked this request as the loser: safe to retry
+        code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "diag", None), "sqlstate", None)
+        if code in ("40P01", "40001") or "database is locked" in str(exc.orig):
+            return problem(409, "Conflict", "The change collided with a concurrent one; retry.", "/problems/Conflict")
+        log.exception("database error", exc_info=exc)
+        return problem(
+            500, "Internal error", "Something went wrong on our side; it has been logged. Please retry later."
+        )
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:

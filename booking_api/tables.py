@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-from instruments import audit, availability, inventory, policy, staff, units, workdays  # noqa: F401
+from instruments import audit, availability, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
 from scheduler import (  # noqa: F401
     booking_requests,
     bookings,

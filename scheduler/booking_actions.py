@@ -17,7 +17,6 @@ from sqlmodel import Session
 from instruments.actor import Actor, Role
 from instruments.audit import record, snapshot
 from instruments.availability import zone
-from instruments.catalogue import get_instrument
 from instruments.db import utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
@@ -28,6 +27,7 @@ from . import credit, vouchers
 from .booking_requests import RequestStatus, request_to_fulfil
 from .bookings import Booking, BookingStatus, can_see, collision_entry, collision_text, get_visible, live_bookings
 from .enterprises import Enterprise
+from .resource_locks import lock_for_booking
 from .rules import Attempt, evaluate
 
 
@@ -48,8 +48,9 @@ def policy_of(session: Session, instrument_id: str) -> BookingPolicy:
 
 
 def lock_instrument(session: Session, instrument_id: str) -> Instrument:
-    """Load the instrument row FOR UPDATE (PostgreSQL), serialising bookings of one instrument."""
-    return get_instrument(session, instrument_id, lock=True)
+    """Lock the instrument and the shared rows its booking rules read (lab, operators), see
+    ``resource_locks``; returns the instrument."""
+    return lock_for_booking(session, [instrument_id])[instrument_id]
 
 
 def _check_times(start: datetime, end: datetime) -> None:
@@ -162,7 +163,7 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
 
 
 def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)
     if not actor.manages_unit(inst.owner_unit_id):
         raise Forbidden(f"Only the lab managers of the unit that owns {inst.name} may do this.")
     return booking, inst
@@ -225,7 +226,7 @@ def move(
 
 def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", now: datetime | None = None) -> Booking:
     now = now or utcnow()
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)
     if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
         raise InvalidState(
             f"Booking {booking.id} is {str(booking.status)}; only tentative or confirmed bookings can be cancelled."
@@ -270,7 +271,7 @@ def _may_run(actor: Actor, booking: Booking, inst: Instrument) -> bool:
 
 def check_in(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
     now = now or utcnow()
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)
     if not _may_run(actor, booking, inst):
         raise Forbidden("You cannot check in this booking.")
     if booking.status != BookingStatus.confirmed:
@@ -287,7 +288,7 @@ def check_in(session: Session, actor: Actor, booking_id: str, now: datetime | No
 
 def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | None = None) -> Booking:
     now = now or utcnow()
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)
     if not _may_run(actor, booking, inst):
         raise Forbidden("You cannot check out this booking.")
     if booking.status != BookingStatus.checked_in:

@@ -113,8 +113,9 @@ def eligible_instruments(session: Session, req: BookingRequest) -> list[Instrume
     return [i for i in session.exec(q).all() if str(req.service_mode) in i.service_modes]
 
 
-def get_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
-    req = session.get(BookingRequest, request_id)
+def get_request(session: Session, actor: Actor, request_id: str, lock: bool = False) -> BookingRequest:
+    """The request, or NotFound; ``lock`` takes its row FOR UPDATE (a round may be answering it)."""
+    req = session.get(BookingRequest, request_id, with_for_update=lock or None, populate_existing=lock)
     if req is None or not can_see_request(session, actor, req):
         raise NotFound(f"No booking request {request_id!r} that you can see.")
     return req
@@ -157,7 +158,7 @@ def may_act_for(actor: Actor, req: BookingRequest) -> bool:
 
 
 def withdraw_request(session: Session, actor: Actor, request_id: str) -> BookingRequest:
-    req = get_request(session, actor, request_id)
+    req = get_request(session, actor, request_id, lock=True)
     if not may_act_for(actor, req):
         raise Forbidden(
             f"Only the members of the enterprise that submitted request {req.id} (or a programme admin) may withdraw it."
@@ -186,7 +187,7 @@ def request_to_fulfil(
     booking's own enterprise, for the booked instrument (or its category) and service mode;
     anything else is refused as invalid input naming ``request_id``, before anything is written.
     The other enterprise is never named."""
-    req = session.exec(select(BookingRequest).where(BookingRequest.id == request_id).with_for_update()).first()
+    req = session.get(BookingRequest, request_id, with_for_update=True, populate_existing=True)
     if req is None or not can_see_request(session, actor, req):
         raise InvalidInput(f"No booking request {request_id!r} that you can see.", field="request_id")
     if enterprise_id is None or req.enterprise_id != enterprise_id:

@@ -118,9 +118,16 @@ def collision_text(actor: Actor | None, booking: Booking, instrument: Instrument
     return f"{who} ({booking.start.astimezone(tz):%Y-%m-%d %H:%M}–{booking.end.astimezone(tz):%H:%M})"
 
 
-def get_visible(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
-    """The booking, or NotFound when it does not exist *or* the actor may not see it."""
-    booking = session.get(Booking, booking_id)
+def get_visible(session: Session, actor: Actor, booking_id: str, lock: bool = False) -> tuple[Booking, Instrument]:
+    """The booking, or NotFound when it does not exist *or* the actor may not see it.
+
+    ``lock`` takes the booking row FOR UPDATE, freshly read: a state change (confirm, cancel, a
+    voucher applied) then decides on the state no concurrent change can alter before it commits."""
+    booking = (
+        session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
+        if lock
+        else session.get(Booking, booking_id)
+    )
     if booking is not None:
         instrument = session.get(Instrument, booking.instrument_id)
         if instrument is not None and can_see(actor, booking, instrument):

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from instruments.actor import SYSTEM
 from instruments.db import get_engine
+from instruments.run_lock import Busy
 from instruments.settings import get_settings
 
 from .rounds import run_round
@@ -35,9 +36,13 @@ ROUND_JOB = "allocation_round"
 
 def run_scheduled_round(database_url: str, time_limit: float | None = None) -> str:
     """The allocation-round job (module-level so the job store can reference it by name)."""
-    rnd = run_round(
-        get_engine(database_url), SYSTEM, time_limit=time_limit or get_settings().round_time_limit, triggered_by="job"
-    )
+    try:
+        rnd = run_round(
+            get_engine(database_url), SYSTEM, time_limit=time_limit or get_settings().round_time_limit, triggered_by="job"
+        )
+    except Busy as exc:  # a round started by hand is still running: it places the same requests
+        log.info("allocation round skipped: %s", exc.detail)
+        return ""
     log.info("allocation round %s: %s placed, %s not placed", rnd.id, rnd.placed, rnd.unplaced)
     return rnd.id
 

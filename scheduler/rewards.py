@@ -16,7 +16,9 @@ respects the caps (what a cap cuts off goes to the others), then largest-remaind
 
 A run freezes its inputs (indicator snapshot), the rule set and the results in a
 ``RewardReport`` with a SHA-256 digest of their canonical JSON. Later data changes never alter it;
-a rerun over unchanged data yields the same digest and returns the existing report.
+a rerun over unchanged data yields the same digest and returns the existing report, also when
+the runs are concurrent (they are serialised per rule set, and the database refuses a second
+report with the same rule set and digest).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, func, select
 
@@ -39,7 +42,7 @@ from instruments.actor import SYSTEM, Actor, Role
 from instruments.audit import record
 from instruments.availability import zone
 from instruments.db import MAX_FEN, json_field, utc_field, utcnow
-from instruments.errors import Forbidden, InvalidInput, NotFound
+from instruments.errors import Conflict, Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
 
 from . import indicators as ind
@@ -206,7 +209,11 @@ class RewardReport(SQLModel, table=True):
     """A frozen year-end evaluation: never updated after it is written."""
 
     __tablename__ = "reward_report"
-    __table_args__ = (UniqueConstraint("rule_set_code", "year", "version", name="uq_reward_report_version"),)
+    __table_args__ = (
+        UniqueConstraint("rule_set_code", "year", "version", name="uq_reward_report_version"),
+        # one frozen report per rule set and content: a rerun over the same inputs returns it
+        UniqueConstraint("rule_set_code", "digest", name="uq_reward_report_digest"),
+    )
 
     id: str = SQLField(default_factory=lambda: new_id("rwr"), primary_key=True)
     year: int = SQLField(index=True)
@@ -514,9 +521,8 @@ def run_year_end(
         "results": results,
     }
     digest = digest_of(payload)
-    same = session.exec(
-        select(RewardReport).where(RewardReport.rule_set_code == rs.code, RewardReport.digest == digest)
-    ).first()
+    _lock_rule_set(session, rs.code)
+    same = _frozen(session, rs.code, digest)
     if same is not None:
         return RunOutcome(same, False)
     say("freezing the report")
@@ -538,8 +544,15 @@ def run_year_end(
         results=results,
         created_by=actor.user_id,
     )
-    session.add(report)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except IntegrityError as exc:  # the unique (code, digest) or (code, year, version): a run froze it first
+        same = _frozen(session, rs.code, digest)
+        if same is not None:
+            return RunOutcome(same, False)
+        raise Conflict(f"Another {rs.code} report for {year} was frozen at the same moment; run again.") from exc
     record(
         session,
         actor,
@@ -549,6 +562,20 @@ def run_year_end(
         after={"year": year, "rule_set": f"{rs.code}@{rs.version}", "digest": digest, "total": report.total_reward_fen},
     )
     return RunOutcome(report, True)
+
+
+def _lock_rule_set(session: Session, code: str) -> None:
+    """Serialise freezing reports of one rule set: its rows FOR UPDATE (PostgreSQL; SQLite
+    serialises every writer). The evaluation runs before, unlocked; only the digest check, the
+    version number and the insert run under the lock, so concurrent runs over the same data all
+    answer with the one report (the unique (code, digest) is the database's backstop)."""
+    q = select(RewardRuleSet.id).where(RewardRuleSet.code == code).order_by(col(RewardRuleSet.id))
+    session.exec(q.with_for_update()).all()
+
+
+def _frozen(session: Session, code: str, digest: str) -> RewardReport | None:
+    q = select(RewardReport).where(RewardReport.rule_set_code == code, RewardReport.digest == digest)
+    return session.exec(q).first()
 
 
 def verify(report: RewardReport) -> bool:

@@ -27,18 +27,24 @@ from instruments.audit import record, snapshot
 from instruments.db import json_field, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
-from instruments.inventory import OPERATOR_MODES
+from instruments.inventory import OPERATOR_MODES, Instrument
+from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
 
-from .booking_actions import flush_or_conflict, lock_instrument, policy_of
+from .booking_actions import flush_or_conflict, policy_of
 from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
 from .bookings import Booking, BookingStatus, collision_text
 from .enterprises import Enterprise
 from .notifications import notify
+from .resource_locks import lock_for_booking
 from .round_problem import RoundInput, build_round_input
 from .rules import Attempt, evaluate
 
 Progress = Callable[[str, dict[str, Any]], None]
+ROUND_LOCK = "allocation_round"
+ROUND_LOCK_MARGIN = timedelta(minutes=15)
+"""Beyond twice the solver's time limit: loading and writing a large round, then a crashed
+holder's lock may be taken over."""
 
 
 class RoundStatus(StrEnum):
@@ -81,8 +87,29 @@ def run_round(
     progress: Progress | None = None,
     deterministic_time: float | None = None,
 ) -> AllocationRound:
-    """Run one allocation round end to end; returns the recorded round."""
+    """Run one allocation round end to end; returns the recorded round.
+
+    Rounds never overlap: each holds the run lock ``allocation_round`` from reading the requests
+    to writing the placements, and a round started meanwhile is refused with ``Busy`` (409). Two
+    rounds solving the same requests at once would each write what the other also placed (the
+    later one then records its placements as collisions with the first one's bookings)."""
     actor.require_admin()
+    lifetime = timedelta(seconds=time_limit * 2) + ROUND_LOCK_MARGIN
+    with holding(engine, ROUND_LOCK, triggered_by or actor.user_id or "system", lifetime):
+        return _run(engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time)
+
+
+def _run(
+    engine: Engine,
+    actor: Actor,
+    now: datetime | None,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    triggered_by: str,
+    progress: Progress | None,
+    deterministic_time: float | None,
+) -> AllocationRound:
     say = progress or (lambda stage, info: None)
     now = now or utcnow()
     started = utcnow()
@@ -131,11 +158,13 @@ def _write(
     }
     placed_ids: list[str] = []
     hours = 0.0
+    # every shared row the placements' rules read, locked up front in the one fixed order
+    locked = lock_for_booking(session, [p.instrument for p in alloc.placements])
     for p in sorted(alloc.placements, key=lambda p: (p.instrument, p.start)):
-        req = session.get(BookingRequest, p.request)
+        req = session.get(BookingRequest, p.request, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue  # withdrawn or answered while the round was solving
-        booking, why = _place(session, actor, inp, req, p, now)
+        booking, why = _place(session, actor, inp, req, p, now, locked[p.instrument])
         if booking is None:
             explanations[req.id] = why
             continue
@@ -146,7 +175,7 @@ def _write(
         placed_ids.append(req.id)
         hours += req.duration_minutes / 60
     for rid, why in explanations.items():
-        req = session.get(BookingRequest, rid)
+        req = session.get(BookingRequest, rid, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue
         before = snapshot(req)
@@ -184,10 +213,16 @@ def _write(
 
 
 def _place(
-    session: Session, actor: Actor, inp: RoundInput, req: BookingRequest, p: solver.Placement, now: datetime
+    session: Session,
+    actor: Actor,
+    inp: RoundInput,
+    req: BookingRequest,
+    p: solver.Placement,
+    now: datetime,
+    inst: Instrument,
 ) -> tuple[Booking | None, list[dict[str, Any]]]:
-    """Write one placement as a tentative booking, after every booking rule agrees."""
-    inst = lock_instrument(session, p.instrument)
+    """Write one placement as a tentative booking, after every booking rule agrees (``inst``
+    and the rows its rules read are locked by the caller)."""
     policy = policy_of(session, inst.id)
     enterprise = session.get(Enterprise, req.enterprise_id)
     start = inp.at(p.start)

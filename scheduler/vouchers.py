@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from instruments.actor import Actor, Role
@@ -374,7 +375,7 @@ def apply_to_booking(
 ) -> Voucher:
     """Reserve a voucher's share of a booking's fee; the enterprise pays the rest."""
     now = now or utcnow()
-    booking, inst = get_visible(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)  # one application per booking at a time
     if not (actor.is_admin or (actor.role == Role.enterprise_member and actor.enterprise_id == booking.enterprise_id)):
         raise Forbidden("Only the booking enterprise applies vouchers to its bookings.")
     v = find_by_code(session, actor, code, lock=True)  # FOR UPDATE: one application at a time
@@ -402,7 +403,10 @@ def apply_to_booking(
     before = snapshot(v)
     v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
     session.add(v)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique booking_id: the database has the last word
+        raise Conflict(f"Booking {booking.id} already has a voucher (applied just now).") from exc
     ledger.post(
         session,
         "reserve",

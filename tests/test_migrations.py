@@ -12,3 +12,44 @@ def test_migrated_schema_matches_models(db):
     with db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
     assert diffs == []
+
+
+def test_0007_keeps_answers_drops_duplicate_reports_and_downgrades(tmp_path):
+    """Stored idempotency answers stay replayable (state done); of reports that froze the same
+    content twice the first version stays; the downgrade returns to 0006."""
+    from sqlalchemy import create_engine, text
+
+    from booking_api.migrate import downgrade, upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_record (user_id, key, endpoint, status, body, created_at) "
+                "VALUES ('u', 'k', 'POST /bookings', 201, '{\"id\": \"bkg_1\"}', '2026-12-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO reward_rule_set (id, code, version, name, region, document, created_at) "
+                "VALUES ('rrs_1', 'national', 1, '', '', '{}', '2026-12-01 00:00:00')"
+            )
+        )
+        for rid, version in (("rwr_1", 1), ("rwr_2", 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO reward_report (id, year, version, rule_set_id, rule_set_code, rule_set_version, "
+                    "period_start, period_end, total_reward_fen, digest, inputs, results, created_at) VALUES "
+                    f"('{rid}', 2026, {version}, 'rrs_1', 'national', 1, '2026-01-01 00:00:00', "
+                    "'2027-01-01 00:00:00', 0, 'same', '{}', '{}', '2026-12-01 00:00:00')"
+                )
+            )
+    upgrade(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT state, status FROM idempotency_record")).all() == [("done", 201)]
+        assert conn.execute(text("SELECT id FROM reward_report")).all() == [("rwr_1",)]
+    downgrade(url, "0006")
+    upgrade(url)
+    engine.dispose()

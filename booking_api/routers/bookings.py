@@ -74,7 +74,12 @@ def create(
 ) -> BookingOut:
     data = actions.BookingInput(**{**body.model_dump(), "service_mode": body.service_mode.value})
     return once(
-        session, actor, idempotency_key, "POST /bookings", lambda: _out(session, actions.book(session, actor, data))
+        session,
+        actor,
+        idempotency_key,
+        "POST /bookings",
+        lambda: _out(session, actions.book(session, actor, data)),
+        request=body,
     )
 
 

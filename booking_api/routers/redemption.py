@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from scheduler import redemption as svc
 
-from ..deps import ActorDep, AdminDep, SessionDep, commit
+from ..deps import ActorDep, AdminDep, SessionDep
+from ..idempotency import IdempotencyKey, once
 
 router = APIRouter(prefix="/api/v1", tags=["redemption"])
 
@@ -51,12 +52,16 @@ class DecisionIn(BaseModel):
     status_code=201,
     summary="File a claim for completed voucher orders, with proof (the provider's lab managers; only in an open window)",
 )
-def file_claim(body: ClaimIn, session: SessionDep, actor: ActorDep) -> ClaimOut:
-    claim, outcomes = svc.file_claim(
-        session, actor, body.programme_id, body.owner_unit_id, [o.model_dump() for o in body.orders]
-    )
-    commit(session)
-    return ClaimOut(claim=claim, outcomes=outcomes)
+def file_claim(
+    body: ClaimIn, session: SessionDep, actor: ActorDep, idempotency_key: IdempotencyKey = None
+) -> ClaimOut:
+    def act() -> ClaimOut:
+        claim, outcomes = svc.file_claim(
+            session, actor, body.programme_id, body.owner_unit_id, [o.model_dump() for o in body.orders]
+        )
+        return ClaimOut(claim=claim, outcomes=outcomes)
+
+    return once(session, actor, idempotency_key, "POST /redemption-claims", act, request=body)
 
 
 @router.post(
@@ -64,10 +69,18 @@ def file_claim(body: ClaimIn, session: SessionDep, actor: ActorDep) -> ClaimOut:
     response_model=svc.ClaimItem,
     summary="Approve or reject one order (programme admin)",
 )
-def decide(item_id: str, body: DecisionIn, session: SessionDep, actor: AdminDep) -> svc.ClaimItem:
-    item = svc.decide(session, actor, item_id, body.approve, body.reason)
-    commit(session)
-    return item
+def decide(
+    item_id: str, body: DecisionIn, session: SessionDep, actor: AdminDep, idempotency_key: IdempotencyKey = None
+) -> svc.ClaimItem:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        f"POST /claim-items/{item_id}/decision",
+        lambda: svc.decide(session, actor, item_id, body.approve, body.reason),
+        status=200,
+        request=body,
+    )
 
 
 @router.post(
@@ -76,16 +89,29 @@ def decide(item_id: str, body: DecisionIn, session: SessionDep, actor: AdminDep)
     status_code=201,
     summary="Batch every approved, unpaid order (programme admin)",
 )
-def create_batch(programme_id: str, session: SessionDep, actor: AdminDep) -> svc.PaymentBatch:
-    batch = svc.create_batch(session, actor, programme_id)
-    commit(session)
-    return batch
+def create_batch(
+    programme_id: str, session: SessionDep, actor: AdminDep, idempotency_key: IdempotencyKey = None
+) -> svc.PaymentBatch:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        f"POST /voucher-programmes/{programme_id}/payment-batches",
+        lambda: svc.create_batch(session, actor, programme_id),
+    )
 
 
 @router.post(
     "/payment-batches/{batch_id}/paid", response_model=svc.PaymentBatch, summary="Record a batch as paid (idempotent)"
 )
-def mark_paid(batch_id: str, session: SessionDep, actor: AdminDep) -> svc.PaymentBatch:
-    batch = svc.mark_paid(session, actor, batch_id)
-    commit(session)
-    return batch
+def mark_paid(
+    batch_id: str, session: SessionDep, actor: AdminDep, idempotency_key: IdempotencyKey = None
+) -> svc.PaymentBatch:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        f"POST /payment-batches/{batch_id}/paid",
+        lambda: svc.mark_paid(session, actor, batch_id),
+        status=200,
+    )

@@ -86,7 +86,14 @@ def submit(
     idempotency_key: IdempotencyKey = None,
 ) -> RequestOut:
     req = BookingRequest(**{**body.model_dump(), "enterprise_id": body.enterprise_id or ""})
-    return once(session, actor, idempotency_key, "POST /requests", lambda: _out(submit_request(session, actor, req)))
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        "POST /requests",
+        lambda: _out(submit_request(session, actor, req)),
+        request=body,
+    )
 
 
 @router.get("", response_model=list[RequestOut], summary="Your requests (scoped by role)")

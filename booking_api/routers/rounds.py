@@ -29,6 +29,7 @@ class RoundIn(BaseModel):
     response_model=AllocationRound,
     status_code=201,
     summary="Run an allocation round now (programme admin): places all open requests at once",
+    responses={409: {"description": "A round is already running; try again when it has finished"}},
 )
 def create_round(body: RoundIn, request: Request, actor: AdminDep) -> AllocationRound:
     return run_round(

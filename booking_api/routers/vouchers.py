@@ -17,7 +17,7 @@ from scheduler import vouchers as svc
 from scheduler.voucher_rules import ProgrammeRules
 from scheduler.voucher_stats import programme_stats, stats_csv
 
-from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
 
 router = APIRouter(prefix="/api/v1", tags=["vouchers"])
@@ -99,26 +99,30 @@ def _out(session, v: svc.Voucher) -> VoucherOut:
     status_code=201,
     summary="Create and fund a programme (programme admin)",
 )
-def create_programme(body: ProgrammeIn, session: SessionDep, actor: AdminDep) -> ProgrammeOut:
+def create_programme(
+    body: ProgrammeIn, session: SessionDep, actor: AdminDep, idempotency_key: IdempotencyKey = None
+) -> ProgrammeOut:
     from fixtures.voucher_presets import PRESETS
 
     if body.preset is not None and body.preset not in PRESETS:
         raise InvalidInput(f"Unknown preset {body.preset!r}; choose one of {', '.join(PRESETS)}.", field="preset")
     rules = body.rules or (PRESETS[body.preset] if body.preset else ProgrammeRules())
-    prog = svc.create_programme(
-        session,
-        actor,
-        svc.VoucherProgramme(
-            name=body.name,
-            region=body.region,
-            year=body.year,
-            total_budget_fen=body.total_budget_fen,
-            rules=rules.model_dump(mode="json"),
-        ),
-    )
-    out = ProgrammeOut(programme=prog, unissued_fen=ledger.balance(session, ledger.budget(prog.id)))
-    commit(session)
-    return out
+
+    def act() -> ProgrammeOut:
+        prog = svc.create_programme(
+            session,
+            actor,
+            svc.VoucherProgramme(
+                name=body.name,
+                region=body.region,
+                year=body.year,
+                total_budget_fen=body.total_budget_fen,
+                rules=rules.model_dump(mode="json"),
+            ),
+        )
+        return ProgrammeOut(programme=prog, unissued_fen=ledger.balance(session, ledger.budget(prog.id)))
+
+    return once(session, actor, idempotency_key, "POST /voucher-programmes", act, request=body)
 
 
 @router.get(
@@ -148,7 +152,7 @@ def issue(
         v = svc.issue_voucher(session, actor, programme_id, body.enterprise_id, body.voucher_type, body.face_value_fen)
         return _out(session, v)
 
-    return once(session, actor, idempotency_key, f"POST /voucher-programmes/{programme_id}/vouchers", act)
+    return once(session, actor, idempotency_key, f"POST /voucher-programmes/{programme_id}/vouchers", act, request=body)
 
 
 @router.get("/vouchers", response_model=list[VoucherOut], summary="Vouchers you hold (or all, for programme admins)")
@@ -163,11 +167,16 @@ def list_vouchers(
 
 
 @router.post("/vouchers/claim", response_model=VoucherOut, summary="Claim (accept) a voucher issued to your enterprise")
-def claim(body: CodeIn, session: SessionDep, actor: ActorDep) -> VoucherOut:
-    v = svc.claim(session, actor, body.code)
-    out = _out(session, v)
-    commit(session)
-    return out
+def claim(body: CodeIn, session: SessionDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> VoucherOut:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        "POST /vouchers/claim",
+        lambda: _out(session, svc.claim(session, actor, body.code)),
+        status=200,
+        request=body,
+    )
 
 
 @router.post(
@@ -175,11 +184,18 @@ def claim(body: CodeIn, session: SessionDep, actor: ActorDep) -> VoucherOut:
     response_model=VoucherOut,
     summary="Transfer an unused voucher (where the programme allows it)",
 )
-def transfer(body: TransferIn, session: SessionDep, actor: ActorDep) -> VoucherOut:
-    v = svc.transfer(session, actor, body.code, body.to_enterprise_id)
-    out = _out(session, v)
-    commit(session)
-    return out
+def transfer(
+    body: TransferIn, session: SessionDep, actor: ActorDep, idempotency_key: IdempotencyKey = None
+) -> VoucherOut:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        "POST /vouchers/transfer",
+        lambda: _out(session, svc.transfer(session, actor, body.code, body.to_enterprise_id)),
+        status=200,
+        request=body,
+    )
 
 
 @router.post(
@@ -202,15 +218,23 @@ def apply(
         idempotency_key,
         f"POST /bookings/{booking_id}/voucher",
         lambda: _out(session, svc.apply_to_booking(session, actor, booking_id, body.code)),
+        request=body,
     )
 
 
 @router.post("/vouchers/{voucher_id}/revoke", response_model=VoucherOut, summary="Void a voucher (programme admin)")
-def revoke(voucher_id: str, body: RevokeIn, session: SessionDep, actor: AdminDep) -> VoucherOut:
-    v = svc.revoke(session, actor, voucher_id, body.reason, body.fraud)
-    out = _out(session, v)
-    commit(session)
-    return out
+def revoke(
+    voucher_id: str, body: RevokeIn, session: SessionDep, actor: AdminDep, idempotency_key: IdempotencyKey = None
+) -> VoucherOut:
+    return once(
+        session,
+        actor,
+        idempotency_key,
+        f"POST /vouchers/{voucher_id}/revoke",
+        lambda: _out(session, svc.revoke(session, actor, voucher_id, body.reason, body.fraud)),
+        status=200,
+        request=body,
+    )
 
 
 @router.get(

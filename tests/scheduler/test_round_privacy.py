@@ -29,10 +29,11 @@ def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(se
             earliest_start=w.at(0),
             deadline=w.at(0) + timedelta(days=2),
         ),
+        now=now,
     )
     session.commit()
     inp = RoundInput(t0=w.at(0), horizon_end=w.at(0) + timedelta(days=2), problem=None, requests={}, instruments={})
-    booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 10 * 60), now)
+    booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 10 * 60), now, w.xrd)
     assert booking is None
     assert why[0]["code"] == "capacity_taken"
     assert taken.id not in why[0]["message"] and "another booking" in why[0]["message"]
