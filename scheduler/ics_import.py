@@ -150,6 +150,14 @@ def _check_component(ev: Any) -> str | None:
     return None
 
 
+def check_size(size: int) -> None:
+    """Refuse (413) an .ics larger than ``MAX_BYTES``, before it is read whole or parsed."""
+    if size > MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The file is larger than {MAX_BYTES // 1_000_000} MB; split it.", limit="ics_max_bytes", field="body"
+        )
+
+
 def _rules(ev: Any) -> list[Any]:
     rr = ev.get("RRULE")
     return [] if rr is None else rr if isinstance(rr, list) else [rr]
@@ -242,10 +250,7 @@ def import_blackouts(
     """Expand and import the events of ``data`` as closed exceptions of the instrument."""
     inst = get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    if len(data) > MAX_BYTES:
-        raise PayloadTooLarge(
-            f"The file is larger than {MAX_BYTES // 1_000_000} MB; split it.", limit="ics_max_bytes", field="body"
-        )
+    check_size(len(data))
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise InvalidInput(f"horizon_days must be between 1 and {MAX_HORIZON_DAYS}.", field="horizon_days")
     try:
