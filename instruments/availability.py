@@ -132,15 +132,14 @@ def _occurrences(text: str, valid_from: date, lo: date, hi: date) -> tuple[date,
     far fewer steps than iterating from ``valid_from``). A rule that never yields a day (stored
     before such rules were refused) yields nothing without a scan to the year 9999; the rest is
     bounded by ``rrule_time_limit`` (a 422 naming it, rather than a query that runs on)."""
-    settings = get_settings()
+    if not ever_occurs(text, valid_from):  # bounded by itself (one calendar cycle), and cached
+        return ()
     with time_budget(
-        settings.rrule_time_limit,
+        get_settings().rrule_time_limit,
         f"expanding the opening rule {text!r}",
         "rrule_time_limit",
         "simplify the rule or ask for a shorter range",
     ):
-        if not ever_occurs(text, valid_from):
-            return ()
         return _between(text, valid_from, lo, hi)
 
 

@@ -5,8 +5,9 @@ dateutil's iteration only stops at a match past the range asked for, or at the y
 that never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) makes every ``between`` scan millions
 of days. Whether a rule ever matches is decided exactly and cheaply with the calendar's period:
 weekdays and leap days repeat every 400 Gregorian years (146,097 days, a whole number of weeks),
-so a rule's days repeat every ``lcm(400 years, its period)``. Moving DTSTART forward by whole such
-cycles to the last one before 9999 leaves dateutil at most one cycle to scan before it gives up.
+so a rule's days repeat every ``lcm(400 years, its period)``. Moving DTSTART forward (by whole
+periods for daily and weekly rules, by whole cycles for the others) to about one cycle before the
+year 9999 leaves dateutil one cycle to scan before it gives up.
 """
 
 from __future__ import annotations
@@ -65,12 +66,21 @@ def ever_occurs(text: str, dtstart: date) -> bool:
     start = datetime.combine(dtstart, time(0))
     n = _interval(parts)
     freq = parts.get("FREQ")
+    if freq == "DAILY" and n == 1 and not parts.keys() & {"BYSETPOS", "BYHOUR", "BYMINUTE", "BYSECOND"}:
+        # every day, filtered: the same days as a yearly rule over every day of the year with the
+        # same filters (dateutil intersects them all), which scans years instead of days
+        parts = {"BYYEARDAY": ",".join(map(str, range(1, 367))), **parts, "FREQ": "YEARLY"}
+        open_ended = ";".join(f"{k}={v}" for k, v in parts.items())
+        freq = "YEARLY"
     if freq in ("DAILY", "WEEKLY"):
-        cycle = math.lcm(CYCLE_DAYS, n * (7 if freq == "WEEKLY" else 1))
-        whole = (LAST - start).days // cycle - 1
+        # no day of the rule depends on where DTSTART sits within its period grid, so any grid
+        # point will do: the one that leaves exactly one cycle (plus less than a period) to scan
+        period = n * (7 if freq == "WEEKLY" else 1)
+        cycle = math.lcm(CYCLE_DAYS, period)
+        whole = ((LAST - start).days - cycle) // period
         if whole > 0:
-            start += timedelta(days=whole * cycle)
-    else:
+            start += timedelta(days=whole * period)
+    else:  # MONTHLY and YEARLY take their default day from DTSTART: move by whole cycles
         cycle_years = math.lcm(CYCLE_YEARS * 12, n) // 12 if freq == "MONTHLY" else math.lcm(CYCLE_YEARS, n)
         whole = (LAST.year - start.year) // cycle_years - 1
         if whole > 0:

@@ -28,6 +28,7 @@ NEVER = "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"
         ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=6", False),  # from January: every 12th month is a January
         ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", True),  # a leap day on a Monday: rare, but it happens
         ("FREQ=DAILY;INTERVAL=2;BYMONTHDAY=1", True),
+        ("FREQ=DAILY;INTERVAL=2;BYMONTH=2;BYMONTHDAY=30", False),
         ("FREQ=WEEKLY;INTERVAL=3;BYDAY=SU", True),
     ],
 )
@@ -116,3 +117,27 @@ def test_a_slow_expansion_stops_at_the_time_limit(client, db, world, monkeypatch
     assert r.status_code == 422, r.text
     assert r.json()["limit"] == "rrule_time_limit"
     assert "0.05 s time limit (rrule_time_limit)" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        "BYMONTH=2;BYMONTHDAY=29",
+        "BYDAY=MO,FR;BYMONTH=1,7",
+        "BYWEEKNO=1,53;BYDAY=SU",
+        "BYYEARDAY=-1,100",
+        "BYMONTHDAY=-1;BYDAY=SA,SU",
+        "WKST=SU;BYWEEKNO=20",
+    ],
+)
+def test_a_daily_rule_and_its_yearly_form_yield_the_same_days(filters):
+    """``ever_occurs`` reads a daily rule as a yearly rule over every day of the year."""
+    from instruments.recurrence import parse_rrule
+
+    start, end = datetime(2026, 1, 1), datetime(2034, 12, 31)
+    daily = parse_rrule(f"FREQ=DAILY;{filters}", start).between(start, end, inc=True)
+    every_day = ",".join(map(str, range(1, 367)))
+    parts = dict(p.split("=") for p in filters.split(";"))
+    yearly_text = ";".join(f"{k}={v}" for k, v in {"BYYEARDAY": every_day, **parts, "FREQ": "YEARLY"}.items())
+    yearly = parse_rrule(yearly_text, start).between(start, end, inc=True)
+    assert daily == yearly and daily
