@@ -26,8 +26,8 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instruments.settings import Settings
@@ -99,7 +99,9 @@ class RateLimitMiddleware:
         try:
             strategy = STRATEGIES[limits.strategy]
         except KeyError as exc:
-            raise ValueError(f"rate_limit_strategy must be one of {', '.join(STRATEGIES)}, not {limits.strategy!r}") from exc
+            raise ValueError(
+                f"rate_limit_strategy must be one of {', '.join(STRATEGIES)}, not {limits.strategy!r}"
+            ) from exc
         self.limiter: RateLimiter = strategy(storage_for(limits.storage_url))
 
     def _checks(self, scope: Scope, host: str, token: str | None) -> list[tuple[str, tuple[str, ...], str, bool]]:
@@ -113,7 +115,9 @@ class RateLimitMiddleware:
         if scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/tokens"):
             checks.append(("rate_limit_token_creation", ("create-token", host), f"{host} creating tokens", True))
             if token is not None:
-                checks.append(("rate_limit_token_creation", ("create-token", token), "this token creating tokens", True))
+                checks.append(
+                    ("rate_limit_token_creation", ("create-token", token), "this token creating tokens", True)
+                )
         return checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

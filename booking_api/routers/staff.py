@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
 from instruments.audit import record, snapshot
-from instruments.recurrence import require_a_day
 from instruments.catalogue import get_instrument
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
+from instruments.recurrence import require_a_day
 from instruments.staff import Operator, OperatorInstrument, Qualification
 from instruments.units import OwnerUnit
 

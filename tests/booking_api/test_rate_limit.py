@@ -81,7 +81,9 @@ def test_token_creation_is_limited_per_token_and_per_address(limited, world):
 
 def test_settings_turn_it_off_and_name_the_store():
     assert RateLimits.from_settings(Settings(rate_limit_enabled=False)) is None
-    limits = RateLimits.from_settings(Settings(rate_limit_enabled=True, rate_limit_anonymous="5/second", redis_url="redis://127.0.0.1:1/0"))
+    limits = RateLimits.from_settings(
+        Settings(rate_limit_enabled=True, rate_limit_anonymous="5/second", redis_url="redis://127.0.0.1:1/0")
+    )
     assert limits is not None and limits.anonymous == "5/second"
     assert isinstance(storage_for(None), MemoryStorage)
     assert isinstance(storage_for(limits.storage_url), RedisStorage)  # constructed, not connected

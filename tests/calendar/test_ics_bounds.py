@@ -38,7 +38,12 @@ def test_a_rule_finer_than_hourly_is_refused_per_event_without_expanding(client,
 
 
 def test_more_than_24_occurrences_a_day_is_refused_per_event(client, db, world):
-    r = post(client, world, ics(series("20261220T000000", "FREQ=DAILY;BYHOUR=8,9,10;BYMINUTE=0,5,10,15,20,25,30,35,40")), dry_run="true")
+    r = post(
+        client,
+        world,
+        ics(series("20261220T000000", "FREQ=DAILY;BYHOUR=8,9,10;BYMINUTE=0,5,10,15,20,25,30,35,40")),
+        dry_run="true",
+    )
     (err,) = r.json()["errors"]
     assert "27 occurrences a day" in err["reason"] and "at most 24" in err["reason"]
 
@@ -58,13 +63,26 @@ def test_more_than_24_occurrences_a_day_is_refused_per_event(client, db, world):
 def test_an_old_dtstart_gives_the_same_occurrences_as_a_full_expansion(session, world, dtstart, rule, duration):
     horizon = 731 if "YEARLY" in rule or "MONTHLY" in rule else 40
     report = import_blackouts(
-        session, world.manager, world.xrd.id, ics(series(dtstart, rule, duration)), dry_run=True,
-        horizon_days=horizon, now=NOW,
+        session,
+        world.manager,
+        world.xrd.id,
+        ics(series(dtstart, rule, duration)),
+        dry_run=True,
+        horizon_days=horizon,
+        now=NOW,
     )
     got = sorted(i.start for i in report.created + report.errors + report.skipped if i.start)
-    length = {"PT2H": timedelta(hours=2), "PT1H": timedelta(hours=1), "PT30M": timedelta(minutes=30), "P3D": timedelta(days=3)}[duration]
+    length = {
+        "PT2H": timedelta(hours=2),
+        "PT1H": timedelta(hours=1),
+        "PT30M": timedelta(minutes=30),
+        "P3D": timedelta(days=3),
+    }[duration]
     full = rrulestr(f"RRULE:{rule}", dtstart=datetime.strptime(dtstart, "%Y%m%dT%H%M%S"))
-    lo, hi = NOW.astimezone(TZ).replace(tzinfo=None), (NOW + timedelta(days=horizon)).astimezone(TZ).replace(tzinfo=None)
+    lo, hi = (
+        NOW.astimezone(TZ).replace(tzinfo=None),
+        (NOW + timedelta(days=horizon)).astimezone(TZ).replace(tzinfo=None),
+    )
     want = [d.replace(tzinfo=TZ) for d in full.between(lo - length, hi, inc=False) if d + length > lo and d < hi]
     assert got == want and want
 

@@ -48,7 +48,11 @@ def test_first_day_respects_valid_until_and_count():
     ("rule", "until", "message"),
     [
         (NEVER, None, "never yields a day"),
-        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", date(2027, 6, 1), "yields no day between valid_from 2026-01-01 and valid_until 2027-06-01"),
+        (
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            date(2027, 6, 1),
+            "yields no day between valid_from 2026-01-01 and valid_until 2027-06-01",
+        ),
     ],
 )
 def test_a_rule_without_a_day_is_refused_naming_the_field(rule, until, message):
@@ -94,7 +98,15 @@ def test_a_stored_never_occurring_rule_costs_no_scan_and_opens_nothing(client, d
 
     before = [open_times(k) for k in range(3)]
     with db.session() as s:  # stored before such rules were refused
-        s.add(OpeningRule(instrument_id=world.xrd.id, rrule=NEVER, start_time=time(6), end_time=time(23), valid_from=date(2026, 1, 2)))
+        s.add(
+            OpeningRule(
+                instrument_id=world.xrd.id,
+                rrule=NEVER,
+                start_time=time(6),
+                end_time=time(23),
+                valid_from=date(2026, 1, 2),
+            )
+        )
         s.commit()
     t0 = clock.monotonic()
     after = [open_times(k) for k in range(3)]  # each a new window: the old code scanned to 9999 for each

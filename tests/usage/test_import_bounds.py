@@ -54,7 +54,12 @@ def test_a_bad_cell_is_a_row_and_column_error(client, world, row, column, reason
 
 def test_an_over_long_cell_in_a_quoted_multi_line_field_is_reported_too(session, world):
     with pytest.raises(ImportRejected) as err:
-        import_csv(session, world.manager, world.xrd.id, HEAD + ROW + '2026-03-02T09:00,2026-03-02T10:00,10,"' + "n\n" * 70_000 + '"\n')
+        import_csv(
+            session,
+            world.manager,
+            world.xrd.id,
+            HEAD + ROW + '2026-03-02T09:00,2026-03-02T10:00,10,"' + "n\n" * 70_000 + '"\n',
+        )
     (e,) = err.value.errors
     assert (e.row, e.column) == (3, "notes")
 
@@ -103,5 +108,7 @@ def test_cli_refuses_an_oversized_file_and_undecodable_bytes(db, world, tmp_path
     binary.write_bytes(b"\xff\xfe\x00\x81\x30\xff" * 10)
     runner = CliRunner()
     for path, words in ((big, "usage_import_max_bytes"), (binary, "neither UTF-8 nor GB18030")):
-        res = runner.invoke(cli_app, ["usage", "import", str(path), "--instrument", world.xrd.id, "--database-url", db.url])
+        res = runner.invoke(
+            cli_app, ["usage", "import", str(path), "--instrument", world.xrd.id, "--database-url", db.url]
+        )
         assert res.exit_code == 1 and words in res.output, res.output
