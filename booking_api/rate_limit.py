@@ -110,8 +110,9 @@ class RateLimitMiddleware:
         if token is None:
             checks.append(("rate_limit_anonymous", ("anon", host), f"{host} without a token", True))
         else:
-            checks.append(("rate_limit_token", ("token", token), "this token", True))
+            # an address that has been guessing is refused before its guess gets a counter of its own
             checks.append(("rate_limit_anonymous", ("auth-fail", host), f"{host} with failed tokens", False))
+            checks.append(("rate_limit_token", ("token", token), "this token", True))
         if scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/tokens"):
             checks.append(("rate_limit_token_creation", ("create-token", host), f"{host} creating tokens", True))
             if token is not None:

@@ -73,6 +73,18 @@ def test_a_file_over_the_size_limit_is_413_before_it_is_read(client, world, monk
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
+def test_a_streamed_body_without_a_length_is_cut_off_at_the_size_limit(client, world, monkeypatch):
+    monkeypatch.setattr(get_settings(), "usage_import_max_bytes", 1_000)
+    def chunks():  # sent chunked, without Content-Length: the stream itself is counted
+        yield HEAD.encode()
+        for _ in range(1_000):
+            yield ROW.encode()
+
+    r = post(client, world, chunks())
+    assert r.status_code == 413, r.text
+    assert r.json()["limit"] == "usage_import_max_bytes"
+
+
 def test_a_file_over_the_row_limit_is_refused_before_its_rows_are_checked(client, world, monkeypatch):
     monkeypatch.setattr(get_settings(), "usage_import_max_rows", 5)
     r = post(client, world, (HEAD + ROW * 5).encode())
