@@ -121,3 +121,10 @@ class PayloadTooLarge(LimitExceeded):
 
     status = 413
     title = "Payload too large"
+
+
+class RequestTimeout(LimitExceeded):
+    """The client took longer than allowed to send its request."""
+
+    status = 408
+    title = "Request timeout"
