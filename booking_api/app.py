@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import pages, problems, tables  # noqa: F401 - tables: every mapper known
+from . import pages, problems, rate_limit, tables  # noqa: F401 - tables: every mapper known
+from .rate_limit import RateLimits
 from .routers import (
     accounts,
     availability,
@@ -36,10 +37,18 @@ The catalogue, owner-unit pages and free time are public; everything else needs
 """
 
 
-def create_app(database_url: str | None = None, run_jobs: bool | None = None) -> FastAPI:
+_FROM_SETTINGS = RateLimits()
+
+
+def create_app(
+    database_url: str | None = None, run_jobs: bool | None = None, rate_limits: RateLimits | None = _FROM_SETTINGS
+) -> FastAPI:
     """The app; with ``run_jobs`` (default: settings, off unless asked) the process that wins the
-    leader lock also runs the scheduled jobs."""
+    leader lock also runs the scheduled jobs. ``rate_limits``: by default from settings (off when
+    ``LABSHARE_RATE_LIMIT_ENABLED=false``); None turns them off, a ``RateLimits`` sets them."""
     url = database_url or get_settings().database_url
+    if rate_limits is _FROM_SETTINGS:
+        rate_limits = RateLimits.from_settings(get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +70,7 @@ def create_app(database_url: str | None = None, run_jobs: bool | None = None) ->
     app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = get_engine(url)
     problems.install(app)
+    rate_limit.install(app, rate_limits)
     for r in (units, instruments, availability, staff, enterprises, requests, calendars, bookings, rounds, vouchers, redemption, credit, accounts):
         app.include_router(r.router)
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards

@@ -46,8 +46,6 @@ def serve(
     migrate: bool = typer.Option(True, help="Apply migrations first"),
 ) -> None:
     """Serve the API (and pages) against any database."""
-    import uvicorn
-
     from .app import create_app
     from .migrate import upgrade
 
@@ -55,7 +53,23 @@ def serve(
     url = database_url or settings.database_url
     if migrate:
         upgrade(url)
-    uvicorn.run(create_app(url, run_jobs=settings.run_jobs), host=host or settings.host, port=port or settings.port)
+    run_server(create_app(url, run_jobs=settings.run_jobs), host or settings.host, port or settings.port)
+
+
+def run_server(asgi_app: object, host: str, port: int) -> None:
+    """uvicorn with bounded waits: idle keep-alive connections close after ``timeout_keep_alive``
+    seconds, and on SIGTERM requests in flight get ``timeout_graceful_shutdown`` seconds before
+    they are cancelled, so a deployment's stop never hangs on a slow client."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        asgi_app,
+        host=host,
+        port=port,
+        timeout_keep_alive=settings.timeout_keep_alive,
+        timeout_graceful_shutdown=settings.timeout_graceful_shutdown,
+    )
 
 
 @app.command()
@@ -94,11 +108,9 @@ def demo(
         example = _example_booking(session, result)
     _print_intro(result, example, f"http://{host}:{port}")
     if serve_after:
-        import uvicorn
-
         from .app import create_app
 
-        uvicorn.run(create_app(database_url, run_jobs=get_settings().run_jobs), host=host, port=port)
+        run_server(create_app(database_url, run_jobs=get_settings().run_jobs), host, port)
 
 
 @app.command("round")

@@ -27,21 +27,22 @@ def usage_import(
 ) -> None:
     """Import a usage log: every row checked first; a file with any error imports nothing."""
     from instruments.actor import SYSTEM
-    from scheduler.usage import ImportRejected, import_csv
+    from instruments.errors import DomainError
+    from scheduler.usage import ImportRejected, check_csv_size, decode_csv, import_csv
 
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030")
     engine = get_engine(database_url or get_settings().database_url)
     try:
+        check_csv_size(file.stat().st_size)
+        text = decode_csv(file.read_bytes())
         with session_scope(engine) as session:
             res = import_csv(session, SYSTEM, instrument, text, file.name)
     except ImportRejected as exc:
-        console.print(f"[red]{exc.detail}[/red]")
+        console.print(f"[red]{exc.detail}[/red]", markup=False)
         for e in exc.errors[:200]:
             console.print(f"  row {e.row}, {e.column}: {e.reason}", markup=False)
+        raise typer.Exit(1) from exc
+    except DomainError as exc:  # too large, not text, a limit, an unknown instrument
+        console.print(exc.detail, style="red", markup=False)
         raise typer.Exit(1) from exc
     word = "already imported" if res.already_imported else "imported"
     console.print(

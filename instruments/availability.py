@@ -17,16 +17,16 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
 from sqlmodel import Field, Session, SQLModel, select
 
 from .db import utc_field
 from .errors import InvalidInput
 from .ids import new_id
 from .intervals import clip, merge, overlaps, subtract
+from .recurrence import ALLOWED_FREQ, ever_occurs, parse_rrule, require_a_day
+from .settings import get_settings
+from .time_budget import time_budget
 from .workdays import DayKind, WorkCalendar
-
-ALLOWED_FREQ = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 
 
 class OpeningRule(SQLModel, table=True):
@@ -74,23 +74,6 @@ def zone(name: str) -> ZoneInfo:
         ) from exc
 
 
-def parse_rrule(text: str, dtstart: datetime):  # noqa: ANN201 - dateutil's rrule
-    value = text.strip()
-    if value.upper().startswith("RRULE:"):
-        value = value[6:]
-    parts = dict(p.split("=", 1) for p in value.upper().split(";") if "=" in p)
-    freq = parts.get("FREQ")
-    if freq not in ALLOWED_FREQ:
-        raise InvalidInput(
-            f"RRULE {text!r} needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY (opening hours are set by start_time/end_time).",
-            field="rrule",
-        )
-    try:
-        return rrulestr("RRULE:" + value, dtstart=dtstart)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidInput(f"RRULE {text!r} cannot be parsed: {exc}.", field="rrule") from exc
-
-
 def validate_rule(rule: OpeningRule) -> OpeningRule:
     parse_rrule(rule.rrule, datetime.combine(rule.valid_from, time(0)))
     if rule.end_time <= rule.start_time:
@@ -101,6 +84,7 @@ def validate_rule(rule: OpeningRule) -> OpeningRule:
     if rule.valid_until is not None and rule.valid_until < rule.valid_from:
         raise InvalidInput("valid_until must not be before valid_from.", field="valid_until")
     rule.rrule = rule.rrule.strip().removeprefix("RRULE:").upper()
+    require_a_day(rule.rrule, rule.valid_from, rule.valid_until)
     return rule
 
 
@@ -145,7 +129,21 @@ _PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7}
 def _occurrences(text: str, valid_from: date, lo: date, hi: date) -> tuple[date, ...]:
     """Dates in [lo, hi] the rule yields. Daily and weekly rules without COUNT repeat every
     INTERVAL periods, so iteration may start at the last whole period before ``lo`` (same set,
-    far fewer steps than iterating from ``valid_from``)."""
+    far fewer steps than iterating from ``valid_from``). A rule that never yields a day (stored
+    before such rules were refused) yields nothing without a scan to the year 9999; the rest is
+    bounded by ``rrule_time_limit`` (a 422 naming it, rather than a query that runs on)."""
+    if not ever_occurs(text, valid_from):  # bounded by itself (one calendar cycle), and cached
+        return ()
+    with time_budget(
+        get_settings().rrule_time_limit,
+        f"expanding the opening rule {text!r}",
+        "rrule_time_limit",
+        "simplify the rule or ask for a shorter range",
+    ):
+        return _between(text, valid_from, lo, hi)
+
+
+def _between(text: str, valid_from: date, lo: date, hi: date) -> tuple[date, ...]:
     parts = dict(p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p)
     start = valid_from
     period = _PERIOD_DAYS.get(parts.get("FREQ", ""))
@@ -211,12 +209,14 @@ def load_opening(
 
 
 __all__ = [
+    "ALLOWED_FREQ",
     "AvailabilityException",
     "ExceptionKind",
     "OpeningRule",
     "load_opening",
     "opening_intervals",
     "overlaps",
+    "parse_rrule",
     "validate_exception",
     "validate_rule",
     "zone",

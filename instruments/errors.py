@@ -98,3 +98,33 @@ class Warnings:
     def add(self, message: str) -> None:
         if message not in self.items:
             self.items.append(message)
+
+
+class LimitExceeded(DomainError):
+    """A request would do more work than the platform allows (occurrences, rows, seconds).
+
+    ``limit`` names the setting or constant that refused it, so the client knows what to shrink
+    (a shorter horizon, a split file, a simpler rule)."""
+
+    status = 422
+    title = "Limit exceeded"
+
+    def __init__(self, detail: str, limit: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.limit = limit
+        self.extra["limit"] = limit
+        self.extra.setdefault("violations", [Violation("limit_exceeded", detail, field).as_dict()])
+
+
+class PayloadTooLarge(LimitExceeded):
+    """The request body is larger than the endpoint accepts; refused before it is parsed."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class RequestTimeout(LimitExceeded):
+    """The client took longer than allowed to send its request."""
+
+    status = 408
+    title = "Request timeout"

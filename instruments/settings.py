@@ -24,6 +24,35 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # --- bounded work per request: every refusal names the setting that refused it ---------
+    rrule_time_limit: float = Field(
+        default=2.0, gt=0, description="Seconds one availability query may spend expanding opening rules"
+    )
+    ics_import_time_limit: float = Field(default=10.0, gt=0, description="Seconds an .ics import may spend expanding")
+    ics_max_occurrences: int = Field(default=2_000, ge=1, description="Occurrences one .ics import may expand")
+    usage_import_max_bytes: int = Field(default=5_000_000, ge=1, description="Largest usage CSV accepted (bytes)")
+    usage_import_max_rows: int = Field(default=20_000, ge=1, description="Most data rows in one usage CSV")
+    usage_import_time_limit: float = Field(default=30.0, gt=0, description="Seconds a usage CSV may take to check")
+    body_time_limit: float = Field(default=30.0, gt=0, description="Seconds an upload's body may take to arrive")
+    timeout_keep_alive: int = Field(default=5, ge=1, description="Seconds an idle keep-alive connection stays open")
+    timeout_graceful_shutdown: int = Field(
+        default=3, ge=0, description="Seconds requests in flight get after SIGTERM before the server stops"
+    )
+
+    # --- rate limits (the ``limits`` package; "N/second|minute|hour|day") ----------------------
+    rate_limit_enabled: bool = Field(default=True, description="Answer 429 past the limits below")
+    rate_limit_anonymous: str = Field(
+        default="120/minute", description="Requests without a token, per client address"
+    )
+    rate_limit_token: str = Field(default="600/minute", description="Requests with a token, per token")
+    rate_limit_token_creation: str = Field(
+        default="10/minute", description="Token creation, per client address and per token"
+    )
+    rate_limit_strategy: str = Field(default="moving-window", description="moving-window or fixed-window")
+    redis_url: str | None = Field(
+        default=None, description="redis://… to share rate-limit counters between processes (else in memory)"
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

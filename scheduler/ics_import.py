@@ -14,10 +14,18 @@ free (``TRANSP:TRANSPARENT``), cancelled, or entirely in the past are skipped wi
 With ``dry_run`` the same report is produced and nothing is written.
 
 Times without a zone (floating) and all-day dates are read in the instrument's zone.
+
+Bounded work: a rule finer than hourly (``SECONDLY``, ``MINUTELY``) or yielding more than 24
+occurrences a day is refused per event; each series is expanded once over the horizon only, its
+DTSTART first moved forward by whole periods to just before the horizon (the same occurrences,
+without iterating from a DTSTART in 1900); the whole file may expand at most
+``ics_max_occurrences`` occurrences (settings; per event, reported) and spend at most
+``ics_import_time_limit`` seconds expanding (else the import is refused with a 422 naming it).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -31,13 +39,16 @@ from instruments.audit import record
 from instruments.availability import AvailabilityException, ExceptionKind, zone
 from instruments.catalogue import add_exception, get_instrument
 from instruments.db import utcnow
-from instruments.errors import InvalidInput
+from instruments.errors import InvalidInput, PayloadTooLarge
 from instruments.inventory import Instrument
+from instruments.settings import get_settings
+from instruments.time_budget import time_budget
 
 from .bookings import Booking, live_bookings
 
 MAX_BYTES = 2_000_000
-MAX_OCCURRENCES = 2_000
+FINE_FREQS = ("SECONDLY", "MINUTELY")
+MAX_PER_DAY = 24
 DEFAULT_HORIZON_DAYS = 365
 MAX_HORIZON_DAYS = 731
 POLICY = "partial: every valid occurrence is imported; invalid ones are reported and skipped"
@@ -139,6 +150,93 @@ def _check_component(ev: Any) -> str | None:
     return None
 
 
+def check_size(size: int) -> None:
+    """Refuse (413) an .ics larger than ``MAX_BYTES``, before it is read whole or parsed."""
+    if size > MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The file is larger than {MAX_BYTES // 1_000_000} MB; split it.", limit="ics_max_bytes", field="body"
+        )
+
+
+def _rules(ev: Any) -> list[Any]:
+    rr = ev.get("RRULE")
+    return [] if rr is None else rr if isinstance(rr, list) else [rr]
+
+
+def _check_rules(ev: Any) -> str | None:
+    """Why this VEVENT's RRULE would cost more than a blackout calendar can need, or None."""
+    for rule in _rules(ev):
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        if freq in FINE_FREQS:
+            return f"RRULE FREQ={freq} is finer than blackouts need; use HOURLY or coarser (or list the times with RDATE)"
+        interval = max(1, int((rule.get("INTERVAL") or [1])[0] or 1))
+        minutes, seconds = (len(rule.get(part) or []) or 1 for part in ("BYMINUTE", "BYSECOND"))
+        hours = 24 / interval if freq == "HOURLY" else len(rule.get("BYHOUR") or []) or 1
+        per_day = hours * minutes * seconds
+        if per_day > MAX_PER_DAY:
+            return (
+                f"the RRULE yields up to {per_day:g} occurrences a day (BYHOUR × BYMINUTE × BYSECOND); "
+                f"a blackout calendar needs at most {MAX_PER_DAY}"
+            )
+    return None
+
+
+def _period(rule: Any) -> tuple[str, int] | None:
+    """(unit, length) of one repetition period when DTSTART may move by whole periods, else None.
+    Moving it keeps every later occurrence: BY-parts filter or expand inside a period, and a
+    Gregorian 400-year cycle has the same weekdays and leap days."""
+    if "COUNT" in rule:  # COUNT counts from DTSTART: it cannot move
+        return None
+    freq = str((rule.get("FREQ") or [""])[0]).upper()
+    interval = max(1, int((rule.get("INTERVAL") or [1])[0] or 1))
+    if freq == "HOURLY":
+        return "hours", interval
+    if freq == "DAILY":
+        return "days", interval
+    if freq == "WEEKLY":
+        return "days", 7 * interval
+    if freq == "MONTHLY":
+        return "years", math.lcm(400 * 12, interval) // 12
+    if freq == "YEARLY":
+        return "years", math.lcm(400, interval)
+    return None
+
+
+def _rebase(master: Any, lo: datetime, tz: Any) -> None:
+    """Move the series' DTSTART (and DTEND) forward by whole periods to before ``lo`` minus one
+    period and the event's length, so expansion starts near the horizon instead of at DTSTART."""
+    rules = _rules(master)
+    if len(rules) != 1 or (period := _period(rules[0])) is None or "DTSTART" not in master:
+        return
+    unit, size = period
+    start_prop = master["DTSTART"]
+    start = start_prop.dt
+    if unit == "hours" and not isinstance(start, datetime):
+        return
+    try:
+        start_at = _aware(start, tz)
+        end_at = _aware(master.decoded("DTEND"), tz) if "DTEND" in master else None
+        length = end_at - start_at if end_at else master.decoded("DURATION") if "DURATION" in master else timedelta(1)
+        one_period = timedelta(days=366 * size) if unit == "years" else timedelta(**{unit: size}) + timedelta(days=1)
+        ref = (lo - max(length, timedelta(0)) - one_period).astimezone(start_at.tzinfo)
+    except (OverflowError, ValueError, TypeError):
+        return  # an odd length or an enormous period: expand from DTSTART, under the time limit
+    if unit == "years":
+        whole = (ref.year - start_at.year) // size
+        if whole <= 0:
+            return
+        shift: Any = lambda d: d.replace(year=d.year + whole * size)  # noqa: E731
+    else:
+        step = timedelta(**{unit: size})
+        whole = (ref.replace(tzinfo=None) - start_at.replace(tzinfo=None)) // step
+        if whole <= 0:
+            return
+        shift = lambda d: d + whole * step  # noqa: E731 - wall-clock arithmetic, as dateutil iterates
+    start_prop.dt = shift(start)
+    if "DTEND" in master:
+        master["DTEND"].dt = shift(master["DTEND"].dt)
+
+
 def import_blackouts(
     session: Session,
     actor: Actor,
@@ -152,8 +250,7 @@ def import_blackouts(
     """Expand and import the events of ``data`` as closed exceptions of the instrument."""
     inst = get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"The file is larger than {MAX_BYTES // 1_000_000} MB.", field="body")
+    check_size(len(data))
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise InvalidInput(f"horizon_days must be between 1 and {MAX_HORIZON_DAYS}.", field="horizon_days")
     try:
@@ -175,6 +272,9 @@ def import_blackouts(
         series.setdefault(uid, []).append(ev)
     timezones = cal.walk("VTIMEZONE")
 
+    settings = get_settings()
+    expanded = _expand_all(series, timezones, tz, lo, hi, settings.ics_max_occurrences, report, settings)
+
     existing = list(
         session.exec(
             select(AvailabilityException).where(
@@ -186,72 +286,8 @@ def import_blackouts(
     )
     bookings = live_bookings(session, inst.id, lo, hi)
     accepted: list[tuple[datetime, datetime, Item]] = []
-    total = 0
-    for uid, comps in series.items():
-        master = next((c for c in comps if "RECURRENCE-ID" not in c), comps[0])
-        summary = _text(master, "SUMMARY")
-        bad = [(c, r) for c in comps if (r := _check_component(c))]
-        if bad:
-            c, reason = bad[0]
-            rid = _text(c, "RECURRENCE-ID") or None
-            where = f" (instance {c.decoded('RECURRENCE-ID')})" if rid and not c.errors else ""
-            report.errors.append(Item(uid, summary, reason=reason + where))
-            continue
-        mini = Calendar()
-        for t in timezones:
-            mini.add_component(t)
-        for c in comps:
-            mini.add_component(c)
-        occurrences = recurring_ical_events.of(mini).after(lo.astimezone(tz))  # lazy, in start order
-        while True:
-            try:
-                occ = next(occurrences, None)
-            except Exception as exc:  # noqa: BLE001 - a broken RRULE/RDATE is this event's fault
-                report.errors.append(Item(uid, summary, reason=f"cannot expand the recurrence: {exc}"))
-                break
-            if occ is None:
-                break
-            try:
-                if _aware(occ.decoded("DTSTART"), tz) >= hi:
-                    break
-            except Exception:  # noqa: BLE001, S112 - reported below with the occurrence
-                pass
-            total += 1
-            if total > MAX_OCCURRENCES:
-                report.errors.append(
-                    Item(uid, summary, reason=f"more than {MAX_OCCURRENCES} occurrences; shorten the horizon")
-                )
-                break
-            item = Item(uid, _text(occ, "SUMMARY") or summary)
-            if "RECURRENCE-ID" in occ:
-                item.recurrence_id = occ["RECURRENCE-ID"].to_ical().decode()
-            try:
-                start = _aware(occ.decoded("DTSTART"), tz)
-                if "DTEND" in occ:
-                    end = _aware(occ.decoded("DTEND"), tz)
-                elif "DURATION" in occ:
-                    end = start + occ.decoded("DURATION")
-                else:  # a date without an end lasts the day (RFC 5545 §3.6.1)
-                    end = start + timedelta(days=1)
-            except Exception as exc:  # noqa: BLE001
-                item.reason = f"unparseable occurrence: {exc}"
-                report.errors.append(item)
-                continue
-            item.start, item.end = start.astimezone(tz), end.astimezone(tz)
-            _place(
-                session,
-                actor,
-                inst,
-                occ,
-                item,
-                start.astimezone(UTC),
-                end.astimezone(UTC),
-                now,
-                existing,
-                bookings,
-                accepted,
-                report,
-            )
+    for occ, item, start, end in expanded:
+        _place(session, actor, inst, occ, item, start, end, now, existing, bookings, accepted, report)
 
     if not dry_run and report.created:
         record(
@@ -264,6 +300,85 @@ def import_blackouts(
         )
     report.created.sort(key=lambda i: i.start or now)
     return report
+
+
+def _expand_all(
+    series: dict[str, list[Any]],
+    timezones: list[Any],
+    tz: Any,
+    lo: datetime,
+    hi: datetime,
+    max_occurrences: int,
+    report: ImportReport,
+    settings: Any,
+) -> list[tuple[Any, Item, datetime, datetime]]:
+    """Every series' occurrences overlapping [lo, hi) as (occurrence, item, start UTC, end UTC), in
+    file order; series that cannot be used go to ``report.errors``. No database access: the whole
+    phase runs under the import's time limit."""
+    out: list[tuple[Any, Item, datetime, datetime]] = []
+    total = 0
+    with time_budget(
+        settings.ics_import_time_limit,
+        "expanding the calendar's recurrences",
+        "ics_import_time_limit",
+        "simplify the recurrence rules, shorten horizon_days or split the file",
+    ):
+        for uid, comps in series.items():
+            master = next((c for c in comps if "RECURRENCE-ID" not in c), comps[0])
+            summary = _text(master, "SUMMARY")
+            bad = [(c, r) for c in comps if (r := _check_component(c) or _check_rules(c))]
+            if bad:
+                c, reason = bad[0]
+                rid = _text(c, "RECURRENCE-ID") or None
+                where = f" (instance {c.decoded('RECURRENCE-ID')})" if rid and not c.errors else ""
+                report.errors.append(Item(uid, summary, reason=reason + where))
+                continue
+            _rebase(master, lo, tz)
+            mini = Calendar()
+            for t in timezones:
+                mini.add_component(t)
+            for c in comps:
+                mini.add_component(c)
+            try:
+                occurrences = recurring_ical_events.of(mini).between(lo.astimezone(tz), hi.astimezone(tz))
+            except Exception as exc:  # noqa: BLE001 - a broken RRULE/RDATE is this event's fault
+                report.errors.append(Item(uid, summary, reason=f"cannot expand the recurrence: {exc}"))
+                continue
+            if total + len(occurrences) > max_occurrences:
+                report.errors.append(
+                    Item(
+                        uid,
+                        summary,
+                        reason=f"more than {max_occurrences} occurrences in the file within the horizon "
+                        "(limit ics_max_occurrences); shorten horizon_days or split the file",
+                    )
+                )
+                total = max_occurrences + 1
+                continue
+            total += len(occurrences)
+            first = len(out)
+            for occ in occurrences:
+                item = Item(uid, _text(occ, "SUMMARY") or summary)
+                if "RECURRENCE-ID" in occ:
+                    item.recurrence_id = occ["RECURRENCE-ID"].to_ical().decode()
+                try:
+                    start = _aware(occ.decoded("DTSTART"), tz)
+                    if "DTEND" in occ:
+                        end = _aware(occ.decoded("DTEND"), tz)
+                    elif "DURATION" in occ:
+                        end = start + occ.decoded("DURATION")
+                    else:  # a date without an end lasts the day (RFC 5545 §3.6.1)
+                        end = start + timedelta(days=1)
+                except Exception as exc:  # noqa: BLE001
+                    item.reason = f"unparseable occurrence: {exc}"
+                    report.errors.append(item)
+                    continue
+                if start >= hi:
+                    continue
+                item.start, item.end = start.astimezone(tz), end.astimezone(tz)
+                out.append((occ, item, start.astimezone(UTC), end.astimezone(UTC)))
+            out[first:] = sorted(out[first:], key=lambda o: (o[2], o[3]))  # a series in start order
+    return out
 
 
 def _place(

@@ -9,7 +9,12 @@ consumed innovation voucher paid (``scheduler.vouchers``); staff and CSV rows gi
 
 CSV import is all-or-nothing: every row is checked first, every problem is reported with its row
 number (the spreadsheet's line number, header = row 1), column and reason, and a file with any
-error imports nothing.
+error imports nothing. Any line ending works (``\r\n``, ``\n``, a classic Mac's ``\r``).
+
+Bounded work: a file larger than ``usage_import_max_bytes`` is refused (413) before it is read
+whole, one with more than ``usage_import_max_rows`` data rows before any row is checked (a
+cheap counting pass), and checking stops at ``usage_import_time_limit`` (settings; each refusal
+names its limit). A cell longer than ``MAX_CELL_CHARS`` is a row and column error.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import time as clock
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -30,9 +36,10 @@ from instruments.audit import record, snapshot
 from instruments.availability import zone
 from instruments.catalogue import get_instrument
 from instruments.db import MAX_FEN, fen_field, utc_field, utcnow
-from instruments.errors import Forbidden, InvalidInput, NotFound
+from instruments.errors import Forbidden, InvalidInput, LimitExceeded, NotFound, PayloadTooLarge
 from instruments.ids import new_id
 from instruments.inventory import Instrument, ServiceMode
+from instruments.settings import get_settings
 
 from . import credit_code
 from .bookings import Booking
@@ -259,7 +266,48 @@ CSV_COLUMNS = {
     "notes": "free text",
 }
 REQUIRED = ("started_at", "ended_at")
-MAX_IMPORT_ROWS = 200_000
+MAX_CELL_CHARS = 10_000
+YEARS = (1970, 2200)  # as for usage entered through the API
+# csv's own cell limit (131,072) raises without saying where; the file's size limit bounds cells
+# instead and ``MAX_CELL_CHARS`` reports an over-long one by row and column
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
+
+def check_csv_size(size: int) -> None:
+    """Refuse (413) a usage CSV larger than ``usage_import_max_bytes``, before reading it whole."""
+    limit = get_settings().usage_import_max_bytes
+    if size > limit:
+        raise PayloadTooLarge(
+            f"The file is larger than {limit} bytes (usage_import_max_bytes); split it.",
+            limit="usage_import_max_bytes",
+            field="body",
+        )
+
+
+def decode_csv(raw: bytes) -> str:
+    """A usage CSV's text: UTF-8 (with or without BOM), else GB18030 (Chinese Windows spreadsheets)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("The file is neither UTF-8 nor GB18030 text.", field="body") from exc
+
+
+def _check_row_count(text: str) -> None:
+    """Refuse a file with more than ``usage_import_max_rows`` data rows, counting without checking."""
+    limit = get_settings().usage_import_max_rows
+    try:
+        for n, _ in enumerate(csv.reader(io.StringIO(text, newline=""))):
+            if n > limit:  # n data rows after the header
+                raise LimitExceeded(
+                    f"The file has more than {limit} data rows (usage_import_max_rows); split it.",
+                    limit="usage_import_max_rows",
+                    field="body",
+                )
+    except csv.Error:
+        return  # reported by row when the rows are checked
 
 
 @dataclass(frozen=True)
@@ -325,13 +373,23 @@ def _time(value: str, row: int, column: str, errors: list[RowError], tz) -> date
     except ValueError:
         errors.append(RowError(row, column, f"{value!r} is not an ISO 8601 date-time (e.g. 2026-03-02T09:30)"))
         return None
-    return t.replace(tzinfo=tz) if t.tzinfo is None else t
+    t = t.replace(tzinfo=tz) if t.tzinfo is None else t
+    try:
+        in_range = all(YEARS[0] <= d.year <= YEARS[1] for d in (t, t.astimezone(UTC)))
+    except OverflowError:  # e.g. 0001-01-01 in a zone east of UTC
+        in_range = False
+    if not in_range:
+        errors.append(RowError(row, column, f"{value!r} is outside the years {YEARS[0]}–{YEARS[1]}"))
+        return None
+    return t
 
 
 def _yuan_to_fen(value: str, row: int, errors: list[RowError]) -> int:
     try:
         d = Decimal(value.strip().replace(",", ""))
     except InvalidOperation:
+        d = Decimal("NaN")
+    if not d.is_finite() or d.adjusted() > 18:  # sNaN, Infinity, 1E+999999999: no arithmetic on them
         errors.append(RowError(row, "fee_yuan", f"{value!r} is not an amount"))
         return 0
     fen = d * 100
@@ -344,7 +402,11 @@ def _yuan_to_fen(value: str, row: int, errors: list[RowError]) -> int:
 def parse_csv(session: Session, inst: Instrument, text: str) -> tuple[list[UsageRecord], list[RowError], int]:
     """Every row checked; returns the records, the errors and the row count."""
     tz = zone(inst.timezone)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    _check_row_count(text)
+    budget = get_settings().usage_import_time_limit
+    deadline = clock.monotonic() + budget
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     errors: list[RowError] = []
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -362,13 +424,30 @@ def parse_csv(session: Session, inst: Instrument, text: str) -> tuple[list[Usage
     records: list[UsageRecord] = []
     booking_ids: set[str] = set()
     n = 0
-    for n, raw in enumerate(reader, start=1):
-        row = n + 1  # line in the spreadsheet: the header is row 1
-        if n > MAX_IMPORT_ROWS:
-            errors.append(RowError(row, "*", f"more than {MAX_IMPORT_ROWS} rows; split the file"))
+    rows = enumerate(reader, start=1)
+    while True:
+        try:
+            n, raw = next(rows, (n, None))
+        except csv.Error as exc:  # e.g. a quote that never closes
+            errors.append(RowError(n + 2, "*", f"unreadable CSV: {exc}"))
             break
+        if raw is None:
+            break
+        row = n + 1  # line in the spreadsheet: the header is row 1
+        if clock.monotonic() >= deadline:
+            raise LimitExceeded(
+                f"Stopped checking the file at row {row} after the {budget:g} s time limit "
+                "(usage_import_time_limit); split it.",
+                limit="usage_import_time_limit",
+                field="body",
+            )
         if None in raw:
             errors.append(RowError(row, "*", "more cells than columns in the header"))
+            continue
+        long = [k for k in header if len(raw.get(k) or "") > MAX_CELL_CHARS]
+        for k in long:
+            errors.append(RowError(row, k, f"longer than {MAX_CELL_CHARS} characters"))
+        if long:
             continue
         v = {k: (raw.get(k) or "").strip() for k in header}
         before = len(errors)

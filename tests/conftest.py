@@ -17,6 +17,8 @@ from booking_api.migrate import upgrade
 from booking_api.tables import metadata
 from instruments.db import get_engine
 
+# the suite hammers one app per test (hypothesis); rate limits are tested with apps of their own
+os.environ.setdefault("LABSHARE_RATE_LIMIT_ENABLED", "false")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("LABSHARE_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]

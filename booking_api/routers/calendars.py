@@ -29,6 +29,7 @@ from scheduler.bookings import get_visible
 from scheduler.calendar_feeds import CalendarSubscription, FeedParams, ScopeKind
 
 from ..accounts import User
+from ..bodies import read_capped
 from ..deps import ActorDep, SessionDep, commit
 
 router = APIRouter(tags=["calendars"])
@@ -347,7 +348,7 @@ async def import_blackouts(
         int, Query(ge=1, le=ics_import.MAX_HORIZON_DAYS, description="Expand recurrences this many days ahead")
     ] = ics_import.DEFAULT_HORIZON_DAYS,
 ) -> ImportOut:
-    data = await request.body()
+    data = await read_capped(request, ics_import.MAX_BYTES, ics_import.check_size)
 
     def work() -> ImportOut:
         report = ics_import.import_blackouts(

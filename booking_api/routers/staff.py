@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import select
 
 from instruments.audit import record, snapshot
-from instruments.availability import parse_rrule
 from instruments.catalogue import get_instrument
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
+from instruments.recurrence import require_a_day
 from instruments.staff import Operator, OperatorInstrument, Qualification
 from instruments.units import OwnerUnit
 
@@ -31,9 +31,7 @@ class Shift(BaseModel):
     @field_validator("rrule")
     @classmethod
     def _rrule(cls, v: str) -> str:
-        from datetime import datetime
-
-        parse_rrule(v, datetime(2000, 1, 1))
+        require_a_day(v, date(2000, 1, 1))  # working_rules start on that day
         return v
 
 

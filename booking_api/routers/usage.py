@@ -10,10 +10,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from instruments.errors import Forbidden, InvalidInput
 from instruments.inventory import ServiceMode
+from instruments.settings import get_settings
 from scheduler import indicators as ind
 from scheduler import usage as usage_svc
 from scheduler.usage import UsageRecord, UsageSource
 
+from ..bodies import read_capped
 from ..deps import ActorDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
@@ -133,16 +135,8 @@ def rate_usage(usage_id: str, body: RatingIn, session: SessionDep, actor: ActorD
     },
 )
 async def import_usage(instrument_id: str, request: Request, session: SessionDep, actor: ActorDep) -> ImportOut:
-    raw = await request.body()
-    if len(raw) > 50 * 1024 * 1024:
-        raise InvalidInput("The file is larger than 50 MB; split it.", field="body")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")  # spreadsheets saved on Chinese Windows
-        except UnicodeDecodeError as exc:
-            raise InvalidInput("The file is neither UTF-8 nor GB18030 text.", field="body") from exc
+    raw = await read_capped(request, get_settings().usage_import_max_bytes, usage_svc.check_csv_size)
+    text = usage_svc.decode_csv(raw)
     result = usage_svc.import_csv(session, actor, instrument_id, text, request.headers.get("x-filename", ""))
     commit(session)
     return ImportOut(**result.__dict__)

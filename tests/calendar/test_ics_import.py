@@ -197,7 +197,7 @@ def test_no_upload_produces_a_500(client, world):
     check()
 
 
-def test_all_day_events_and_the_occurrence_cap(client, db, world):
+def test_all_day_events_and_a_too_fine_rule(client, db, world):
     d = world.day + timedelta(days=20)
     allday = vevent(UID="holiday@x", SUMMARY="Lab closed", **{"DTSTART;VALUE=DATE": d.strftime("%Y%m%d")})
     flood = vevent(UID="flood@x", SUMMARY="Every minute", DTSTART=stamp(datetime.combine(d, time(0))), DURATION="PT1M")
@@ -206,4 +206,4 @@ def test_all_day_events_and_the_occurrence_cap(client, db, world):
     (created,) = [c for c in body["created"] if c["uid"] == "holiday@x"]
     assert created["start"] == datetime.combine(d, time(0), TZ).isoformat()
     assert created["end"] == datetime.combine(d + timedelta(days=1), time(0), TZ).isoformat()
-    assert any(e["uid"] == "flood@x" and "more than" in e["reason"] for e in body["errors"])
+    assert any(e["uid"] == "flood@x" and "FREQ=MINUTELY is finer" in e["reason"] for e in body["errors"])

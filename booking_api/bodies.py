@@ -1,0 +1,42 @@
+"""Request bodies read with a size cap and a time limit: refused as soon as they are known to be
+too large, or when the client sends too slowly.
+
+``Content-Length`` is trusted for an early refusal only; the stream itself is counted, so a
+client that lies or streams chunked still cannot make the server hold more than the cap. A body
+still incomplete after ``body_time_limit`` seconds is a 408 (a client trickling bytes would
+otherwise hold the request, and a worker's attention, for as long as it likes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fastapi import Request
+
+from instruments.errors import RequestTimeout
+from instruments.settings import get_settings
+
+
+async def read_capped(request: Request, max_bytes: int, refuse: Callable[[int], None]) -> bytes:
+    """The body, or ``refuse(size)`` (which raises) once it exceeds ``max_bytes``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        refuse(int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    limit = get_settings().body_time_limit
+    try:
+        async with asyncio.timeout(limit):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    refuse(size)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body was not complete after the {limit:g} s time limit (body_time_limit); "
+            f"{size} bytes arrived.",
+            limit="body_time_limit",
+        ) from None
+    return b"".join(chunks)
