@@ -64,6 +64,9 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve after building"),
     host: str = "127.0.0.1",
     port: int = 8000,
+    tokens_file: Path = typer.Option(
+        None, "--tokens-file", help="Also write the tokens as JSON [{role, who, token}] (for scripts such as make fuzz)"
+    ),
 ) -> None:
     """Build a fresh database with realistic demo data, print tokens and example calls, and serve."""
     from fixtures.demo import build_demo
@@ -89,6 +92,9 @@ def demo(
     with session_scope(engine) as session:
         example = _example_booking(session, result)
     _print_intro(result, example, f"http://{host}:{port}")
+    if tokens_file is not None:
+        tokens = [{"role": role, "who": who, "token": tok} for role, who, tok in result.tokens]
+        tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1))
     if serve_after:
         import uvicorn
 
