@@ -1,8 +1,8 @@
 """Fuzz the whole OpenAPI with schemathesis against a real demo server: no 5xx, no schema violation.
 
     .venv/bin/python -m bench.fuzz [--max-examples 30] [--phases examples,coverage,fuzzing,stateful]
-                                   [--request-timeout 20] [--seed 20] [--as anonymous,enterprise_member,...]
-                                   [--out bench/results/fuzz]
+                                   [--request-timeout 20] [--seed 20] [--real-ids 0.5]
+                                   [--as anonymous,enterprise_member,...] [--out bench/results/fuzz]
 
 1. builds a fresh SQLite demo database in a temporary folder (``labshare demo --no-serve
    --tokens-file``: the demo's tokens as JSON), and adds an operator account and token through
@@ -13,7 +13,10 @@
    enterprise member, an operator, a lab manager and a programme admin (the admin last: what it
    breaks, such as revoking tokens, cannot hide others' findings), with two checks:
    ``not_a_server_error`` and ``response_schema_conformance``; each request has a timeout
-   (``--request-timeout``), and a request that times out is reported as such;
+   (``--request-timeout``), and a request that times out is reported as such. For the roles,
+   path parameters and body fields that name an id get one of the demo's real ids half of the
+   time (``--real-ids``), so writes get past "not found" into validation and the services; the
+   anonymous run keeps generated ids;
 4. prints a table (operations, cases, failures by check, timeouts per identity), writes
    schemathesis' JSON and JUnit reports per identity and a summary ``fuzz.json`` to ``--out``,
    and exits 1 if anything failed.
@@ -122,6 +125,52 @@ def add_operator_token(base: str, admin_token: str) -> str:
     raise SystemExit("the demo has no operator")
 
 
+ID_SOURCES = {  # dictionary name → (list URL, how to take ids from an item)
+    "instrument": ("/instruments?limit=500", lambda x: [x["id"]]),
+    "unit": ("/owner-units?limit=500", lambda x: [x["id"]]),
+    "booking": ("/bookings?limit=500", lambda x: [x["id"]]),
+    "request": ("/requests?limit=500", lambda x: [x["id"]]),
+    "enterprise": ("/enterprises?limit=500", lambda x: [x["id"]]),
+    "voucher": ("/vouchers?limit=500", lambda x: [x["id"]]),
+    "programme": ("/vouchers?limit=500", lambda x: [x["programme_id"]]),
+    "round": ("/rounds?limit=500", lambda x: [x["id"]]),
+}
+BINDINGS = {  # where real ids go (path parameters and body fields), with a probability each
+    "instrument": ["path.instrument_id", "body.instrument_id", "query.instrument_id"],
+    "unit": ["path.unit_id", "body.owner_unit_id", "query.owner_unit_id"],
+    "booking": ["path.booking_id", "body.booking_id"],
+    "request": ["path.request_id", "body.request_id"],
+    "enterprise": ["path.enterprise_id", "body.enterprise_id", "body.to_enterprise_id"],
+    "voucher": ["path.voucher_id", "body.voucher_id"],
+    "programme": ["path.programme_id", "body.programme_id"],
+    "round": ["path.round_id"],
+}
+
+
+def real_ids_config(base: str, admin_token: str, path: Path, probability: float) -> Path:
+    """A schemathesis config that puts the demo's real ids into path parameters and body fields
+    (with ``probability``; otherwise generated strings), so writes get past "not found" and
+    reach validation and the services."""
+    values: dict[str, set[str]] = {name: set() for name in ID_SOURCES}
+    with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {admin_token}"}) as api:
+        for name, (url, take) in ID_SOURCES.items():
+            r = api.get(url)
+            if r.status_code == 200:
+                for item in r.json():
+                    values[name].update(v for v in take(item) if v)
+    lines = []
+    for name, ids in sorted(values.items()):
+        if not ids:
+            continue
+        lines.append(f"[dictionaries.{name}]\nvalues = {json.dumps(sorted(ids)[:200])}\n")
+    lines.append("[parameters]")
+    for name, keys in BINDINGS.items():
+        if values[name]:
+            lines += [f'"{k}" = {{ dictionary = "{name}", probability = {probability} }}' for k in keys]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _junit_counts(path: Path) -> dict[str, object]:
     """Operations, failing operations and failures by check (the failure messages' titles)."""
     root = ET.parse(path).getroot()
@@ -156,7 +205,9 @@ def _check_of(text: str) -> str:
 def fuzz(base: str, who: str, token: str | None, args: argparse.Namespace, out: Path) -> dict[str, object]:
     junit = out / f"{who}.junit.xml"
     cmd = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
+        sys.executable, "-m", "schemathesis.cli",
+        *(["--config-file", str(args.config)] if token and args.config else []),
+        "run", f"{base}/openapi.json",
         "--checks", CHECKS,
         "--max-examples", str(args.max_examples),
         "--phases", args.phases,
@@ -218,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--request-timeout", type=float, default=20.0, help="seconds per request")
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--workers", type=int, default=1, help="schemathesis workers (the server is one process)")
+    ap.add_argument(
+        "--real-ids", type=float, default=0.5,
+        help="probability that a path parameter or body field naming an id gets a real demo id "
+        "(roles only; the anonymous run keeps generated ids); 0 turns it off",
+    )
     ap.add_argument("--as", dest="identities", default=",".join(IDENTITIES))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fuzz")
     args = ap.parse_args(argv)
@@ -228,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         with serve(url, args.out / "server.log") as base:
             tokens["operator"] = add_operator_token(base, tokens["programme_admin"])
             tokens["anonymous"] = ""
+            args.config = (
+                real_ids_config(base, tokens["programme_admin"], args.out / "schemathesis.toml", args.real_ids)
+                if args.real_ids > 0
+                else None
+            )
             for who in args.identities.split(","):
                 r = fuzz(base, who, tokens[who] or None, args, args.out)
                 results.append(r)
