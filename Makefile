@@ -27,7 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.allocation
 
-# cases per operation and phase; CI: make fuzz FUZZ_EXAMPLES=3 FUZZ_PHASES=examples,fuzzing
+# cases per operation and phase; CI: make fuzz FUZZ_EXAMPLES=8 FUZZ_PHASES=examples,fuzzing
 FUZZ_EXAMPLES ?= 30
 FUZZ_PHASES ?= examples,coverage,fuzzing,stateful
 fuzz: $(STAMP)

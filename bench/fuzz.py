@@ -22,7 +22,7 @@
    and exits 1 if anything failed.
 
 ``--max-examples`` bounds the cases per operation and phase: ``make fuzz`` runs the full job,
-CI runs ``make fuzz FUZZ_EXAMPLES=3 FUZZ_PHASES=examples,fuzzing`` (about two minutes on two cores).
+CI runs ``make fuzz FUZZ_EXAMPLES=8 FUZZ_PHASES=examples,fuzzing`` (about two minutes on two cores).
 Never run by the tests.
 """
 
