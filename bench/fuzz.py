@@ -184,7 +184,8 @@ def _junit_counts(path: Path) -> dict[str, object]:
             failing += 1
         for p in problems:
             text = (p.get("message") or "") + "\n" + (p.text or "")
-            kind = "error" if p.tag == "error" else _check_of(text)
+            kind = _check_of(text)
+            kind = "error" if kind == "other" and p.tag == "error" else kind  # e.g. a network failure
             by_check[kind] += 1
             details.append({"operation": case.get("name", ""), "kind": kind, "text": text.strip()[:2000]})
     return {"operations": operations, "failing_operations": failing, "by_check": dict(by_check), "details": details}
@@ -194,7 +195,7 @@ def _check_of(text: str) -> str:
     for marker, kind in (
         ("Server error", "server_error"),
         ("Response violates schema", "schema_violation"),
-        ("timed out", "timeout"),
+        ("timed out", "timeout"),  # the request took longer than --request-timeout
         ("Timeout", "timeout"),
     ):
         if marker in text:
@@ -227,7 +228,8 @@ def fuzz(base: str, who: str, token: str | None, args: argparse.Namespace, out: 
         cmd += ["--header", f"Authorization: Bearer {token}"]
     t0 = time.monotonic()
     with open(out / f"{who}.log", "w") as log:
-        rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
+        # in the report folder: schemathesis keeps its cache of found failures in the working directory
+        rc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT).returncode
     counts = _junit_counts(junit) if junit.exists() else {"operations": 0, "by_check": {"no_report": 1}}
     counts.update(identity=who, exit_code=rc, seconds=round(time.monotonic() - t0, 1),
                   cases=_cases(out / f"{who}.ndjson"))
