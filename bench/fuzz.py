@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--as", dest="identities", default=",".join(IDENTITIES))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fuzz")
     args = ap.parse_args(argv)
+    args.out = args.out.resolve()  # schemathesis runs inside it
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="labshare-fuzz-") as tmp:
