@@ -233,9 +233,9 @@ def fuzz(base: str, who: str, token: str | None, args: argparse.Namespace, out: 
     counts = _junit_counts(junit) if junit.exists() else {"operations": 0, "by_check": {"no_report": 1}}
     counts.update(identity=who, exit_code=rc, seconds=round(time.monotonic() - t0, 1),
                   cases=_cases(out / f"{who}.ndjson"))
-    tested = re.search(r"Tested: (\d+)", (out / f"{who}.log").read_text())
-    if tested:  # the JUnit report counts the stateful phase as one more "operation"
-        counts["operations"] = int(tested.group(1))
+    selected = re.search(r"Selected: (\d+)/", (out / f"{who}.log").read_text())
+    if selected:  # the JUnit report counts the stateful phase as one more "operation"
+        counts["operations"] = int(selected.group(1))
     return counts
 
 
