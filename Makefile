@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   build a SQLite database with demo data and serve http://127.0.0.1:8000
 #   make test   run the whole test suite (PostgreSQL tests too when TEST_DATABASE_URL is set)
+#   make fuzz   schemathesis over the whole OpenAPI against a fresh demo server: no 5xx, no schema violation
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-future serve bench lint clean
+.PHONY: demo test test-future serve bench fuzz lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,12 @@ test-future: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.allocation
+
+# cases per operation and phase; CI: make fuzz FUZZ_EXAMPLES=8 FUZZ_PHASES=examples,fuzzing
+FUZZ_EXAMPLES ?= 30
+FUZZ_PHASES ?= examples,coverage,fuzzing,stateful
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz --max-examples $(FUZZ_EXAMPLES) --phases $(FUZZ_PHASES)
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q ruff

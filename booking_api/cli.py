@@ -82,6 +82,9 @@ def demo(
     today: str | None = typer.Option(
         None, "--today", help="Build the demo around this day (YYYY-MM-DD); default: today in the platform's zone"
     ),
+    tokens_file: Path = typer.Option(
+        None, "--tokens-file", help="Also write the tokens as JSON [{role, who, token}] (for scripts such as make fuzz)"
+    ),
 ) -> None:
     """Build a fresh database with realistic demo data, print tokens and example calls, and serve."""
     from fixtures.demo import build_demo
@@ -107,6 +110,9 @@ def demo(
     with session_scope(engine) as session:
         example = _example_booking(session, result)
     _print_intro(result, example, f"http://{host}:{port}")
+    if tokens_file is not None:
+        tokens = [{"role": role, "who": who, "token": tok} for role, who, tok in result.tokens]
+        tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1))
     if serve_after:
         from .app import create_app
 

@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instruments.errors import DomainError
 
@@ -81,9 +82,49 @@ def install(app: FastAPI) -> None:
         # e.g. a naive datetime reaching the database layer
         return problem(422, "Invalid input", str(exc), "/problems/InvalidInput")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem(
-            500, "Internal error", "Something went wrong on our side; it has been logged. Please retry later."
-        )
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        # a value refused while binding it (e.g. a date whose UTC conversion overflows) is the
+        # client's input, like the same error raised outside SQLAlchemy
+        if isinstance(exc.orig, OverflowError):
+            return await _overflow(request, exc.orig)
+        if isinstance(exc.orig, ValueError):
+            return await _value(request, exc.orig)
+        return _internal_error(exc)
+
+    app.add_middleware(UnexpectedErrors)
+
+
+def _internal_error(exc: BaseException) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "Internal error", "Something went wrong on our side; it has been logged. Please retry later.")
+
+
+class UnexpectedErrors:
+    """Any other exception becomes a problem+json 500, answered here rather than by Starlette's
+    outermost error middleware: that one re-raises after answering, and the server then drops the
+    keep-alive connection without a ``Connection: close``, so the client's next request on it fails.
+    Answered here, the exchange is complete and the connection stays usable. An error after the
+    response has started cannot be answered any more; it propagates and the server closes the
+    connection, which is then the honest signal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await _internal_error(exc)(scope, receive, send)

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, create_engine
 
+from . import references
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetime in, aware UTC datetime out; naive datetimes are refused."""
@@ -97,6 +99,9 @@ def get_engine(url: str) -> Engine:
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+references.install()  # every session refuses an unknown id naming the field, before the database does
 
 
 @contextmanager

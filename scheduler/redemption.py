@@ -83,6 +83,8 @@ def file_claim(
     Returns the claim and one outcome per order (filed / already filed / refused with why)."""
     now = now or utcnow()
     actor.require_unit_manager(owner_unit_id)
+    if session.get(OwnerUnit, owner_unit_id) is None:  # before the window: a typo is named whatever the day
+        raise InvalidInput(f"No owner unit {owner_unit_id!r}.", field="owner_unit_id")
     prog = get_programme(session, programme_id)
     rules = prog.parsed
     window = rules.redemption.window_at(now.date())

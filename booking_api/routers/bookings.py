@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlmodel import col
 
 from instruments.inventory import Instrument, ServiceMode
@@ -13,6 +13,7 @@ from scheduler.bookings import Booking, BookingStatus, get_visible, visible_quer
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
 from ..schemas import BookingOut
+from ..timefields import ApiDatetime
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 
@@ -33,8 +34,8 @@ class BookingIn(BaseModel):
         }
     }
     instrument_id: str
-    start: AwareDatetime
-    end: AwareDatetime
+    start: ApiDatetime
+    end: ApiDatetime
     service_mode: ServiceMode = ServiceMode.operator_run
     sample_count: int = Field(default=0, ge=0, le=10000)
     notes: str = Field(default="", max_length=2000)
@@ -43,8 +44,8 @@ class BookingIn(BaseModel):
 
 
 class MoveIn(BaseModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: ApiDatetime
+    end: ApiDatetime
 
 
 class CancelIn(BaseModel):
@@ -90,8 +91,8 @@ def list_(
     page: PageDep,
     instrument_id: str | None = None,
     status: BookingStatus | None = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: ApiDatetime | None = None,
+    end: ApiDatetime | None = None,
 ) -> list[BookingOut]:
     q = visible_query(actor)
     if instrument_id:

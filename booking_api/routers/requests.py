@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from instruments.inventory import ServiceMode
 from scheduler.booking_requests import (
@@ -20,6 +20,7 @@ from scheduler.suggestions import suggest
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
+from ..timefields import ApiDatetime
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
@@ -48,9 +49,9 @@ class RequestIn(BaseModel):
         default=None, gt=0, le=7 * 24 * 60, description="Instrument time; omit to derive it from sample_count"
     )
     sample_count: int = Field(default=0, ge=0, le=10000)
-    earliest_start: AwareDatetime
-    deadline: AwareDatetime
-    preferred_start: AwareDatetime | None = None
+    earliest_start: ApiDatetime
+    deadline: ApiDatetime
+    preferred_start: ApiDatetime | None = None
     notes: str = Field(default="", max_length=2000)
     priority: int = Field(default=0, ge=0, le=10)
     enterprise_id: str | None = Field(default=None, description="Programme admins only: on behalf of")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
@@ -19,6 +19,7 @@ from scheduler.voucher_stats import programme_stats, stats_csv
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
+from ..timefields import ApiDate
 
 router = APIRouter(prefix="/api/v1", tags=["vouchers"])
 
@@ -246,8 +247,8 @@ def statistics(
     programme_id: str,
     session: SessionDep,
     actor: AdminDep,
-    start: date = Query(description="First day"),
-    end: date = Query(description="Last day (inclusive)"),
+    start: Annotated[ApiDate, Query(description="First day")],
+    end: Annotated[ApiDate, Query(description="Last day (inclusive)")],
     format: str = Query(default="json", pattern="^(json|csv)$"),
 ) -> Any:
     if end < start:

@@ -110,4 +110,4 @@ def test_dates_at_the_end_of_time_are_4xx(client, world):
     body = {"instrument_id": world.xrd.id, "start": far, "end": "9999-12-31T23:30:00+00:00", "service_mode": "operator_run"}
     assert client.post("/api/v1/bookings", json=body, headers=auth(world, "member_a")).status_code in (409, 422)
     r = client.get(f"/api/v1/instruments/{world.xrd.id}/availability", params={"start": far})
-    assert r.status_code == 422 and r.json()["violations"][0]["field"] == "start"
+    assert r.status_code == 422 and r.json()["violations"][0]["field"] == "query.start"

@@ -11,8 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from solver import (Enterprise, Group, Instrument, Lab, Operator, Placement, Problem,  # noqa: E402
-                    Request, check)
+from solver import Enterprise, Group, Instrument, Lab, Operator, Placement, Problem, Request, check  # noqa: E402
 from solver.static import Static  # noqa: E402
 
 FAST = dict(time_limit=5.0, workers=1, seed=1, deterministic_time=2.0)

@@ -3,8 +3,7 @@
 import random
 
 import pytest
-from helpers import (FAST, Enterprise, Fraction, Group, Instrument, Lab, Operator, Problem, Request,
-                     brute_force, check)
+from helpers import FAST, Enterprise, Fraction, Group, Instrument, Lab, Operator, Problem, Request, brute_force, check
 
 from solver import solve
 

@@ -1,5 +1,4 @@
-from helpers import (Enterprise, Fraction, Group, Instrument, Lab, Operator, Placement, Problem,
-                     Request, check)
+from helpers import Enterprise, Fraction, Group, Instrument, Lab, Operator, Placement, Problem, Request, check
 
 
 def problem():
