@@ -24,8 +24,8 @@ from scheduler.free_time import free_time
 
 from ..deps import ActorDep, AdminDep, MaybeActorDep, SessionDep, commit
 from ..schemas import BusyOut, Interval
-from ..wall_clock import LocalTime
 from ..timefields import ApiDate, ApiDatetime
+from ..wall_clock import LocalTime
 
 router = APIRouter(prefix="/api/v1", tags=["availability"])
 

@@ -74,8 +74,8 @@ def test_rounded_rows_are_valid_roundings():
         # every 0-1 point of the original row satisfies the rounding
         for mask in range(8):
             z = [(mask >> k) & 1 for k in range(3)]
-            if sum(e * x for e, x in zip(es, z)) <= rhs:
-                assert sum(c * x for c, x in zip(cs, z)) <= r
+            if sum(e * x for e, x in zip(es, z, strict=True)) <= rhs:
+                assert sum(c * x for c, x in zip(cs, z, strict=True)) <= r
 
 
 def test_cardinality_cut_makes_equal_spends_exact():
