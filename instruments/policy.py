@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from .db import json_field
 
@@ -74,3 +74,8 @@ def minutes_for_samples(policy: BookingPolicy, samples: int) -> int:
 
 def lead_minutes_for(policy: BookingPolicy, service_mode: str) -> int:
     return int(policy.lead_minutes.get(service_mode, 0))
+
+
+def policy_of(session: Session, instrument_id: str) -> BookingPolicy:
+    """The instrument's booking policy; an instrument without one gets the defaults."""
+    return session.get(BookingPolicy, instrument_id) or BookingPolicy(instrument_id=instrument_id)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from instruments.actor import Actor, Role
@@ -20,12 +18,12 @@ from instruments.availability import zone
 from instruments.db import utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
-from instruments.policy import BookingPolicy
+from instruments.policy import policy_of
 from instruments.tariffs import booking_price_fen
 
 from . import credit, vouchers
 from .booking_requests import RequestStatus, request_to_fulfil
-from .bookings import Booking, BookingStatus, can_see, collision_entry, collision_text, get_visible, live_bookings
+from .bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
 from .enterprises import Enterprise
 from .resource_locks import lock_for_booking
 from .rules import Attempt, evaluate
@@ -41,10 +39,6 @@ class BookingInput:
     notes: str = ""
     enterprise_id: str | None = None  # lab managers booking on an enterprise's behalf
     request_id: str | None = None
-
-
-def policy_of(session: Session, instrument_id: str) -> BookingPolicy:
-    return session.get(BookingPolicy, instrument_id) or BookingPolicy(instrument_id=instrument_id)
 
 
 def lock_instrument(session: Session, instrument_id: str) -> Instrument:
@@ -73,38 +67,6 @@ def _conflicts(a: Attempt) -> list[dict]:
     return [collision_entry(a.actor, b, a.instrument, a.tz) for b in a.collisions]
 
 
-def flush_or_conflict(
-    session: Session, booking: Booking, changes: dict[str, Any] | None = None, actor: Actor | None = None
-) -> None:
-    """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
-    database refuses becomes a Conflict showing the other booking's time, and its id only if
-    ``actor`` may see it (``bookings.collision_entry``).
-
-    The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
-    savepoint, where a refusal would doom the whole transaction), so after a refusal the session
-    stays usable: a round goes on with its other placements, an API request answers 409."""
-    changes = changes or {}
-    key = (
-        booking.instrument_id,
-        changes.get("blocked_start", booking.blocked_start),
-        changes.get("blocked_end", booking.blocked_end),
-        booking.id,
-    )
-    try:
-        with session.begin_nested():
-            for k, v in changes.items():
-                setattr(booking, k, v)
-            session.add(booking)
-            session.flush()
-    except IntegrityError as exc:
-        others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
-        inst = session.get(Instrument, key[0])
-        tz = zone(inst.timezone)
-        names = ", ".join(collision_text(actor, b, inst, tz) for b in others)
-        raise Conflict(
-            f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
-            conflicts=[collision_entry(actor, b, inst, tz) for b in others],
-        ) from exc
 
 
 def book(session: Session, actor: Actor, data: BookingInput, now: datetime | None = None) -> Booking:

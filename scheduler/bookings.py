@@ -14,11 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Index, false
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from instruments.actor import Actor, Role
+from instruments.availability import zone
 from instruments.db import fen_field, utc_field, utcnow
-from instruments.errors import NotFound
+from instruments.errors import Conflict, NotFound
 from instruments.ids import new_id
 from instruments.inventory import Instrument
 
@@ -161,3 +163,37 @@ def visible_query(actor: Actor):  # noqa: ANN201 - a select
     if actor.role == Role.enterprise_member and actor.enterprise_id:
         return q.where(Booking.enterprise_id == actor.enterprise_id)
     return q.where(false())
+
+
+def flush_or_conflict(
+    session: Session, booking: Booking, changes: dict[str, Any] | None = None, actor: Actor | None = None
+) -> None:
+    """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
+    database refuses becomes a Conflict showing the other booking's time, and its id only if
+    ``actor`` may see it (``bookings.collision_entry``).
+
+    The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
+    savepoint, where a refusal would doom the whole transaction), so after a refusal the session
+    stays usable: a round goes on with its other placements, an API request answers 409."""
+    changes = changes or {}
+    key = (
+        booking.instrument_id,
+        changes.get("blocked_start", booking.blocked_start),
+        changes.get("blocked_end", booking.blocked_end),
+        booking.id,
+    )
+    try:
+        with session.begin_nested():
+            for k, v in changes.items():
+                setattr(booking, k, v)
+            session.add(booking)
+            session.flush()
+    except IntegrityError as exc:
+        others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
+        inst = session.get(Instrument, key[0])
+        tz = zone(inst.timezone)
+        names = ", ".join(collision_text(actor, b, inst, tz) for b in others)
+        raise Conflict(
+            f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
+            conflicts=[collision_entry(actor, b, inst, tz) for b in others],
+        ) from exc

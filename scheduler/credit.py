@@ -132,7 +132,7 @@ def confirm_fraud(
     session: Session, actor: Actor, enterprise_id: str, voucher_ids: list[str], note: str, now: datetime | None = None
 ) -> CreditEvent:
     """Confirmed fraud: blacklist the enterprise, void the vouchers involved, claw money back."""
-    from .vouchers import revoke
+    from .revocation import revoke  # fraud voids the enterprise's vouchers
 
     actor.require_admin()
     if session.get(Enterprise, enterprise_id) is None:

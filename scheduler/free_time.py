@@ -18,8 +18,8 @@ from instruments.catalogue import get_instrument
 from instruments.errors import InvalidInput
 from instruments.intervals import clip, subtract
 from instruments.inventory import Instrument
+from instruments.policy import policy_of
 
-from .booking_actions import policy_of
 from .bookings import Booking, can_see, live_bookings
 
 

@@ -28,12 +28,12 @@ from instruments.db import json_field, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
 from instruments.inventory import OPERATOR_MODES, Instrument
+from instruments.policy import policy_of
 from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
 
-from .booking_actions import flush_or_conflict, policy_of
 from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
-from .bookings import Booking, BookingStatus, collision_text
+from .bookings import Booking, BookingStatus, collision_text, flush_or_conflict
 from .enterprises import Enterprise
 from .notifications import notify
 from .resource_locks import lock_for_booking

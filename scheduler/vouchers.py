@@ -1,5 +1,5 @@
 """Innovation voucher programmes and vouchers (创新券): issue, claim, transfer, apply to a booking,
-release, consume, revoke, expire. Every money movement goes through ``ledger.post``.
+release, consume, expire (voiding: ``revocation``). Every money movement goes through ``ledger.post``.
 
 Life of a voucher:  issued → (claimed) → reserved by a booking → consumed by the completed
 service → redeemed by the provider (see ``redemption``); or expired / revoked. A voucher is bound
@@ -282,7 +282,8 @@ def issue_voucher(
 # --- holder actions ---------------------------------------------------------------------------
 
 
-def _locked(session: Session, voucher_id: str) -> Voucher:
+def locked(session: Session, voucher_id: str) -> Voucher:
+    """The voucher, its row locked FOR UPDATE (every change to a voucher starts here)."""
     v = session.exec(select(Voucher).where(Voucher.id == voucher_id).with_for_update()).first()
     if v is None:
         raise NotFound(f"No voucher {voucher_id!r}.")
@@ -330,7 +331,7 @@ def transfer(session: Session, actor: Actor, code: str, to_enterprise_id: str, n
     # programme before voucher (the order issuance and payment batches lock in): the programme
     # row serialises this transfer's cap check with issuance and with other transfers
     prog = get_programme(session, found.programme_id, lock=True)
-    v = _locked(session, found.id)
+    v = locked(session, found.id)
     _check_live(v, now)
     if not prog.parsed.transferable:
         raise PolicyViolation([Violation("not_transferable", f"Vouchers of {prog.name} cannot be transferred.")])
@@ -512,49 +513,6 @@ def consume_for_booking(
 # --- programme office actions -----------------------------------------------------------------
 
 
-def revoke(session: Session, actor: Actor, voucher_id: str, reason: str, fraud: bool = False) -> Voucher:
-    """Void a voucher. Unused money returns to the budget; with ``fraud`` a consumed or redeemed
-    voucher's money is clawed back from the provider."""
-    actor.require_admin()
-    v = _locked(session, voucher_id)
-    if v.status == VoucherStatus.revoked:
-        return v
-    if v.status == VoucherStatus.expired:
-        raise InvalidState(f"Voucher {v.code} has expired; nothing to revoke.")
-    if v.status in (VoucherStatus.consumed, VoucherStatus.redeemed) and not fraud:
-        raise InvalidState(f"Voucher {v.code} is {v.status}; only a fraud finding can void it now (fraud=true).")
-    before = snapshot(v)
-    p = v.programme_id
-    if v.status == VoucherStatus.reserved:
-        ledger.post(
-            session,
-            "revoke",
-            p,
-            [
-                (ledger.booking(v.booking_id), ledger.budget(p), v.reserved_fen),
-                (ledger.voucher(v.id), ledger.budget(p), v.face_value_fen - v.reserved_fen),
-            ],
-            voucher_id=v.id,
-            booking_id=v.booking_id,
-            memo=reason,
-        )
-    elif v.status in SPENDABLE:
-        ledger.post(
-            session,
-            "revoke",
-            p,
-            [(ledger.voucher(v.id), ledger.budget(p), v.face_value_fen)],
-            voucher_id=v.id,
-            memo=reason,
-        )
-    else:
-        from .redemption import claw_back  # a consumed/redeemed voucher: take the money back
-
-        claw_back(session, v, reason)
-    v.status, v.revoked_reason = VoucherStatus.revoked, reason
-    session.add(v)
-    record(session, actor, "voucher.revoke", "voucher", v.id, before=before, after=snapshot(v))
-    return v
 
 
 def expire_due(

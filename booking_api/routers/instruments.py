@@ -15,9 +15,8 @@ from instruments.availability import zone
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
-from instruments.policy import BookingPolicy
+from instruments.policy import BookingPolicy, policy_of
 from instruments.units import Lab, OwnerUnit
-from scheduler.booking_actions import policy_of
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 

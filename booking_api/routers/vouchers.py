@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
-from scheduler import ledger
+from scheduler import ledger, revocation
 from scheduler import vouchers as svc
 from scheduler.voucher_rules import ProgrammeRules
 from scheduler.voucher_stats import programme_stats, stats_csv
@@ -232,7 +232,7 @@ def revoke(
         actor,
         idempotency_key,
         f"POST /vouchers/{voucher_id}/revoke",
-        lambda: _out(session, svc.revoke(session, actor, voucher_id, body.reason, body.fraud)),
+        lambda: _out(session, revocation.revoke(session, actor, voucher_id, body.reason, body.fraud)),
         status=200,
         request=body,
     )

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from instruments.errors import Conflict
-from scheduler.booking_actions import flush_or_conflict
-from scheduler.bookings import Booking, BookingStatus
+from scheduler.bookings import Booking, BookingStatus, flush_or_conflict
 from tests.booking_api.conftest import auth
 
 API = "/api/v1"

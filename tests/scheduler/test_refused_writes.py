@@ -7,8 +7,7 @@ import pytest
 from sqlmodel import select
 
 from instruments.errors import Conflict
-from scheduler.booking_actions import flush_or_conflict
-from scheduler.bookings import Booking, BookingStatus
+from scheduler.bookings import Booking, BookingStatus, flush_or_conflict
 
 
 def raw(w, s, e) -> Booking:

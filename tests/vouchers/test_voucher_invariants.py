@@ -16,7 +16,7 @@ from booking_api.tables import metadata
 from fixtures.voucher_presets import PRESETS
 from instruments.errors import DomainError
 from scheduler import booking_actions as actions
-from scheduler import ledger, redemption
+from scheduler import ledger, redemption, revocation
 from scheduler import vouchers as v
 from tests.world import TZ
 
@@ -121,7 +121,7 @@ def test_random_voucher_operations_keep_the_books(db, world, steps):
                                 s, w.admin, items[a % len(items)].id, approve=b, reason="" if b else "no proof"
                             )
                     elif op == "revoke" and vouchers:
-                        v.revoke(s, w.admin, vouchers[a % len(vouchers)].id, "test", fraud=b)
+                        revocation.revoke(s, w.admin, vouchers[a % len(vouchers)].id, "test", fraud=b)
                     elif op == "pay":
                         batch = redemption.create_batch(s, w.admin, prog.id)
                         redemption.mark_paid(s, w.admin, batch.id)
