@@ -39,7 +39,6 @@ fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz --max-examples $(FUZZ_EXAMPLES) --phases $(FUZZ_PHASES)
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install -q ruff
 	$(BIN)/ruff check instruments scheduler booking_api fixtures solver tests bench
 
 clean:

@@ -68,8 +68,8 @@ def build(url: str, n_subs: int) -> dict:
     from fixtures import factories
     from instruments.actor import Role
     from instruments.db import get_engine
-    from scheduler.bookings import Booking, BookingStatus
-    from scheduler.calendar_feeds import ScopeKind, create_subscription
+    from scheduler.booking.bookings import Booking, BookingStatus
+    from scheduler.calendars.calendar_feeds import ScopeKind, create_subscription
 
     upgrade(url)
     engine = get_engine(url)
@@ -152,7 +152,7 @@ def build(url: str, n_subs: int) -> dict:
 def time_render(world: dict, repeats: int) -> list[dict]:
     from sqlmodel import Session, select
 
-    from scheduler.calendar_feeds import CalendarSubscription, FeedParams, clear_caches, get_feed, render_feed
+    from scheduler.calendars.calendar_feeds import CalendarSubscription, FeedParams, clear_caches, get_feed, render_feed
 
     out = []
     with Session(world["engine"], expire_on_commit=False) as s:
@@ -244,7 +244,7 @@ def writer(world: dict, stop_at: float, every: float) -> int:
     from sqlalchemy import update
     from sqlmodel import Session, select
 
-    from scheduler.bookings import Booking
+    from scheduler.booking.bookings import Booking
 
     moves = 0
     rnd = random.Random(3)

@@ -40,8 +40,8 @@ def _load(url: str, n_inst: int, n_records: int, seed: int) -> dict:
     from instruments.db import get_engine
     from instruments.inventory import Instrument
     from instruments.units import OwnerUnit
-    from scheduler import credit_code
-    from scheduler.enterprises import Enterprise
+    from scheduler.booking import credit_code
+    from scheduler.booking.enterprises import Enterprise
 
     rng = random.Random(seed)
     engine = get_engine(url)
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         from fixtures.reward_rules import PRESETS, load_presets
         from instruments.actor import SYSTEM
         from instruments.db import get_engine
-        from scheduler import indicators as ind
-        from scheduler import reports, rewards
+        from scheduler.sharing import indicators as ind
+        from scheduler.sharing import reports, rewards
 
         upgrade(url)
         loaded = _load(url, a.instruments, a.records, a.seed)

@@ -134,7 +134,7 @@ def round_(
 
     from instruments.actor import SYSTEM
     from instruments.run_lock import Busy
-    from scheduler.rounds import run_round
+    from scheduler.allocation.rounds import run_round
 
     engine = get_engine(database_url or get_settings().database_url)
     t0 = time.monotonic()
@@ -197,8 +197,8 @@ def voucher_stats(
 
     from sqlmodel import Session, col, select
 
-    from scheduler.voucher_stats import programme_stats, stats_csv
-    from scheduler.vouchers import VoucherProgramme
+    from scheduler.money.voucher_stats import programme_stats, stats_csv
+    from scheduler.money.vouchers import VoucherProgramme
 
     engine = get_engine(database_url or get_settings().database_url)
     tz = ZoneInfo(get_settings().default_timezone)
@@ -229,7 +229,7 @@ def _day_option(value: str, name: str) -> date:
 def _example_booking(session, result) -> dict | None:
     """A slot the first enterprise can really book now (tried in a savepoint, then undone)."""
     from scheduler import booking_actions as actions
-    from scheduler.free_time import free_time
+    from scheduler.booking.free_time import free_time
 
     member = result.actors["member"]
     now = platform_now()

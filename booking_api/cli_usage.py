@@ -28,7 +28,7 @@ def usage_import(
     """Import a usage log: every row checked first; a file with any error imports nothing."""
     from instruments.actor import SYSTEM
     from instruments.errors import DomainError
-    from scheduler.usage import ImportRejected, check_csv_size, decode_csv, import_csv
+    from scheduler.sharing.usage import ImportRejected, check_csv_size, decode_csv, import_csv
 
     engine = get_engine(database_url or get_settings().database_url)
     try:
@@ -62,7 +62,7 @@ def rewards_cmd(
 
     from fixtures.reward_rules import PRESETS, load_presets
     from instruments.actor import SYSTEM
-    from scheduler import reports, rewards
+    from scheduler.sharing import reports, rewards
 
     engine = get_engine(database_url or get_settings().database_url)
     steps = ["instrument indicators", "unit indicators", "scoring and allocating", "freezing the report"]

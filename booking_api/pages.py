@@ -15,7 +15,7 @@ from instruments.catalogue import get_instrument
 from instruments.errors import NotFound
 from instruments.inventory import Instrument
 from instruments.units import Lab, OwnerUnit
-from scheduler.free_time import free_time
+from scheduler.booking.free_time import free_time
 
 from .deps import SessionDep
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from scheduler.bookings import Booking
+from scheduler.booking.bookings import Booking
 
 
 class BookingOut(BaseModel):

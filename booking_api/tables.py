@@ -5,20 +5,6 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
-from scheduler import (  # noqa: F401
-    booking_requests,
-    bookings,
-    calendar_feeds,
-    credit,
-    enterprises,
-    ledger,
-    notifications,
-    redemption,
-    rewards,
-    rounds,
-    usage,
-    vouchers,
-)
 
 from . import accounts, idempotency  # noqa: F401
 

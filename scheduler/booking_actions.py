@@ -20,13 +20,12 @@ from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, 
 from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import policy_of
 from instruments.tariffs import booking_price_fen
-
-from . import credit, vouchers
-from .booking_requests import RequestStatus, request_to_fulfil
-from .bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
-from .enterprises import Enterprise
-from .resource_locks import lock_for_booking
-from .rules import Attempt, evaluate
+from scheduler.booking.booking_requests import RequestStatus, request_to_fulfil
+from scheduler.booking.bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
+from scheduler.booking.enterprises import Enterprise
+from scheduler.booking.resource_locks import lock_for_booking
+from scheduler.booking.rules import Attempt, evaluate
+from scheduler.money import credit, vouchers
 
 
 @dataclass
@@ -259,7 +258,7 @@ def check_out(session: Session, actor: Actor, booking_id: str, now: datetime | N
         session, actor, booking, "check_out", snapshot(booking), status=BookingStatus.completed, checked_out_at=now
     )
     vouchers.consume_for_booking(session, actor, done, now)
-    from .usage import record_from_booking  # metered use: a completed booking leaves a usage record
+    from scheduler.sharing.usage import record_from_booking  # metered use: a completed booking leaves a usage record
 
     record_from_booking(session, actor, done, now)
     return done

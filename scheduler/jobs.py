@@ -26,8 +26,7 @@ from instruments.actor import SYSTEM
 from instruments.db import get_engine
 from instruments.run_lock import Busy
 from instruments.settings import get_settings
-
-from .rounds import run_round
+from scheduler.allocation.rounds import run_round
 
 log = logging.getLogger("labshare.jobs")
 LEADER_KEY = 0x1AB5_4A2E  # advisory lock id of the job leader
@@ -59,8 +58,7 @@ def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> 
     from sqlmodel import select
 
     from instruments.db import session_scope, utcnow
-
-    from .vouchers import VoucherProgramme, expire_due
+    from scheduler.money.vouchers import VoucherProgramme, expire_due
 
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(get_settings().default_timezone)).date()
@@ -94,8 +92,8 @@ def _window_notice(session: Session, programme_id: str, today: date) -> int:
     """Announce the programme's redemption window if one is open ``today`` (once per window)."""
     from sqlmodel import select
 
-    from .notifications import Notification, notify
-    from .vouchers import get_programme
+    from scheduler.money.vouchers import get_programme
+    from scheduler.shared.notifications import Notification, notify
 
     prog = get_programme(session, programme_id)
     window = prog.parsed.redemption.window_at(today)
@@ -132,7 +130,7 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
         replace_existing=True,
     )
     scheduler.add_job(  # year-end open-sharing evaluation of the previous year (idempotent: same data, same report)
-        "scheduler.rewards:run_scheduled_rewards",
+        "scheduler.sharing.rewards:run_scheduled_rewards",
         CronTrigger(month=1, day=5, hour=2, minute=0, timezone=tz),
         args=[database_url],
         id="year_end_rewards",

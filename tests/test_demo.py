@@ -17,11 +17,11 @@ from booking_api.cli import app as cli
 from fixtures.demo import TZ, build_demo
 from instruments.inventory import Instrument
 from instruments.units import OwnerUnit
-from scheduler import credit_code
-from scheduler.booking_requests import BookingRequest, RequestStatus
-from scheduler.bookings import Booking, BookingStatus
-from scheduler.enterprises import Enterprise
-from scheduler.redemption import ClaimItem, ItemStatus, PaymentBatch
+from scheduler.booking import credit_code
+from scheduler.booking.booking_requests import BookingRequest, RequestStatus
+from scheduler.booking.bookings import Booking, BookingStatus
+from scheduler.booking.enterprises import Enterprise
+from scheduler.money.redemption import ClaimItem, ItemStatus, PaymentBatch
 
 TODAY = datetime(2026, 11, 23, tzinfo=TZ).date()
 

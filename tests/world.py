@@ -12,7 +12,7 @@ from fixtures import factories
 from instruments.actor import Actor, Role
 from instruments.inventory import Instrument
 from instruments.workdays import DayKind, WorkCalendar
-from scheduler.enterprises import Enterprise
+from scheduler.booking.enterprises import Enterprise
 
 TZ = ZoneInfo("Asia/Shanghai")
 

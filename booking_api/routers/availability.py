@@ -20,7 +20,7 @@ from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
 from instruments.workdays import CalendarOverride, WorkCalendar
-from scheduler.free_time import free_time
+from scheduler.booking.free_time import free_time
 
 from ..deps import ActorDep, AdminDep, MaybeActorDep, SessionDep, commit
 from ..schemas import BusyOut, Interval

@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from instruments.inventory import Instrument, ServiceMode
 from scheduler import booking_actions as actions
-from scheduler.bookings import Booking, BookingStatus, get_visible, visible_query
+from scheduler.booking.bookings import Booking, BookingStatus, get_visible, visible_query
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once

@@ -23,10 +23,10 @@ from starlette.concurrency import run_in_threadpool
 
 from instruments.db import utcnow
 from instruments.errors import NotFound
-from scheduler import calendar_feeds as feeds
-from scheduler import ics_import
-from scheduler.bookings import get_visible
-from scheduler.calendar_feeds import CalendarSubscription, FeedParams, ScopeKind
+from scheduler.booking.bookings import get_visible
+from scheduler.calendars import calendar_feeds as feeds
+from scheduler.calendars import ics_import
+from scheduler.calendars.calendar_feeds import CalendarSubscription, FeedParams, ScopeKind
 
 from ..accounts import User
 from ..bodies import read_capped

@@ -7,7 +7,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from scheduler import credit as svc
+from scheduler.money import credit as svc
 
 from ..deps import ActorDep, AdminDep, SessionDep, commit
 

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from instruments.actor import Role
 from instruments.errors import Forbidden
-from scheduler.enterprises import Enterprise, EnterpriseKind, create_enterprise, get_enterprise
+from scheduler.booking.enterprises import Enterprise, EnterpriseKind, create_enterprise, get_enterprise
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from scheduler import redemption as svc
+from scheduler.money import redemption as svc
 
 from ..deps import ActorDep, AdminDep, SessionDep
 from ..idempotency import IdempotencyKey, once

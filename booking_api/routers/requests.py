@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from instruments.inventory import ServiceMode
-from scheduler.booking_requests import (
+from scheduler.allocation.suggestions import suggest
+from scheduler.booking.booking_requests import (
     BookingRequest,
     RequestStatus,
     get_request,
@@ -16,7 +17,6 @@ from scheduler.booking_requests import (
     submit_request,
     withdraw_request,
 )
-from scheduler.suggestions import suggest
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once

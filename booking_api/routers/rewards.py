@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from instruments.errors import NotFound
-from scheduler import reports
-from scheduler import rewards as svc
-from scheduler.rewards import RewardReport, RewardRuleSet, RuleDocument
+from scheduler.sharing import reports
+from scheduler.sharing import rewards as svc
+from scheduler.sharing.rewards import RewardReport, RewardRuleSet, RuleDocument
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 

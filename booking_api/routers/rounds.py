@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from instruments.actor import Role
 from instruments.db import utcnow
 from instruments.errors import Forbidden, NotFound
-from scheduler.notifications import Notification
-from scheduler.rounds import AllocationRound, latest_rounds, run_round
+from scheduler.allocation.rounds import AllocationRound, latest_rounds, run_round
+from scheduler.shared.notifications import Notification
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from instruments.errors import Forbidden, InvalidInput
 from instruments.inventory import ServiceMode
 from instruments.settings import get_settings
-from scheduler import indicators as ind
-from scheduler import usage as usage_svc
-from scheduler.usage import UsageRecord, UsageSource
+from scheduler.sharing import indicators as ind
+from scheduler.sharing import usage as usage_svc
+from scheduler.sharing.usage import UsageRecord, UsageSource
 
 from ..bodies import read_capped
 from ..deps import ActorDep, PageDep, SessionDep, commit

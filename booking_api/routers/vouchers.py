@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
-from scheduler import ledger, revocation
-from scheduler import vouchers as svc
-from scheduler.voucher_rules import ProgrammeRules
-from scheduler.voucher_stats import programme_stats, stats_csv
+from scheduler.money import ledger, revocation
+from scheduler.money import vouchers as svc
+from scheduler.money.voucher_rules import ProgrammeRules
+from scheduler.money.voucher_stats import programme_stats, stats_csv
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once

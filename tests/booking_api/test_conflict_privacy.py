@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from instruments.errors import Conflict
-from scheduler.bookings import Booking, BookingStatus, flush_or_conflict
+from scheduler.booking.bookings import Booking, BookingStatus, flush_or_conflict
 from tests.booking_api.conftest import auth
 
 API = "/api/v1"

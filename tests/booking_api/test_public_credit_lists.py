@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fixtures import factories
 from scheduler import booking_actions as actions
-from scheduler import credit
+from scheduler.money import credit
 
 API = "/api/v1"
 PRIVATE = ("credit_code", "controller_group", "contact_email", "innovation_points", "id", "region")

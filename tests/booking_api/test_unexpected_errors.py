@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from booking_api.app import create_app
 from booking_api.deps import SessionDep
-from scheduler.bookings import Booking
+from scheduler.booking.bookings import Booking
 
 
 @pytest.fixture

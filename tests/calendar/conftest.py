@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from booking_api.app import create_app
-from scheduler.calendar_feeds import clear_caches
+from scheduler.calendars.calendar_feeds import clear_caches
 
 
 @pytest.fixture

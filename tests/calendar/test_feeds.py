@@ -95,7 +95,7 @@ def test_subscriptions_only_for_scopes_one_may_see(client, world):
 
 
 def test_uid_is_stable_and_sequence_and_last_modified_change_on_move_and_cancel(client, db, world):
-    from scheduler.bookings import Booking
+    from scheduler.booking.bookings import Booking
 
     b = book(client, world, "member_a", (9, 11))
     with db.session() as s:  # booked an hour ago (LAST-MODIFIED has whole seconds)
@@ -131,7 +131,7 @@ def test_uid_is_stable_and_sequence_and_last_modified_change_on_move_and_cancel(
 
 def test_cancelled_bookings_stay_for_thirty_days_then_leave_the_feed(db, session, world):
     from scheduler import booking_actions as actions
-    from scheduler.calendar_feeds import CalendarSubscription, FeedParams, create_subscription, render_feed
+    from scheduler.calendars.calendar_feeds import CalendarSubscription, FeedParams, create_subscription, render_feed
 
     b = actions.book(
         session,
@@ -177,7 +177,7 @@ def test_revoked_rotated_and_unknown_tokens_all_answer_404(client, world):
 
 
 def test_polling_clients_get_304_by_etag_and_by_last_modified(client, db, world):
-    from scheduler.bookings import Booking
+    from scheduler.booking.bookings import Booking
 
     b = book(client, world, "member_a", (9, 11))
     with db.session() as s:  # booked a while ago: Last-Modified is only sent once a second old

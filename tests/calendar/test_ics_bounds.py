@@ -11,7 +11,7 @@ import pytest
 from dateutil.rrule import rrulestr
 
 from instruments.settings import get_settings
-from scheduler.ics_import import import_blackouts
+from scheduler.calendars.ics_import import import_blackouts
 from tests.calendar.test_ics_import import ics, post
 from tests.world import TZ
 

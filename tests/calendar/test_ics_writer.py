@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from scheduler.calendar_feeds import (
+from scheduler.calendars.calendar_feeds import (
     Names,
     _busy_event,
     _calendar_head,

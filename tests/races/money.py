@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fixtures.voucher_presets import PRESETS
 from scheduler import booking_actions as actions
-from scheduler import vouchers as v
+from scheduler.money import vouchers as v
 
 BUDGET = 10_000_000
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from fixtures import factories
-from scheduler.bookings import LIVE, Booking
+from scheduler.booking.bookings import LIVE, Booking
 from tests.booking_api.conftest import auth
 
 from .burst import http_burst, statuses

@@ -10,10 +10,10 @@ from sqlmodel import func, select
 from booking_api import idempotency
 from booking_api.idempotency import IdempotencyRecord
 from instruments.db import utcnow
-from scheduler import ledger
-from scheduler.bookings import Booking
-from scheduler.redemption import ClaimItem, RedemptionClaim
-from scheduler.vouchers import Voucher, VoucherProgramme
+from scheduler.booking.bookings import Booking
+from scheduler.money import ledger
+from scheduler.money.redemption import ClaimItem, RedemptionClaim
+from scheduler.money.vouchers import Voucher, VoucherProgramme
 from tests.booking_api.conftest import auth
 
 from . import money
@@ -55,7 +55,7 @@ def test_parallel_duplicates_of_one_booking_replay_the_first_answer(db, world, s
 def test_parallel_duplicates_of_one_voucher_application_reserve_once(db, world, session, app):
     w = world
     prog = money.programme(session, w)
-    from scheduler import vouchers as v
+    from scheduler.money import vouchers as v
 
     voucher = v.issue_voucher(session, w.admin, prog.id, w.ent_a.id, "testing", 100_000)
     b = money.booking(session, w)

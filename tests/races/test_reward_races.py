@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from fixtures.reward_rules import PRESETS
-from scheduler import rewards as rw
+from scheduler.sharing import rewards as rw
 from tests.booking_api.conftest import auth
 from tests.usage.helpers import build
 

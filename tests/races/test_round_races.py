@@ -11,11 +11,11 @@ from sqlmodel import col, func, select
 import solver
 from instruments import run_lock
 from instruments.actor import SYSTEM
-from scheduler.booking_requests import BookingRequest, RequestStatus, submit_request
-from scheduler.bookings import Booking
+from scheduler.allocation.rounds import ROUND_LOCK, AllocationRound, run_round
+from scheduler.booking.booking_requests import BookingRequest, RequestStatus, submit_request
+from scheduler.booking.bookings import Booking
 from scheduler.jobs import run_scheduled_round
-from scheduler.notifications import Notification
-from scheduler.rounds import ROUND_LOCK, AllocationRound, run_round
+from scheduler.shared.notifications import Notification
 from tests.booking_api.conftest import auth
 
 from .burst import CLIENTS, http_burst, statuses

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from scheduler import ledger
-from scheduler import vouchers as v
+from scheduler.money import ledger
+from scheduler.money import vouchers as v
 from tests.booking_api.conftest import auth
 
 from . import money
@@ -56,7 +56,7 @@ def test_one_voucher_applied_at_once_to_many_bookings_pays_one(db, world, sessio
 
 def test_parallel_filings_of_one_order_file_it_once(db, world, session, app):
     """Different keys (or none): each filing is its own claim, but the order is filed once."""
-    from scheduler.redemption import ClaimItem
+    from scheduler.money.redemption import ClaimItem
 
     w = world
     prog = money.programme(session, w)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.credit_code import ALPHABET, make, problem
+from scheduler.booking.credit_code import ALPHABET, make, problem
 
 REAL = ["91350100M000100Y43", "91440300708461136T", "91110000802100433B"]
 

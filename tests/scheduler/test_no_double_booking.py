@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from instruments.errors import DomainError
 from scheduler import booking_actions as actions
-from scheduler.bookings import LIVE, Booking, BookingStatus
+from scheduler.booking.bookings import LIVE, Booking, BookingStatus
 
 
 def live_overlaps(session: Session) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from instruments.errors import Conflict
-from scheduler.bookings import Booking, BookingStatus, flush_or_conflict
+from scheduler.booking.bookings import Booking, BookingStatus, flush_or_conflict
 
 
 def raw(w, s, e) -> Booking:

@@ -8,9 +8,9 @@ from datetime import timedelta
 import solver
 from instruments.actor import SYSTEM
 from scheduler import booking_actions as actions
-from scheduler.booking_requests import BookingRequest, submit_request
-from scheduler.round_problem import RoundInput
-from scheduler.rounds import _place
+from scheduler.allocation.round_problem import RoundInput
+from scheduler.allocation.rounds import _place
+from scheduler.booking.booking_requests import BookingRequest, submit_request
 
 
 def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(session, world):

@@ -9,12 +9,12 @@ from sqlmodel import col, select
 
 from instruments.actor import SYSTEM
 from scheduler import booking_actions as actions
-from scheduler import rounds as rounds_mod
-from scheduler.booking_requests import BookingRequest, RequestStatus, submit_request
-from scheduler.bookings import Booking, BookingStatus
+from scheduler.allocation import rounds as rounds_mod
+from scheduler.allocation.rounds import AllocationRound, run_round
+from scheduler.booking.booking_requests import BookingRequest, RequestStatus, submit_request
+from scheduler.booking.bookings import Booking, BookingStatus
 from scheduler.jobs import make_scheduler, run_scheduled_round, try_lead
-from scheduler.notifications import Notification
-from scheduler.rounds import AllocationRound, run_round
+from scheduler.shared.notifications import Notification
 
 FAST = {"time_limit": 5, "workers": 1, "deterministic_time": 2.0}
 
@@ -180,8 +180,8 @@ def test_round_respects_a_lab_filled_by_existing_bookings(db, session, world):
 
 def test_a_valid_voucher_raises_the_weight_of_its_holders_requests(db, session, world):
     from fixtures.voucher_presets import PRESETS
-    from scheduler import vouchers as v
-    from scheduler.round_problem import build_round_input
+    from scheduler.allocation.round_problem import build_round_input
+    from scheduler.money import vouchers as v
 
     w = world
     now = w.at(8) - timedelta(days=2)

@@ -10,7 +10,7 @@ from fixtures import factories
 from instruments.errors import Conflict, PolicyViolation
 from instruments.inventory import InstrumentStatus
 from scheduler import booking_actions as actions
-from scheduler.bookings import BookingStatus
+from scheduler.booking.bookings import BookingStatus
 
 
 def attempt(session, w, actor, start, end, mode="operator_run", inst=None, now=None):

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from scheduler.bookings import Booking, BookingStatus
-from scheduler.usage import UsageRecord, UsageSource, record_usage
+from scheduler.booking.bookings import Booking, BookingStatus
+from scheduler.sharing.usage import UsageRecord, UsageSource, record_usage
 from tests.world import TZ
 
 

@@ -124,7 +124,7 @@ def test_year_end_job_is_registered_and_idempotent(db, session, world):
 
     from fixtures.reward_rules import load_presets
     from scheduler.jobs import make_scheduler
-    from scheduler.rewards import RewardReport, run_scheduled_rewards
+    from scheduler.sharing.rewards import RewardReport, run_scheduled_rewards
 
     job = make_scheduler(db.url).get_job("year_end_rewards")
     assert job is not None and "month='1'" in str(job.trigger) and "day='5'" in str(job.trigger)

@@ -9,8 +9,8 @@ import io
 from openpyxl import Workbook, load_workbook
 
 from fixtures.reward_rules import PRESETS
-from scheduler.spreadsheet_cells import safe_cell, safe_row
-from scheduler.voucher_stats import stats_csv
+from scheduler.money.voucher_stats import stats_csv
+from scheduler.shared.spreadsheet_cells import safe_cell, safe_row
 from tests.booking_api.conftest import auth
 from tests.usage.helpers import build
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from booking_api.cli import app as cli_app
 from instruments.errors import Forbidden
-from scheduler.usage import ImportRejected, UsageRecord, import_csv
+from scheduler.sharing.usage import ImportRejected, UsageRecord, import_csv
 
 GOOD = """started_at,ended_at,setup_minutes,measure_minutes,post_minutes,idle_minutes,samples,user_type,user_name,fee_yuan,rating
 2026-03-02T09:00,2026-03-02T12:00,15,120,30,15,4,external,Li,800.00,5

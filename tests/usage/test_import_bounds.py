@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from booking_api.cli import app as cli_app
 from instruments.errors import LimitExceeded
 from instruments.settings import get_settings
-from scheduler.usage import ImportRejected, import_csv
+from scheduler.sharing.usage import ImportRejected, import_csv
 from tests.booking_api.conftest import auth
 
 from .test_import import GOOD

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from instruments.errors import Forbidden, InvalidInput
 from scheduler import booking_actions as actions
-from scheduler import indicators as ind
-from scheduler.usage import UsageRecord, UsageSource, record_usage
+from scheduler.sharing import indicators as ind
+from scheduler.sharing.usage import UsageRecord, UsageSource, record_usage
 
 from .helpers import build, t
 
@@ -108,7 +108,7 @@ def test_record_usage_checks_scope_and_parts(session, world):
 
 def test_check_out_records_the_voucher_paid_part(session, world):
     from fixtures.voucher_presets import PRESETS
-    from scheduler import vouchers as v
+    from scheduler.money import vouchers as v
 
     w = world
     prog = v.create_programme(

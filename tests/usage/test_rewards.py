@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from fixtures.reward_rules import PRESETS, load_presets
-from scheduler import indicators as ind
-from scheduler import rewards as rw
-from scheduler.rewards import Claim, RewardReport, RuleDocument, allocate
+from scheduler.sharing import indicators as ind
+from scheduler.sharing import rewards as rw
+from scheduler.sharing.rewards import Claim, RewardReport, RuleDocument, allocate
 
 from .helpers import build, t, use
 

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from instruments.errors import InvalidInput
-from scheduler import vouchers as v
 from scheduler.jobs import run_voucher_housekeeping
-from scheduler.notifications import Notification
-from scheduler.voucher_rules import ProgrammeRules
+from scheduler.money import vouchers as v
+from scheduler.money.voucher_rules import ProgrammeRules
+from scheduler.shared.notifications import Notification
 from tests.booking_api.conftest import auth
 from tests.world import TZ
 

@@ -7,8 +7,8 @@ import pytest
 
 from fixtures import factories
 from instruments.errors import PolicyViolation
-from scheduler import vouchers as v
-from scheduler.voucher_rules import ProgrammeRules
+from scheduler.money import vouchers as v
+from scheduler.money.voucher_rules import ProgrammeRules
 from tests.booking_api.conftest import auth
 
 API = "/api/v1"

@@ -16,8 +16,8 @@ from booking_api.tables import metadata
 from fixtures.voucher_presets import PRESETS
 from instruments.errors import DomainError
 from scheduler import booking_actions as actions
-from scheduler import ledger, redemption, revocation
-from scheduler import vouchers as v
+from scheduler.money import ledger, redemption, revocation
+from scheduler.money import vouchers as v
 from tests.world import TZ
 
 CAP = 250_000

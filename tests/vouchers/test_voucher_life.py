@@ -10,9 +10,9 @@ from sqlmodel import Session
 from fixtures.voucher_presets import PRESETS
 from instruments.errors import Conflict, InvalidInput, InvalidState, PolicyViolation
 from scheduler import booking_actions as actions
-from scheduler import credit, ledger, redemption
-from scheduler import vouchers as v
-from scheduler.voucher_stats import programme_stats
+from scheduler.money import credit, ledger, redemption
+from scheduler.money import vouchers as v
+from scheduler.money.voucher_stats import programme_stats
 from tests.world import TZ
 
 BUDGET = 10_000_000  # 100,000 RMB

@@ -31,14 +31,13 @@ from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import policy_of
 from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
-
-from .booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
-from .bookings import Booking, BookingStatus, collision_text, flush_or_conflict
-from .enterprises import Enterprise
-from .notifications import notify
-from .resource_locks import lock_for_booking
-from .round_problem import RoundInput, build_round_input
-from .rules import Attempt, evaluate
+from scheduler.allocation.round_problem import RoundInput, build_round_input
+from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
+from scheduler.booking.bookings import Booking, BookingStatus, collision_text, flush_or_conflict
+from scheduler.booking.enterprises import Enterprise
+from scheduler.booking.resource_locks import lock_for_booking
+from scheduler.booking.rules import Attempt, evaluate
+from scheduler.shared.notifications import notify
 
 Progress = Callable[[str, dict[str, Any]], None]
 ROUND_LOCK = "allocation_round"

@@ -9,11 +9,10 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from instruments.units import OwnerUnit
-
-from .bookings import Booking
-from .redemption import ClaimItem, ItemStatus, PaymentBatch
-from .spreadsheet_cells import csv_text
-from .vouchers import Voucher, VoucherStatus, get_programme
+from scheduler.booking.bookings import Booking
+from scheduler.money.redemption import ClaimItem, ItemStatus, PaymentBatch
+from scheduler.money.vouchers import Voucher, VoucherStatus, get_programme
+from scheduler.shared.spreadsheet_cells import csv_text
 
 USED = (VoucherStatus.consumed, VoucherStatus.redeemed)
 

@@ -19,8 +19,7 @@ from instruments.errors import InvalidInput
 from instruments.intervals import clip, subtract
 from instruments.inventory import Instrument
 from instruments.policy import policy_of
-
-from .bookings import Booking, can_see, live_bookings
+from scheduler.booking.bookings import Booking, can_see, live_bookings
 
 
 @dataclass

@@ -26,11 +26,11 @@ from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, 
 from instruments.ids import new_id
 from instruments.inventory import Instrument
 from instruments.units import OwnerUnit
-
-from . import credit_code, ledger
-from .bookings import Booking, BookingStatus, get_visible
-from .enterprises import Enterprise
-from .voucher_rules import ProgrammeRules, expiry_for
+from scheduler.booking import credit_code
+from scheduler.booking.bookings import Booking, BookingStatus, get_visible
+from scheduler.booking.enterprises import Enterprise
+from scheduler.money import ledger
+from scheduler.money.voucher_rules import ProgrammeRules, expiry_for
 
 
 class VoucherStatus(StrEnum):

@@ -19,9 +19,8 @@ from instruments.db import utc_field, utcnow
 from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
 from instruments.settings import get_settings
-
-from .bookings import Booking, BookingStatus, get_visible
-from .enterprises import Enterprise
+from scheduler.booking.bookings import Booking, BookingStatus, get_visible
+from scheduler.booking.enterprises import Enterprise
 
 FOREVER = timedelta(days=365 * 100)
 
@@ -132,7 +131,7 @@ def confirm_fraud(
     session: Session, actor: Actor, enterprise_id: str, voucher_ids: list[str], note: str, now: datetime | None = None
 ) -> CreditEvent:
     """Confirmed fraud: blacklist the enterprise, void the vouchers involved, claw money back."""
-    from .revocation import revoke  # fraud voids the enterprise's vouchers
+    from scheduler.money.revocation import revoke  # fraud voids the enterprise's vouchers
 
     actor.require_admin()
     if session.get(Enterprise, enterprise_id) is None:

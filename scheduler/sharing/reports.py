@@ -11,8 +11,8 @@ import io
 from html import escape
 from typing import Any
 
-from .rewards import RewardReport
-from .spreadsheet_cells import csv_text, safe_row
+from scheduler.shared.spreadsheet_cells import csv_text, safe_row
+from scheduler.sharing.rewards import RewardReport
 
 
 def _yuan(fen: int | None) -> str:

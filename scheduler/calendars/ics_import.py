@@ -43,8 +43,7 @@ from instruments.errors import InvalidInput, PayloadTooLarge
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
 from instruments.time_budget import time_budget
-
-from .bookings import Booking, live_bookings
+from scheduler.booking.bookings import Booking, live_bookings
 
 MAX_BYTES = 2_000_000
 FINE_FREQS = ("SECONDLY", "MINUTELY")

@@ -18,9 +18,8 @@ from instruments.db import json_field, utc_field, utcnow
 from instruments.errors import Conflict, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
 from instruments.units import OwnerUnit
-
-from . import ledger
-from .vouchers import Voucher, VoucherStatus, get_programme, is_local
+from scheduler.money import ledger
+from scheduler.money.vouchers import Voucher, VoucherStatus, get_programme, is_local
 
 PROOFS = ("contract", "invoice", "payment_proof", "service_record")
 

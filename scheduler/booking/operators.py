@@ -11,8 +11,7 @@ from instruments.intervals import contains
 from instruments.inventory import Instrument
 from instruments.staff import Operator, OperatorInstrument
 from instruments.workdays import WorkCalendar
-
-from .bookings import LIVE, Booking
+from scheduler.booking.bookings import LIVE, Booking
 
 
 def working_rules(operator: Operator) -> list[OpeningRule]:

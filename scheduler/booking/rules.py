@@ -25,10 +25,9 @@ from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, Qualification
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
-
-from .bookings import LIVE, Booking, collision_text, live_bookings
-from .enterprises import Enterprise
-from .operators import free_operators
+from scheduler.booking.bookings import LIVE, Booking, collision_text, live_bookings
+from scheduler.booking.enterprises import Enterprise
+from scheduler.booking.operators import free_operators
 
 
 def _fmt(dt: datetime, tz: ZoneInfo) -> str:

@@ -12,8 +12,7 @@ from instruments.audit import record, snapshot
 from instruments.db import utc_field
 from instruments.errors import Conflict, InvalidInput, NotFound
 from instruments.ids import new_id
-
-from . import credit_code
+from scheduler.booking import credit_code
 
 
 class EnterpriseKind(StrEnum):

@@ -28,12 +28,11 @@ from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
-
-from .booking_requests import OPEN_STATUSES, BookingRequest, eligible_instruments
-from .bookings import LIVE, Booking
-from .enterprises import Enterprise
-from .operators import working_rules
-from .vouchers import SPENDABLE, Voucher
+from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, eligible_instruments
+from scheduler.booking.bookings import LIVE, Booking
+from scheduler.booking.enterprises import Enterprise
+from scheduler.booking.operators import working_rules
+from scheduler.money.vouchers import SPENDABLE, Voucher
 
 SLOT = 30
 MAX_HORIZON = timedelta(days=92)

@@ -40,10 +40,9 @@ from instruments.errors import Forbidden, InvalidInput, LimitExceeded, NotFound,
 from instruments.ids import new_id
 from instruments.inventory import Instrument, ServiceMode
 from instruments.settings import get_settings
-
-from . import credit_code
-from .bookings import Booking
-from .enterprises import Enterprise
+from scheduler.booking import credit_code
+from scheduler.booking.bookings import Booking
+from scheduler.booking.enterprises import Enterprise
 
 
 class UsageSource(StrEnum):
@@ -164,7 +163,7 @@ def record_from_booking(session: Session, actor: Actor, booking: Booking, now: d
     end = booking.checked_out_at or now or utcnow()
     if end < start:
         end = start
-    from .vouchers import VoucherStatus, voucher_of  # the voucher part: what the consumed voucher paid
+    from scheduler.money.vouchers import VoucherStatus, voucher_of  # the voucher part: what the consumed voucher paid
 
     voucher = voucher_of(session, booking.id, lock=False)
     voucher_fen = voucher.consumed_fen if voucher is not None and voucher.status == VoucherStatus.consumed else 0

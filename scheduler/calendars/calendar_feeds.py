@@ -5,7 +5,7 @@ operator or an enterprise). Its secret token is random (``secrets.token_urlsafe`
 stored as a SHA-256 hash; it can be rotated (the old URL stops working) or revoked.
 
 What a feed shows depends on who owns the token, never on who fetches it: a booking the owner may
-read in full (``scheduler.bookings.can_see``) appears with instrument, enterprise, operator and
+read in full (``scheduler.booking.bookings.can_see``) appears with instrument, enterprise, operator and
 notes; any other booking in the scope appears only as anonymous busy time (``SUMMARY:Busy`` over
 the blocked range, with an opaque UID that does not reveal the booking id).
 
@@ -58,9 +58,8 @@ from instruments.ids import new_id
 from instruments.inventory import Instrument, SharingMode
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab, OwnerUnit
-
-from .bookings import LIVE, Booking, BookingStatus, can_see
-from .enterprises import Enterprise
+from scheduler.booking.bookings import LIVE, Booking, BookingStatus, can_see
+from scheduler.booking.enterprises import Enterprise
 
 FEED_TOKEN_PREFIX = "lcal_"
 UID_DOMAIN = "labshare"

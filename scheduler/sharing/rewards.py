@@ -44,8 +44,7 @@ from instruments.availability import zone
 from instruments.db import MAX_FEN, json_field, utc_field, utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
-
-from . import indicators as ind
+from scheduler.sharing import indicators as ind
 
 INDICATORS = (
     "sharing_rate",  # external / effective minutes

@@ -17,9 +17,8 @@ from instruments.actor import Actor
 from instruments.availability import zone
 from instruments.db import utcnow
 from instruments.errors import InvalidState
-
-from .booking_requests import OPEN_STATUSES, get_request
-from .round_problem import build_round_input
+from scheduler.allocation.round_problem import build_round_input
+from scheduler.booking.booking_requests import OPEN_STATUSES, get_request
 
 
 @dataclass

@@ -11,10 +11,9 @@ from sqlmodel import Session
 from instruments.actor import Actor
 from instruments.audit import record, snapshot
 from instruments.errors import InvalidState
-
-from . import ledger
-from .redemption import claw_back
-from .vouchers import SPENDABLE, Voucher, VoucherStatus, locked
+from scheduler.money import ledger
+from scheduler.money.redemption import claw_back
+from scheduler.money.vouchers import SPENDABLE, Voucher, VoucherStatus, locked
 
 
 def revoke(session: Session, actor: Actor, voucher_id: str, reason: str, fraud: bool = False) -> Voucher:

@@ -23,9 +23,8 @@ from sqlmodel import Session
 
 from instruments.inventory import Instrument
 from instruments.units import OwnerUnit
-
-from .bookings import Booking, BookingStatus
-from .usage import UsageRecord
+from scheduler.booking.bookings import Booking, BookingStatus
+from scheduler.sharing.usage import UsageRecord
 
 YEAR_SECONDS = 365 * 24 * 3600
 
