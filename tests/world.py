@@ -12,6 +12,7 @@ from fixtures import factories
 from instruments.actor import Actor, Role
 from instruments.inventory import Instrument
 from instruments.workdays import DayKind, WorkCalendar
+from scheduler.booking.bookings import Booking, BookingStatus
 from scheduler.booking.enterprises import Enterprise
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -97,4 +98,19 @@ def build_world(session: Session, today: date | None = None) -> World:
         operator,
         tokens,
         next_workday(today),
+    )
+
+
+def raw_booking(w: World, start: datetime, end: datetime, enterprise_id: str | None = None) -> Booking:
+    """A confirmed self-operated booking on the XRD, built without the booking rules (to test
+    what the database itself refuses)."""
+    return Booking(
+        instrument_id=w.xrd.id,
+        enterprise_id=enterprise_id,
+        service_mode="self_operated",
+        start=start,
+        end=end,
+        blocked_start=start,
+        blocked_end=end,
+        status=BookingStatus.confirmed,
     )

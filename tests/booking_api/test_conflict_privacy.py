@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from instruments.errors import Conflict
-from scheduler.booking.bookings import Booking, BookingStatus, flush_or_conflict
+from scheduler.booking.bookings import flush_or_conflict
 from tests.booking_api.conftest import auth
+from tests.world import raw_booking
 
 API = "/api/v1"
 
@@ -57,31 +58,19 @@ def test_own_and_staff_conflicts_name_the_booking(client, world):
     assert other_unit.status_code == 403 and mine["id"] not in other_unit.text
 
 
-def _raw(w, s, e, enterprise_id=None) -> Booking:
-    return Booking(
-        instrument_id=w.xrd.id,
-        enterprise_id=enterprise_id,
-        service_mode="self_operated",
-        start=s,
-        end=e,
-        blocked_start=s,
-        blocked_end=e,
-        status=BookingStatus.confirmed,
-    )
-
 
 def test_a_write_the_database_refuses_names_the_other_booking_only_to_who_may_see_it(db, world):
     w = world
     with db.session() as s:
-        first = _raw(w, w.at(9), w.at(11), w.ent_a.id)
+        first = raw_booking(w, w.at(9), w.at(11), w.ent_a.id)
         s.add(first)
         s.commit()
         with pytest.raises(Conflict) as err:
-            flush_or_conflict(s, _raw(w, w.at(10), w.at(12), w.ent_b.id), actor=w.member_b)
+            flush_or_conflict(s, raw_booking(w, w.at(10), w.at(12), w.ent_b.id), actor=w.member_b)
         assert first.id not in str(err.value.detail) and first.id not in repr(err.value.extra)
         assert err.value.extra["conflicts"] == [
             {"start": w.at(9).isoformat(), "end": w.at(11).isoformat(), "yours": False}
         ]
         with pytest.raises(Conflict) as err:
-            flush_or_conflict(s, _raw(w, w.at(10), w.at(12), w.ent_a.id), actor=w.member_a)
+            flush_or_conflict(s, raw_booking(w, w.at(10), w.at(12), w.ent_a.id), actor=w.member_a)
         assert err.value.extra["conflicts"][0]["booking"] == first.id and first.id in err.value.detail

@@ -7,33 +7,22 @@ import pytest
 from sqlmodel import select
 
 from instruments.errors import Conflict
-from scheduler.booking.bookings import Booking, BookingStatus, flush_or_conflict
-
-
-def raw(w, s, e) -> Booking:
-    return Booking(
-        instrument_id=w.xrd.id,
-        service_mode="self_operated",
-        start=s,
-        end=e,
-        blocked_start=s,
-        blocked_end=e,
-        status=BookingStatus.confirmed,
-    )
+from scheduler.booking.bookings import Booking, flush_or_conflict
+from tests.world import raw_booking
 
 
 def test_refused_insert_is_a_conflict_and_the_session_goes_on(db, world):
     w = world
     with db.session() as s:
-        first = raw(w, w.at(9), w.at(11))
+        first = raw_booking(w, w.at(9), w.at(11))
         s.add(first)
         s.commit()
-        late = raw(w, w.at(10), w.at(12))
+        late = raw_booking(w, w.at(10), w.at(12))
         with pytest.raises(Conflict) as err:
             flush_or_conflict(s, late, actor=w.admin)
         assert err.value.extra["conflicts"][0]["booking"] == first.id
         assert late not in s
-        s.add(raw(w, w.at(14), w.at(15)))
+        s.add(raw_booking(w, w.at(14), w.at(15)))
         s.commit()
         assert len(s.exec(select(Booking)).all()) == 2
 
@@ -41,7 +30,7 @@ def test_refused_insert_is_a_conflict_and_the_session_goes_on(db, world):
 def test_refused_move_is_a_conflict_and_the_booking_keeps_its_time(db, world):
     w = world
     with db.session() as s:
-        a, b = raw(w, w.at(9), w.at(10)), raw(w, w.at(10), w.at(11))
+        a, b = raw_booking(w, w.at(9), w.at(10)), raw_booking(w, w.at(10), w.at(11))
         s.add_all([a, b])
         s.commit()
         with pytest.raises(Conflict):
