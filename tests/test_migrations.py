@@ -14,6 +14,25 @@ def test_migrated_schema_matches_models(db):
     assert diffs == []
 
 
+def test_tables_module_alone_knows_every_table(db):
+    """``booking_api.tables`` is what migrations and tests rely on to know every table: imported
+    alone, in a fresh interpreter, it must name every table the migrations create."""
+    import json
+    import subprocess
+    import sys
+
+    from sqlalchemy import inspect
+
+    alone = subprocess.run(
+        [sys.executable, "-c", "import json; from booking_api.tables import metadata; print(json.dumps(sorted(metadata.tables)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    migrated = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+    assert migrated <= set(json.loads(alone.stdout))
+
+
 def test_0007_keeps_answers_drops_duplicate_reports_and_downgrades(tmp_path):
     """Stored idempotency answers stay replayable (state done); of reports that froze the same
     content twice the first version stays; the downgrade returns to 0006."""
