@@ -145,7 +145,7 @@ def search(
         return sorted(rows, key=tiebreak)
     units = {
         u.id: u
-        for u in session.exec(select(OwnerUnit).where(col(OwnerUnit.id).in_({r.owner_unit_id for r in rows}))).all()
+        for u in session.exec(select(OwnerUnit).where(col(OwnerUnit.id).in_(sorted({r.owner_unit_id for r in rows})))).all()
     }
     scored = [(score(q, _texts(r, units.get(r.owner_unit_id), category_of(r.category))), r) for r in rows]
     return [r for s, r in sorted(((s, r) for s, r in scored if s > 0), key=lambda sr: (-sr[0], *tiebreak(sr[1])))]
