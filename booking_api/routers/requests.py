@@ -60,6 +60,27 @@ class RequestIn(BaseModel):
     enterprise_id: str | None = Field(default=None, description="Programme admins only: on behalf of")
 
 
+class InstrumentRef(BaseModel):
+    id: str
+    name: str
+
+
+class ReasonOut(BaseModel):
+    """Why a round did not place a request: a stable code, a message in people's terms, and what
+    it concerns (older reasons may carry only code and message)."""
+
+    code: str = Field(
+        description="no_window, operator_unavailable, voucher_budget, capacity_taken, not_selected, or a booking "
+        "rule's code when the slot a round found failed a rule"
+    )
+    message: str
+    instruments: list[InstrumentRef] = []
+    start: datetime | None = Field(default=None, description="Start of the time looked at, local with offset")
+    end: datetime | None = Field(default=None, description="End of the time looked at, local with offset")
+    timezone: str | None = None
+    requests: list[str] = Field(default=[], description="Other requests of the round that hold the time")
+
+
 class RequestOut(BaseModel):
     """A request; its times in its instrument's zone (else the platform's), with the offset."""
 
@@ -79,9 +100,21 @@ class RequestOut(BaseModel):
                     "preferred_start": None,
                     "notes": "1H and 13C spectra of four samples",
                     "priority": 0,
-                    "status": "allocated",
-                    "booking_id": "bkg_4k2m9x0q7h1c",
-                    "explanation": [],
+                    "status": "unplaced",
+                    "booking_id": None,
+                    "explanation": [
+                        {
+                            "code": "no_window",
+                            "message": "No free window of 120 minutes (with set-up and clean-up) on 600 MHz 超导核磁"
+                            "共振波谱仪 between 2026-12-01 08:00 and 2026-12-12 18:00 (Asia/Shanghai): the opening "
+                            "hours there are closed or already booked. Widen the window or choose another instrument.",
+                            "instruments": [{"id": "ins_a1b2c3d4e5f6", "name": "600 MHz 超导核磁共振波谱仪"}],
+                            "start": "2026-12-01T08:00:00+08:00",
+                            "end": "2026-12-12T18:00:00+08:00",
+                            "timezone": "Asia/Shanghai",
+                            "requests": [],
+                        }
+                    ],
                     "created_at": "2026-11-23T10:15:00+08:00",
                 }
             ]
@@ -102,10 +135,7 @@ class RequestOut(BaseModel):
     priority: int
     status: str
     booking_id: str | None = Field(description="The booking this request became (null until one is placed)")
-    explanation: list[dict] = Field(
-        description="Why a round could not place it: each a stable code, a message in people's terms, and the "
-        "instruments and local times it concerns"
-    )
+    explanation: list[ReasonOut] = Field(description="Why a round could not place it (empty otherwise)")
     created_at: datetime
 
 
@@ -160,6 +190,7 @@ class SuggestionOut(BaseModel):
     start: datetime
     end: datetime
     operator_id: str | None
+    price_fen: int = Field(description="The slot's fee before vouchers (GET /vouchers/quote gives the split)")
 
 
 @router.get(

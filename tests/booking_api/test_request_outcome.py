@@ -52,3 +52,17 @@ def test_request_links_its_booking_and_explains_in_local_terms(client, world):
     assert world.xrd.name in note["body"]
     assert f"{start[:10]} {start[11:16]}" in note["body"] and placed["booking_id"] in note["body"]
     assert "Asia/Shanghai" in note["body"]
+
+
+def test_suggestions_carry_their_price(client, world):
+    a = auth(world, "member_a")
+    body = {
+        "instrument_id": world.xrd.id,
+        "duration_minutes": 120,
+        "earliest_start": world.at(0).isoformat(),
+        "deadline": (world.at(0) + timedelta(days=1)).isoformat(),
+    }
+    rid = client.post(f"{API}/requests", json=body, headers=a).json()["id"]
+    got = client.get(f"{API}/requests/{rid}/suggestions", params={"k": 2}, headers=a).json()
+    assert got and all(s["price_fen"] == 2 * world.xrd.fee_hour_external_fen > 0 for s in got)
+    assert all(s["start"].endswith("+08:00") for s in got)
