@@ -12,11 +12,12 @@ from sqlmodel import func, select
 from instruments import catalogue, search
 from instruments.audit import record, snapshot
 from instruments.availability import zone
-from instruments.db import MAX_FEN
+from instruments.db import MAX_FEN, utcnow
 from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy, policy_of
 from instruments.units import Lab, OwnerUnit
+from scheduler.booking.free_time import MAX_BOOKABLE_WITHIN_DAYS, free_within
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 
@@ -144,6 +145,18 @@ def list_instruments(
     max_fee_hour_fen: Annotated[
         int | None, Query(ge=0, le=MAX_FEN, description="Highest external hourly fee, fen")
     ] = None,
+    bookable_within_days: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_BOOKABLE_WITHIN_DAYS,
+            description=(
+                "Only instruments with free time (of at least their shortest booking, after their notice period) "
+                "within this many days. Approximate: opening hours, holidays, blackouts and bookings only; "
+                "operators, lab capacity and qualification are checked when booking"
+            ),
+        ),
+    ] = None,
     q: str | None = Query(
         default=None,
         max_length=200,
@@ -164,6 +177,9 @@ def list_instruments(
         min_fee_hour_fen=min_fee_hour_fen,
         max_fee_hour_fen=max_fee_hour_fen,
     )
+    if bookable_within_days:
+        mode = service_mode.value if service_mode else None
+        rows = free_within(session, rows, utcnow(), bookable_within_days, mode)
     return rows[page.offset : page.offset + page.limit]
 
 

@@ -104,3 +104,37 @@ def test_search_filters(demo_client: TestClient) -> None:
     r = demo_client.get("/api/v1/instruments", params={"min_fee_hour_fen": -1})
     assert r.status_code == 422
 
+
+
+def test_bookable_within_days(client, world, session) -> None:
+    """Free time net of notice and bookings within the look-ahead (an approximation; the truthful
+    slots come from the bookable-time endpoint)."""
+
+    from instruments.policy import policy_of
+    from scheduler import booking_actions as actions
+    from scheduler.booking.free_time import free_within
+
+    w = world
+    insts = [w.xrd, w.sem, w.other]
+    now = w.at(0)  # midnight before a working day
+    assert [i.id for i in free_within(session, insts, now, 1)] == [i.id for i in insts]
+    # fill the XRD's whole day: no longer bookable within that one day, still within a fortnight
+    for lo, hi in (((8, 30), (12, 0)), ((13, 30), (17, 30))):
+        actions.book(
+            session, w.manager, actions.BookingInput(w.xrd.id, w.at(*lo), w.at(*hi), "operator_run"), now=now
+        )
+    session.commit()
+    assert w.xrd.id not in {i.id for i in free_within(session, insts, now, 1)}
+    assert w.xrd.id in {i.id for i in free_within(session, insts, now, 14)}
+    # a notice period longer than the look-ahead leaves nothing to book in it
+    policy = policy_of(session, w.sem.id)
+    policy.lead_minutes = {m: 3 * 24 * 60 for m in policy.lead_minutes}
+    session.add(policy)
+    session.commit()
+    assert w.sem.id not in {i.id for i in free_within(session, insts, now, 2)}
+    session.rollback()  # end the read (SQLite transactions here take the write lock)
+    # over HTTP: the filter is accepted within its bounds, and a fortnight always holds a workday
+    got = client.get("/api/v1/instruments", params={"bookable_within_days": 14, "q": "XPS"})
+    assert got.status_code == 200, got.text
+    assert [r["id"] for r in got.json()] == [w.other.id]
+    assert client.get("/api/v1/instruments", params={"bookable_within_days": 15}).status_code == 422
