@@ -12,6 +12,7 @@ from sqlmodel import func, select
 from instruments import catalogue, search
 from instruments.audit import record, snapshot
 from instruments.availability import zone
+from instruments.categories import category_of
 from instruments.db import MAX_FEN, utcnow
 from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
@@ -123,6 +124,8 @@ class InstrumentDetail(BaseModel):
 class CategoryOut(BaseModel):
     category: str
     category_code: str
+    name_zh: str = Field(default="", description="The category's Chinese name (empty if not in the category table)")
+    name_en: str = Field(default="", description="The category's English name (empty if not in the category table)")
     instruments: int
 
 
@@ -190,7 +193,12 @@ def list_categories(session: SessionDep) -> list[CategoryOut]:
         .group_by(Instrument.category)
         .order_by(Instrument.category)
     ).all()
-    return [CategoryOut(category=c, category_code=code or "", instruments=n) for c, code, n in rows]
+    out = []
+    for c, code, n in rows:
+        known = category_of(c)
+        names = {"name_zh": known.name_zh, "name_en": known.name_en} if known else {}
+        out.append(CategoryOut(category=c, category_code=code or "", instruments=n, **names))
+    return out
 
 
 @router.get(

@@ -68,6 +68,9 @@ def test_search_words_synonyms_and_case(demo_client: TestClient) -> None:
     assert set(_models(_find(demo_client, q="lcms"))) == _models_in("LC-MS")
     assert set(_models(_find(demo_client, q="bruker"))) == {r[7] for r in INSTRUMENTS if r[6] == "Bruker"}
     assert _find(demo_client, q="no such instrument anywhere") == []
+    cats = {c["category"]: c for c in demo_client.get("/api/v1/categories").json()}
+    assert cats["NMR"]["name_zh"] == "核磁共振波谱" and cats["SEM"]["name_en"] == "Scanning electron microscope"
+    assert all(c["name_zh"] and c["name_en"] for c in cats.values())  # the table covers the demo catalogue
 
 
 def test_search_ranks_the_named_instrument_first(demo_client: TestClient) -> None:
