@@ -20,12 +20,12 @@ from .units import OwnerUnit
 
 # Ranks, best first. A query's score for an instrument is its best field match.
 EXACT = 100  # the whole name, English name or model
-MAKER_EXACT = 85
 PREFIX = 90  # name, English name or model starts with the query
-IN_NAME = 70  # name, English name, model contains it
+MAKER_EXACT = 85  # the whole manufacturer
 CATEGORY = 75  # the category's own name, code, Chinese or English name
+IN_NAME = 70  # name, English name, model contains it
 IN_MAKER = 65
-SYNONYM = 60  # a word people use for the category (电镜, mass spec)
+SYNONYM = 60  # a word people use for the category (电镜, mass spec), or part of its names
 UNIT = 50  # the owner unit's name
 DESCRIPTION = 30  # specs, functions, disciplines
 
@@ -78,7 +78,7 @@ def _score(term: str, t: _Texts) -> int:
         return CATEGORY
     if any(term in n for n in t.names):
         return IN_NAME
-    if term and term in t.maker:
+    if term in t.maker:
         return IN_MAKER
     if any(term in c for c in t.category) or any(term == s or (len(term) >= 2 and term in s) for s in t.synonyms):
         return SYNONYM
@@ -111,6 +111,10 @@ def category_matches(wanted: str, inst: Instrument) -> bool:
     return cat is not None and w in (normalise(cat.name_zh), normalise(cat.name_en))
 
 
+def _tiebreak(inst: Instrument) -> tuple[str, str, str]:
+    return inst.category, inst.name, inst.id
+
+
 def search(
     session: Session,
     *,
@@ -140,12 +144,13 @@ def search(
         rows = [r for r in rows if service_mode.value in r.service_modes]
     if category:
         rows = [r for r in rows if category_matches(category, r)]
-    tiebreak = lambda r: (r.category, r.name, r.id)  # noqa: E731
     if not q or not normalise(q):
-        return sorted(rows, key=tiebreak)
+        return sorted(rows, key=_tiebreak)
     units = {
         u.id: u
-        for u in session.exec(select(OwnerUnit).where(col(OwnerUnit.id).in_(sorted({r.owner_unit_id for r in rows})))).all()
+        for u in session.exec(
+            select(OwnerUnit).where(col(OwnerUnit.id).in_(sorted({r.owner_unit_id for r in rows})))
+        ).all()
     }
     scored = [(score(q, _texts(r, units.get(r.owner_unit_id), category_of(r.category))), r) for r in rows]
-    return [r for s, r in sorted(((s, r) for s, r in scored if s > 0), key=lambda sr: (-sr[0], *tiebreak(sr[1])))]
+    return [r for s, r in sorted(((s, r) for s, r in scored if s > 0), key=lambda sr: (-sr[0], *_tiebreak(sr[1])))]
