@@ -5,9 +5,77 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from scheduler.booking.bookings import Booking
+from scheduler.money.price_split import PriceSplit, VoucherShare
+
+
+class VoucherShareOut(BaseModel):
+    """One voucher's part of a booking's price (integer fen)."""
+
+    voucher_id: str
+    code: str
+    status: str
+    face_value_fen: int
+    pays_fen: int = Field(description="What the voucher pays of this booking's price")
+    lapses_fen: int = Field(
+        description="Face value the booking leaves unused: a voucher pays for one booking, the rest lapses "
+        "back to the programme when the service completes"
+    )
+    expires_at: datetime
+    refusals: list[dict[str, str]] = Field(
+        default=[], description="Why this voucher cannot pay for this booking (code and message); empty if it can"
+    )
+
+    @classmethod
+    def of(cls, s: VoucherShare, tz: str) -> VoucherShareOut:
+        return cls.model_validate({**vars(s), "expires_at": s.expires_at.astimezone(ZoneInfo(tz))})
+
+
+class PriceSplitOut(BaseModel):
+    """Who pays what: price = voucher_fen + enterprise_fen (integer fen)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "price_fen": 120000,
+                    "voucher_fen": 60000,
+                    "enterprise_fen": 60000,
+                    "lapsed_fen": 440000,
+                    "vouchers": [
+                        {
+                            "voucher_id": "vch_9z8y7x6w5v4u",
+                            "code": "TJ2026A0000000017X",
+                            "status": "reserved",
+                            "face_value_fen": 500000,
+                            "pays_fen": 60000,
+                            "lapses_fen": 440000,
+                            "expires_at": "2027-06-30T00:00:00+08:00",
+                            "refusals": [],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    price_fen: int
+    voucher_fen: int = Field(description="What the voucher(s) pay")
+    enterprise_fen: int = Field(description="What the enterprise pays itself")
+    lapsed_fen: int = Field(description="Face value of the voucher(s) used here that this booking leaves unused")
+    vouchers: list[VoucherShareOut]
+
+    @classmethod
+    def of(cls, s: PriceSplit, tz: str) -> PriceSplitOut:
+        return cls(
+            price_fen=s.price_fen,
+            voucher_fen=s.voucher_fen,
+            enterprise_fen=s.enterprise_fen,
+            lapsed_fen=s.lapsed_fen,
+            vouchers=[VoucherShareOut.of(v, tz) for v in s.vouchers],
+        )
 
 
 class BookingOut(BaseModel):
@@ -23,6 +91,24 @@ class BookingOut(BaseModel):
                     "end": "2026-12-01T11:00:00+08:00",
                     "status": "confirmed",
                     "price_fen": 120000,
+                    "price_split": {
+                        "price_fen": 120000,
+                        "voucher_fen": 60000,
+                        "enterprise_fen": 60000,
+                        "lapsed_fen": 440000,
+                        "vouchers": [
+                            {
+                                "voucher_id": "vch_9z8y7x6w5v4u",
+                                "code": "TJ2026A0000000017X",
+                                "status": "reserved",
+                                "face_value_fen": 500000,
+                                "pays_fen": 60000,
+                                "lapses_fen": 440000,
+                                "expires_at": "2027-06-30T00:00:00+08:00",
+                                "refusals": [],
+                            }
+                        ],
+                    },
                     "sample_count": 0,
                     "sequence": 0,
                 }
@@ -40,6 +126,7 @@ class BookingOut(BaseModel):
     end: datetime
     status: str
     price_fen: int
+    price_split: PriceSplitOut = Field(description="The price, what the voucher pays, what the enterprise pays")
     sample_count: int
     notes: str
     source: str
@@ -52,9 +139,10 @@ class BookingOut(BaseModel):
     cancel_reason: str
 
     @classmethod
-    def of(cls, b: Booking, tz: str) -> BookingOut:
+    def of(cls, b: Booking, tz: str, split: PriceSplit) -> BookingOut:
         z = ZoneInfo(tz)
         data = b.model_dump()
+        data["price_split"] = PriceSplitOut.of(split, tz)
         for k in ("start", "end", "created_at", "updated_at", "checked_in_at", "checked_out_at", "cancelled_at"):
             if data[k] is not None:
                 data[k] = data[k].astimezone(z)

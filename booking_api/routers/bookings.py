@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlmodel import col
+from sqlmodel import col, select
 
 from instruments.inventory import Instrument, ServiceMode
 from scheduler import booking_actions as actions
 from scheduler.booking.bookings import Booking, BookingStatus, get_visible, visible_query
+from scheduler.money.price_split import splits_of
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
@@ -54,7 +55,7 @@ class CancelIn(BaseModel):
 
 def _out(session, b: Booking) -> BookingOut:
     inst = session.get(Instrument, b.instrument_id)
-    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai")
+    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai", splits_of(session, [b])[b.id])
 
 
 @router.post(
@@ -104,13 +105,18 @@ def list_(
     if end:
         q = q.where(Booking.start < end)
     rows = session.exec(q.order_by(col(Booking.start)).offset(page.offset).limit(page.limit)).all()
-    return [_out(session, b) for b in rows]
+    splits = splits_of(session, rows)
+    zones = {
+        i.id: i.timezone
+        for i in session.exec(select(Instrument).where(col(Instrument.id).in_(sorted({b.instrument_id for b in rows}))))
+    }
+    return [BookingOut.of(b, zones.get(b.instrument_id, "Asia/Shanghai"), splits[b.id]) for b in rows]
 
 
 @router.get("/{booking_id}", response_model=BookingOut, summary="One booking (404 if it is not yours to see)")
 def get_one(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
     booking, inst = get_visible(session, actor, booking_id)
-    return BookingOut.of(booking, inst.timezone)
+    return BookingOut.of(booking, inst.timezone, splits_of(session, [booking])[booking.id])
 
 
 def _done(session, booking: Booking) -> BookingOut:

@@ -7,16 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
-from instruments import catalogue
+from instruments import catalogue, search
 from instruments.audit import record, snapshot
 from instruments.availability import zone
-from instruments.db import MAX_FEN
+from instruments.categories import category_of
+from instruments.db import MAX_FEN, utcnow
 from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy, policy_of
 from instruments.units import Lab, OwnerUnit
+from scheduler.booking.free_time import MAX_BOOKABLE_WITHIN_DAYS, free_within
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 
@@ -122,6 +124,8 @@ class InstrumentDetail(BaseModel):
 class CategoryOut(BaseModel):
     category: str
     category_code: str
+    name_zh: str = Field(default="", description="The category's Chinese name (empty if not in the category table)")
+    name_en: str = Field(default="", description="The category's English name (empty if not in the category table)")
     instruments: int
 
 
@@ -131,30 +135,55 @@ class CategoryOut(BaseModel):
 def list_instruments(
     session: SessionDep,
     page: PageDep,
-    category: str | None = None,
+    category: str | None = Query(
+        default=None,
+        description="Category name or code, or its Chinese or English name, any case (nmr, 0303, 核磁共振波谱)",
+    ),
     owner_unit_id: str | None = None,
     service_mode: ServiceMode | None = None,
     status: InstrumentStatus | None = None,
-    q: str | None = Query(default=None, description="Text in name, model or manufacturer"),
+    min_fee_hour_fen: Annotated[
+        int | None, Query(ge=0, le=MAX_FEN, description="Lowest external hourly fee, fen")
+    ] = None,
+    max_fee_hour_fen: Annotated[
+        int | None, Query(ge=0, le=MAX_FEN, description="Highest external hourly fee, fen")
+    ] = None,
+    bookable_within_days: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_BOOKABLE_WITHIN_DAYS,
+            description=(
+                "Only instruments with free time (of at least their shortest booking, after their notice period) "
+                "within this many days. Approximate: opening hours, holidays, blackouts and bookings only; "
+                "operators, lab capacity and qualification are checked when booking"
+            ),
+        ),
+    ] = None,
+    q: str | None = Query(
+        default=None,
+        max_length=200,
+        description=(
+            "Words in Chinese or English, any case, over name, English name, model, manufacturer, category "
+            "(with common synonyms: 电镜, electron microscope, 核磁, 质谱, mass spec) and owner unit. "
+            "Best match first: exact name or model, name prefix, category, then mentions."
+        ),
+    ),
 ) -> list[Instrument]:
-    query = select(Instrument)
-    if category:
-        query = query.where(Instrument.category == category)
-    if owner_unit_id:
-        query = query.where(Instrument.owner_unit_id == owner_unit_id)
-    if status:
-        query = query.where(Instrument.status == status)
-    if q:
-        query = query.where(
-            col(Instrument.name).contains(q)
-            | col(Instrument.name_en).contains(q)
-            | col(Instrument.model).contains(q)
-            | col(Instrument.manufacturer).contains(q)
-        )
-    rows = session.exec(query.order_by(Instrument.category, Instrument.name)).all()
-    if service_mode:
-        rows = [r for r in rows if service_mode.value in r.service_modes]
-    return list(rows)[page.offset : page.offset + page.limit]
+    rows = search.search(
+        session,
+        q=q,
+        category=category,
+        owner_unit_id=owner_unit_id,
+        service_mode=service_mode,
+        status=status,
+        min_fee_hour_fen=min_fee_hour_fen,
+        max_fee_hour_fen=max_fee_hour_fen,
+    )
+    if bookable_within_days:
+        mode = service_mode.value if service_mode else None
+        rows = free_within(session, rows, utcnow(), bookable_within_days, mode)
+    return rows[page.offset : page.offset + page.limit]
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="Instrument categories with counts (public)")
@@ -164,7 +193,12 @@ def list_categories(session: SessionDep) -> list[CategoryOut]:
         .group_by(Instrument.category)
         .order_by(Instrument.category)
     ).all()
-    return [CategoryOut(category=c, category_code=code or "", instruments=n) for c, code, n in rows]
+    out = []
+    for c, code, n in rows:
+        known = category_of(c)
+        names = {"name_zh": known.name_zh, "name_en": known.name_en} if known else {}
+        out.append(CategoryOut(category=c, category_code=code or "", instruments=n, **names))
+    return out
 
 
 @router.get(

@@ -10,16 +10,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from instruments import catalogue
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
-from scheduler.money import ledger, revocation
+from instruments.inventory import ServiceMode
+from scheduler.money import ledger, price_split, revocation
 from scheduler.money import vouchers as svc
 from scheduler.money.voucher_rules import ProgrammeRules
 from scheduler.money.voucher_stats import programme_stats, stats_csv
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
-from ..timefields import ApiDate
+from ..schemas import PriceSplitOut, VoucherShareOut
+from ..timefields import ApiDate, ApiDatetime
 
 router = APIRouter(prefix="/api/v1", tags=["vouchers"])
 
@@ -165,6 +168,53 @@ def list_vouchers(
     status: svc.VoucherStatus | None = None,
 ) -> list[VoucherOut]:
     return [_out(session, v) for v in svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset)]
+
+
+class QuoteOut(BaseModel):
+    """The price split of a booking not yet made, and what each of your vouchers would pay."""
+
+    instrument_id: str
+    start: datetime
+    end: datetime
+    minutes: int
+    price_split: PriceSplitOut = Field(description="With the chosen voucher, if one can pay")
+    chosen_voucher_id: str | None = Field(
+        description="The voucher asked for by code, else the one of yours that pays most (None: none can pay)"
+    )
+    vouchers: list[VoucherShareOut] = Field(
+        description="Your unused vouchers (and the one asked for), each with what it would pay or its refusals"
+    )
+
+
+@router.get(
+    "/vouchers/quote",
+    response_model=QuoteOut,
+    summary="Preview a booking's price split: what a voucher would pay, what you pay, what lapses (writes nothing)",
+)
+def quote(
+    session: SessionDep,
+    actor: ActorDep,
+    instrument_id: str,
+    start: ApiDatetime,
+    end: ApiDatetime,
+    service_mode: ServiceMode = ServiceMode.operator_run,
+    sample_count: Annotated[int, Query(ge=0, le=10000)] = 0,
+    code: Annotated[
+        str | None, Query(max_length=40, description="The voucher to use; default: the best of yours")
+    ] = None,
+) -> QuoteOut:
+    q = price_split.quote(session, actor, instrument_id, start, end, service_mode, sample_count, code)
+    tz = catalogue.get_instrument(session, instrument_id).timezone
+    z = ZoneInfo(tz)
+    return QuoteOut(
+        instrument_id=instrument_id,
+        start=start.astimezone(z),
+        end=end.astimezone(z),
+        minutes=q.minutes,
+        price_split=PriceSplitOut.of(q.split, tz),
+        chosen_voucher_id=q.chosen.voucher_id if q.chosen is not None and not q.chosen.refusals else None,
+        vouchers=[VoucherShareOut.of(v, tz) for v in q.vouchers],
+    )
 
 
 @router.post("/vouchers/claim", response_model=VoucherOut, summary="Claim (accept) a voucher issued to your enterprise")

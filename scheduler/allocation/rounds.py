@@ -31,6 +31,7 @@ from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import policy_of
 from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
+from scheduler.allocation.explanations import explain_unplaced, local, reason
 from scheduler.allocation.round_problem import RoundInput, build_round_input
 from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, RequestStatus
 from scheduler.booking.bookings import Booking, BookingStatus, collision_text, flush_or_conflict
@@ -153,9 +154,10 @@ def _write(
     triggered_by: str,
 ) -> AllocationRound:
     explanations: dict[str, list[dict[str, Any]]] = {
-        u.request: [{"code": u.code, "message": u.message, "requests": list(u.holders)}] for u in alloc.unplaced
+        u.request: [explain_unplaced(session, inp, u)] for u in alloc.unplaced
     }
     placed_ids: list[str] = []
+    placed_bookings: dict[str, Booking] = {}
     hours = 0.0
     # every shared row the placements' rules read, locked up front in the one fixed order
     locked = lock_for_booking(session, [p.instrument for p in alloc.placements])
@@ -172,6 +174,7 @@ def _write(
         session.add(req)
         record(session, actor, "request.allocate", "booking_request", req.id, before=before, after=snapshot(req))
         placed_ids.append(req.id)
+        placed_bookings[req.id] = booking
         hours += req.duration_minutes / 60
     for rid, why in explanations.items():
         req = session.get(BookingRequest, rid, with_for_update=True, populate_existing=True)
@@ -181,7 +184,7 @@ def _write(
         req.status, req.explanation = RequestStatus.unplaced, why
         session.add(req)
         record(session, actor, "request.unplaced", "booking_request", req.id, before=before, after=snapshot(req))
-    _notify(session, inp, placed_ids, explanations)
+    _notify(session, inp, placed_bookings, explanations)
     served = {inp.requests[r].enterprise_id for r in placed_ids}
     rnd = AllocationRound(
         started_at=started,
@@ -233,8 +236,16 @@ def _place(
         # the explanation is the requesting enterprise's to read: a collision shows its time, not whose
         taken = f"The time collides with {collision_text(None, attempt.collisions[0], inst, attempt.tz)}."
         msg = "; ".join(taken if v.code == "overlap" else v.message for v in violations)
+        slot = f"{local(start, inst.timezone)}–{local(end, inst.timezone)[-5:]} ({inst.timezone})"
         return None, [
-            {"code": code, "message": f"The slot found by the round is no longer free: {msg}", "requests": []}
+            reason(
+                code,
+                f"The slot the round found on {inst.name}, {slot}, is no longer free: {msg}",
+                [inst],
+                start,
+                end,
+                inst.timezone,
+            )
         ]
     operator_id = None
     if str(req.service_mode) in {str(m) for m in OPERATOR_MODES}:
@@ -261,27 +272,38 @@ def _place(
     try:
         flush_or_conflict(session, booking)
     except Conflict:  # the database refused an overlap: explain it, don't fail the round
+        slot = f"{local(start, inst.timezone)}–{local(end, inst.timezone)[-5:]} ({inst.timezone})"
         return None, [
-            {"code": "capacity_taken", "message": "Another booking took this slot during the round.", "requests": []}
+            reason(
+                "capacity_taken",
+                f"Another booking took {inst.name}, {slot}, during the round.",
+                [inst],
+                start,
+                end,
+                inst.timezone,
+            )
         ]
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     return booking, []
 
 
 def _notify(
-    session: Session, inp: RoundInput, placed: list[str], explanations: dict[str, list[dict[str, Any]]]
+    session: Session, inp: RoundInput, placed: dict[str, Booking], explanations: dict[str, list[dict[str, Any]]]
 ) -> None:
+    """One message per enterprise naming, for each placed request, the instrument and the local
+    time it got (and its booking), and for each one left out, why."""
     by_ent: dict[str, list[str]] = defaultdict(list)
     missed: dict[str, list[str]] = defaultdict(list)
-    for rid in placed:
-        by_ent[inp.requests[rid].enterprise_id].append(rid)
+    for rid, b in placed.items():
+        inst = inp.instruments.get(b.instrument_id)
+        name, tz = (inst.name, inst.timezone) if inst else (b.instrument_id, "Asia/Shanghai")
+        when = f"{local(b.start, tz)}–{local(b.end, tz)[-5:]} ({tz})"
+        by_ent[inp.requests[rid].enterprise_id].append(f"{name}, {when}: request {rid}, booking {b.id}")
     for rid, why in explanations.items():
         if rid in inp.requests and why:
             missed[inp.requests[rid].enterprise_id].append(f"{rid}: {why[0]['message']}")
     for ent in sorted(set(by_ent) | set(missed)):
-        lines = (
-            [f"Placed (tentative, awaiting the lab's confirmation): {', '.join(by_ent[ent])}"] if by_ent[ent] else []
-        )
+        lines = ["Placed (tentative, awaiting the lab's confirmation):"] + by_ent[ent] if by_ent[ent] else []
         lines += ["Not placed:"] + missed[ent] if missed[ent] else []
         notify(
             session,

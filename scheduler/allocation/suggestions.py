@@ -17,6 +17,7 @@ from instruments.actor import Actor
 from instruments.availability import zone
 from instruments.db import utcnow
 from instruments.errors import InvalidState
+from instruments.tariffs import booking_price_fen
 from scheduler.allocation.round_problem import build_round_input
 from scheduler.booking.booking_requests import OPEN_STATUSES, get_request
 
@@ -28,6 +29,7 @@ class Suggestion:
     start: datetime
     end: datetime
     operator_id: str | None
+    price_fen: int = 0  # what the slot would cost the enterprise before vouchers (external fee)
 
 
 def suggest(
@@ -44,5 +46,7 @@ def suggest(
         inst = inp.instruments[p.instrument]
         tz = zone(inst.timezone)
         start = inp.at(p.start).astimezone(tz)
-        out.append(Suggestion(inst.id, inst.name, start, start + timedelta(minutes=req.duration_minutes), p.operator))
+        end = start + timedelta(minutes=req.duration_minutes)
+        price = booking_price_fen(inst, req.duration_minutes, req.sample_count)
+        out.append(Suggestion(inst.id, inst.name, start, end, p.operator, price))
     return out

@@ -16,6 +16,8 @@ from instruments.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
 from instruments.inventory import Instrument, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy, minutes_for_samples
+from instruments.settings import get_settings
+from scheduler.booking.bookings import Booking, BookingStatus
 
 
 class RequestStatus(StrEnum):
@@ -51,9 +53,7 @@ class BookingRequest(SQLModel, table=True):
     created_at: datetime = utc_field(default_factory=utcnow)
 
 
-def submit_request(
-    session: Session, actor: Actor, req: BookingRequest, now: datetime | None = None
-) -> BookingRequest:
+def submit_request(session: Session, actor: Actor, req: BookingRequest, now: datetime | None = None) -> BookingRequest:
     if actor.role == Role.enterprise_member:
         req.enterprise_id = actor.enterprise_id or ""
         req.user_id = actor.user_id
@@ -148,6 +148,26 @@ def list_requests(
     if status is not None:
         q = q.where(BookingRequest.status == status)
     return list(session.exec(q.order_by(col(BookingRequest.created_at).desc()).offset(offset).limit(limit)).all())
+
+
+def bookings_of(session: Session, requests: list[BookingRequest]) -> dict[str, str]:
+    """The booking each request became (request id → booking id): the live one if there is one,
+    else the latest (a cancelled booking still answers "what happened to my request")."""
+    ids = [r.id for r in requests]
+    if not ids:
+        return {}
+    rows = session.exec(select(Booking).where(col(Booking.request_id).in_(ids))).all()
+    best: dict[str, Booking] = {}
+    dead = {BookingStatus.cancelled, BookingStatus.no_show}
+    for b in sorted(rows, key=lambda b: (b.status not in dead, b.created_at, b.id)):
+        best[b.request_id or ""] = b
+    return {rid: b.id for rid, b in best.items()}
+
+
+def zone_of(session: Session, req: BookingRequest) -> str:
+    """The zone a request's times are shown in: its instrument's, else the platform's."""
+    inst = session.get(Instrument, req.instrument_id) if req.instrument_id else None
+    return inst.timezone if inst else get_settings().default_timezone
 
 
 def may_act_for(actor: Actor, req: BookingRequest) -> bool:

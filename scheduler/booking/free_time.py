@@ -18,7 +18,7 @@ from instruments.catalogue import get_instrument
 from instruments.errors import InvalidInput
 from instruments.intervals import clip, subtract
 from instruments.inventory import Instrument
-from instruments.policy import policy_of
+from instruments.policy import lead_minutes_for, policy_of
 from scheduler.booking.bookings import Booking, can_see, live_bookings
 
 
@@ -54,3 +54,34 @@ def free_time(
     free = [(s.astimezone(tz), e.astimezone(tz)) for s, e in free]
     busy = [(b, actor is not None and can_see(actor, b, inst)) for b in bookings if b.start < end and b.end > start]
     return FreeTime(inst, inst.timezone, start.astimezone(tz), end.astimezone(tz), opening, free, busy, warnings)
+
+
+MAX_BOOKABLE_WITHIN_DAYS = 14
+"""Longest look-ahead of the search's "bookable within" filter (it reads each candidate's hours)."""
+
+
+def free_within(
+    session: Session, instruments: list[Instrument], now: datetime, days: int, service_mode: str | None = None
+) -> list[Instrument]:
+    """The instruments (order kept) with free time of at least their shortest booking between their
+    notice period from ``now`` and ``now + days``: opening hours, holidays, blackouts, bookings and
+    buffers only — an approximation for a search filter. Operators, lab capacity, qualification
+    and limits are not checked here; the bookable-time endpoint gives the truthful slots."""
+    if not 1 <= days <= MAX_BOOKABLE_WITHIN_DAYS:
+        raise InvalidInput(
+            f"bookable_within_days must be 1 to {MAX_BOOKABLE_WITHIN_DAYS}.", field="bookable_within_days"
+        )
+    end = now + timedelta(days=days)
+    out = []
+    for inst in instruments:
+        policy = policy_of(session, inst.id)
+        modes = [service_mode] if service_mode else list(inst.service_modes)
+        lead = min((lead_minutes_for(policy, m) for m in modes), default=0)
+        start = now + timedelta(minutes=lead)
+        if start >= end:
+            continue
+        need = timedelta(minutes=policy.min_minutes)
+        ft = free_time(session, inst.id, start, end, None)
+        if any(e - s >= need for s, e in ft.free):
+            out.append(inst)
+    return out
