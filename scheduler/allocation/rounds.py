@@ -234,8 +234,8 @@ def _place(
     if violations:
         code = "capacity_taken" if any(v.code == "overlap" for v in violations) else violations[0].code
         # the explanation is the requesting enterprise's to read: a collision shows its time, not whose
-        taken = f"The time collides with {collision_text(None, attempt.collisions[0], inst, attempt.tz)}."
-        msg = "; ".join(taken if v.code == "overlap" else v.message for v in violations)
+        taken = "; ".join(f"The time collides with {collision_text(None, b, inst, attempt.tz)}." for b in attempt.collisions)
+        msg = "; ".join(taken if v.code == "overlap" and taken else v.message for v in violations)
         slot = f"{local(start, inst.timezone)}–{local(end, inst.timezone)[-5:]} ({inst.timezone})"
         return None, [
             reason(

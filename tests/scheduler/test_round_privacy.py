@@ -37,3 +37,28 @@ def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(se
     assert booking is None
     assert why[0]["code"] == "capacity_taken"
     assert taken.id not in why[0]["message"] and "another booking" in why[0]["message"]
+
+
+def test_a_slot_refused_by_another_rule_is_explained_not_a_server_error(session, world):
+    """A placement refused at write time by a rule other than an overlap (here: outside opening
+    hours, before dawn) is explained with that rule's message; nothing collided, so none is named."""
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    req = submit_request(
+        session,
+        w.member_b,
+        BookingRequest(
+            enterprise_id="",
+            instrument_id=w.xrd.id,
+            duration_minutes=120,
+            earliest_start=w.at(0),
+            deadline=w.at(0) + timedelta(days=2),
+        ),
+        now=now,
+    )
+    session.commit()
+    inp = RoundInput(t0=w.at(0), horizon_end=w.at(0) + timedelta(days=2), problem=None, requests={}, instruments={})
+    booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 3 * 60), now, w.xrd)
+    assert booking is None
+    assert why[0]["code"] != "capacity_taken" and "no longer free" in why[0]["message"]
+    assert "collides" not in why[0]["message"]
