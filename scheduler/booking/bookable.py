@@ -139,7 +139,9 @@ def _closed_outside(facts: InstrumentFacts, lo: datetime, hi: datetime) -> list[
         hours = [f"{a:%H:%M}–{b:%H:%M}" for a, b in facts.opening if a.astimezone(tz).date() == day]
         said = f"open {', '.join(hours)}" if hours else "closed all day"
         out.append(
-            ClosedTime(s, e, "outside_opening_hours", f"Outside the opening hours of {name} (on {_fmt_day(day)}: {said}).")
+            ClosedTime(
+                s, e, "outside_opening_hours", f"Outside the opening hours of {name} (on {_fmt_day(day)}: {said})."
+            )
         )
     return out
 
@@ -245,9 +247,7 @@ def bookable_time(
                 )
             )
     if not result.slots and refused_codes:
-        result.blocked = [
-            first_refusal[c] for c in EVERY_SLOT_CODES if all(c in codes for codes in refused_codes)
-        ]
+        result.blocked = [first_refusal[c] for c in EVERY_SLOT_CODES if all(c in codes for codes in refused_codes)]
     result.closed = _merge_closed([c for c in closed if c.start < hi and c.end > lo])
     for c in result.closed:
         c.start, c.end = max(c.start, lo), min(c.end, hi)
