@@ -12,15 +12,14 @@ booking agree.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from instruments.availability import AvailabilityException, load_opening, opening_intervals, zone
-from instruments.intervals import contains
 from instruments.inventory import Instrument
 from instruments.staff import Operator, Qualification
 from instruments.units import Lab
@@ -29,27 +28,46 @@ from scheduler.booking.bookings import LIVE, Booking
 from scheduler.booking.operators import operators_for, working_rules
 
 
-def _meets(rows: list[Booking], starts: list[datetime], lo: datetime, hi: datetime, key: str) -> list[Booking]:
-    """Rows (sorted by ``key`` start, ``starts`` their starts) whose [start, end) meets [lo, hi)."""
-    end_key = "blocked_end" if key == "blocked_start" else "end"
-    cut = bisect_left(starts, hi)
-    return [b for b in rows[:cut] if getattr(b, end_key) > lo]
+class Timeline:
+    """Intervals sorted by start, answering "which meet [lo, hi)?" by bisection.
+
+    Times are kept in UTC, so comparisons need no zone arithmetic; an interval meeting [lo, hi)
+    starts before ``hi`` and after ``lo`` minus the longest interval."""
+
+    def __init__(self, spans: list[tuple[datetime, datetime]]) -> None:
+        pairs = sorted((s.astimezone(UTC), e.astimezone(UTC), i) for i, (s, e) in enumerate(spans))
+        self.starts = [p[0] for p in pairs]
+        self.ends = [p[1] for p in pairs]
+        self.index = [p[2] for p in pairs]
+        self.longest = max((e - s for s, e, _ in pairs), default=timedelta(0))
+
+    def meeting(self, lo: datetime, hi: datetime) -> list[int]:
+        """Positions (in the order given) of the intervals that meet [lo, hi)."""
+        lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
+        first = bisect_right(self.starts, lo - self.longest)
+        last = bisect_left(self.starts, hi)
+        return [self.index[k] for k in range(first, last) if self.ends[k] > lo]
+
+    def covering(self, lo: datetime, hi: datetime) -> bool:
+        """Whether one interval contains [lo, hi) (``intervals.contains``)."""
+        lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
+        first = bisect_right(self.starts, lo - self.longest)
+        last = bisect_right(self.starts, lo)
+        return any(self.ends[k] >= hi for k in range(first, last))
 
 
 @dataclass
 class OperatorFacts:
     operator: Operator
     shifts: list[tuple[datetime, datetime]]
-    bookings: list[Booking]  # live bookings this operator runs, on any instrument, sorted by start
-    starts: list[datetime] = field(default_factory=list)
+    bookings: list[Booking]  # live bookings this operator runs, on any instrument
 
     def __post_init__(self) -> None:
-        self.starts = [b.start for b in self.bookings]
+        self._shifts = Timeline(self.shifts)
+        self._busy = Timeline([(b.start, b.end) for b in self.bookings])
 
     def free(self, start: datetime, end: datetime) -> bool:
-        return any(contains(s, (start, end)) for s in self.shifts) and not _meets(
-            self.bookings, self.starts, start, end, "start"
-        )
+        return self._shifts.covering(start, end) and not self._busy.meeting(start, end)
 
 
 @dataclass
@@ -64,19 +82,18 @@ class InstrumentFacts:
     calendar: WorkCalendar
     opening: list[tuple[datetime, datetime]]
     exceptions: list[AvailabilityException]
-    bookings: list[Booking]  # live bookings of the instrument, sorted by blocked_start
+    bookings: list[Booking]  # live bookings of the instrument
     operators: list[OperatorFacts]
     lab: Lab | None
-    lab_bookings: list[Booking]  # live bookings of every instrument in the lab, sorted by start
+    lab_bookings: list[Booking]  # live bookings of every instrument in the lab
     qualifications: list[Qualification]
     future_bookings: int  # live bookings of the instrument by the enterprise ending after ``now``
     warnings: list[str] = field(default_factory=list)
-    _blocked_starts: list[datetime] = field(default_factory=list)
-    _lab_starts: list[datetime] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._blocked_starts = [b.blocked_start for b in self.bookings]
-        self._lab_starts = [b.start for b in self.lab_bookings]
+        self._blocked = Timeline([(b.blocked_start, b.blocked_end) for b in self.bookings])
+        self._lab = Timeline([(b.start, b.end) for b in self.lab_bookings])
+        self._opening = Timeline(self.opening)
 
     @classmethod
     def load(
@@ -179,7 +196,7 @@ class InstrumentFacts:
 
     def collisions(self, lo: datetime, hi: datetime) -> list[Booking]:
         """Live bookings whose blocked range meets [lo, hi) (``bookings.live_bookings``)."""
-        return _meets(self.bookings, self._blocked_starts, lo, hi, "blocked_start")
+        return [self.bookings[i] for i in self._blocked.meeting(lo, hi)]
 
     def free_operators(self, start: datetime, end: datetime) -> list[Operator]:
         """Operators at work and not busy over [start, end) (``operators.free_operators``)."""
@@ -187,4 +204,8 @@ class InstrumentFacts:
 
     def lab_load(self, start: datetime, end: datetime) -> int:
         """Live bookings in the lab meeting [start, end) (the ``LabCapacity`` count)."""
-        return len(_meets(self.lab_bookings, self._lab_starts, start, end, "start"))
+        return len(self._lab.meeting(start, end))
+
+    def within_opening(self, start: datetime, end: datetime) -> bool:
+        """Whether one opening interval contains [start, end)."""
+        return self._opening.covering(start, end)

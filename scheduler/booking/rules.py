@@ -106,6 +106,12 @@ class Attempt:
         self.warnings.extend(warnings)
         return spans
 
+    def within_opening(self) -> bool:
+        """Whether [start, end) lies within one opening interval."""
+        if self.facts is not None:
+            return self.facts.within_opening(self.start, self.end)
+        return any(contains(span, (self.start, self.end)) for span in self.opening)
+
     @cached_property
     def collisions(self) -> list[Booking]:
         lo, hi = self.blocked
@@ -322,7 +328,7 @@ class WithinOpeningHours(Rule):
     code = "outside_opening_hours"
 
     def check(self, a: Attempt) -> Violation | None:
-        if any(contains(span, (a.start, a.end)) for span in a.opening):
+        if a.within_opening():
             return None
         day = a.start.astimezone(a.tz).date()
         same_day = [f"{s:%H:%M}–{e:%H:%M}" for s, e in a.opening if s.date() == day]
