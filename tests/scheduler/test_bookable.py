@@ -229,3 +229,19 @@ def test_every_offered_slot_books(session, world):
         sp = session.begin_nested()
         book(session, w, w.member_a, s, e)
         sp.rollback()
+
+
+def test_a_public_holiday_of_the_national_calendar_is_named(session, world):
+    from instruments.workdays import WorkCalendar
+
+    w = world
+    new_year = date(2027, 1, 1)  # a Friday, a public holiday
+    name = WorkCalendar().holiday_name(new_year)
+    assert name
+    start = datetime.combine(new_year, time(0), w.at(0).tzinfo)
+    r = bookable_time(
+        session, w.member_a, w.xrd.id, "operator_run", duration_minutes=60,
+        start=start, end=start + timedelta(days=1), now=start - timedelta(days=10),
+    )  # fmt: skip
+    assert r.slots == []
+    assert [(c.reason, c.message) for c in r.closed] == [("holiday", f"Powder XRD is closed on 2027-01-01: {name}.")]
