@@ -51,6 +51,8 @@ EVERY_SLOT_CODES = ("not_qualified", "slot_grid")
 
 
 PER_DAY = ("holiday", "outside_opening_hours")
+BOOKED = "Booked: a booking, or its set-up and clean-up time, holds this time."
+"""Whose booking is not said here: bookings of other enterprises stay anonymous."""
 
 
 @dataclass
@@ -230,7 +232,7 @@ def bookable_time(
             else:
                 v = violations[0]
                 reason = "booked" if v.code == "overlap" else v.code
-                message = "Booked." if v.code == "overlap" else v.message
+                message = BOOKED if v.code == "overlap" else v.message
                 closed.append(ClosedTime(t, cell_end, reason, message))
                 refused_codes.append({x.code for x in violations})
                 for x in violations:
