@@ -43,6 +43,9 @@ from scheduler.booking.rule_facts import InstrumentFacts
 from scheduler.booking.rules import RULES, Attempt, evaluate
 
 DEFAULT_DAYS = 28
+MAX_CANDIDATES = 10_000
+"""Most grid starts one answer evaluates (bounded work per request: a 1-minute grid open round
+the clock would otherwise mean 132,480 candidates over 92 days)."""
 
 ACTOR_RULES = tuple(r for r in RULES if r.about_the_actor)
 SLOT_RULES = tuple(r for r in RULES if not r.about_the_actor)
@@ -221,8 +224,18 @@ def bookable_time(
     step = policy.slot_minutes
     refused_codes: list[set[str]] = []
     first_refusal: dict[str, Violation] = {}
-    for span in clip(merge(facts.opening), lo, hi + length):
-        starts = [t for t in _grid_starts(span, step, minutes, tz) if t < hi]
+    spans = [
+        (span, [t for t in _grid_starts(span, step, minutes, tz) if t < hi])
+        for span in clip(merge(facts.opening), lo, hi + length)
+    ]
+    count = sum(len(starts) for _, starts in spans)
+    if count > MAX_CANDIDATES:
+        raise InvalidInput(
+            f"This window holds {count} possible starts on the {step}-minute grid of {inst.name}; "
+            f"ask for a shorter window (at most {MAX_CANDIDATES} starts).",
+            field="end",
+        )
+    for span, starts in spans:
         covered_until = span[0]
         for t in starts:
             violations = evaluate(attempt(t), SLOT_RULES)

@@ -245,3 +245,15 @@ def test_a_public_holiday_of_the_national_calendar_is_named(session, world):
     )  # fmt: skip
     assert r.slots == []
     assert [(c.reason, c.message) for c in r.closed] == [("holiday", f"Powder XRD is closed on 2027-01-01: {name}.")]
+
+
+def test_work_per_answer_is_bounded(session, world):
+    w = world
+    policy = session.get(BookingPolicy, w.xrd.id)
+    policy.slot_minutes = 1
+    session.add(policy)
+    session.flush()
+    assert len(offer(session, w).slots) > 300  # a day on the 1-minute grid is fine
+    with pytest.raises(InvalidInput) as err:
+        offer(session, w, days=92)
+    assert "shorter window" in str(err.value)
