@@ -16,13 +16,13 @@ from instruments.actor import Actor, Role
 from instruments.audit import record, snapshot
 from instruments.availability import zone
 from instruments.db import utcnow
-from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
+from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import policy_of
 from instruments.tariffs import booking_price_fen
 from scheduler.booking.booking_requests import RequestStatus, request_to_fulfil
 from scheduler.booking.bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
-from scheduler.booking.enterprises import Enterprise
+from scheduler.booking.enterprises import Enterprise, booking_for
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money import credit, vouchers
@@ -73,17 +73,7 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
     now = now or utcnow()
     _check_times(data.start, data.end)
     inst = lock_instrument(session, data.instrument_id)
-    if actor.role == Role.enterprise_member:
-        enterprise_id = actor.enterprise_id
-    elif actor.manages_unit(inst.owner_unit_id):
-        enterprise_id = data.enterprise_id
-    else:
-        raise Forbidden("Only enterprise members, or the lab managers of this instrument's unit, can book it.")
-    enterprise = None
-    if enterprise_id:
-        enterprise = session.get(Enterprise, enterprise_id)
-        if enterprise is None:
-            raise NotFound(f"No enterprise {enterprise_id!r}.")
+    enterprise = booking_for(session, actor, inst, data.enterprise_id)
     req = None
     if data.request_id:
         req = request_to_fulfil(

@@ -1,4 +1,5 @@
-"""Published availability: opening rules, exceptions/blackouts, the national calendar, free time."""
+"""Published availability: opening rules, exceptions/blackouts, the national calendar, free time;
+and bookable time (the slots that pass every booking rule for the one who asks)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
 from instruments.workdays import CalendarOverride, WorkCalendar
+from scheduler.booking.bookable import bookable_time
 from scheduler.booking.free_time import free_time
 
 from ..deps import ActorDep, AdminDep, MaybeActorDep, SessionDep, commit
@@ -93,6 +95,63 @@ class AvailabilityOut(BaseModel):
     open: list[Interval]
     free: list[Interval]
     busy: list[BusyOut]
+    warnings: list[str]
+
+
+class ClosedOut(BaseModel):
+    """Time in the window where no slot may start, and why."""
+
+    start: datetime
+    end: datetime
+    reason: str = Field(
+        description="outside_opening_hours | holiday | blackout | booked | too_short, or the code of the booking "
+        "rule that refuses a start here (lead_time, too_far_ahead, no_operator, lab_full, not_qualified, in_past)"
+    )
+    message: str
+
+
+class RefusalOut(BaseModel):
+    code: str = Field(description="The booking rule's stable code")
+    message: str
+    field: str | None = None
+
+
+class BookableOut(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "instrument_id": "ins_a1b2c3d4e5f6",
+                    "timezone": "Asia/Shanghai",
+                    "service_mode": "operator_run",
+                    "duration_minutes": 120,
+                    "start": "2026-12-07T09:00:00+08:00",
+                    "end": "2027-01-04T09:00:00+08:00",
+                    "slots": [{"start": "2026-12-08T09:00:00+08:00", "end": "2026-12-08T11:00:00+08:00"}],
+                    "closed": [
+                        {
+                            "start": "2026-12-07T09:00:00+08:00",
+                            "end": "2026-12-07T17:30:00+08:00",
+                            "reason": "lead_time",
+                            "message": "operator_run bookings of Powder XRD must be made 1 day(s) ahead; "
+                            "the earliest start now is 2026-12-08 09:00.",
+                        }
+                    ],
+                    "blocked": [],
+                    "warnings": [],
+                }
+            ]
+        }
+    }
+    instrument_id: str
+    timezone: str
+    service_mode: str
+    duration_minutes: int
+    start: datetime
+    end: datetime
+    slots: list[Interval] = Field(description="Bookings [start, end) that every booking rule accepts now")
+    closed: list[ClosedOut]
+    blocked: list[RefusalOut] = Field(description="Refusals that apply to every slot (then there are no slots)")
     warnings: list[str]
 
 
@@ -230,6 +289,55 @@ def availability(
         free=[Interval(start=s, end=e) for s, e in ft.free],
         busy=busy,
         warnings=ft.warnings,
+    )
+
+
+@router.get(
+    "/instruments/{instrument_id}/bookable",
+    response_model=BookableOut,
+    summary="Slots you could book now: every booking rule applied for you (sign-in required)",
+)
+def bookable(
+    instrument_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    service_mode: str = Query(min_length=1, max_length=40, description="e.g. operator_run, self_operated"),
+    duration_minutes: int | None = Query(default=None, ge=1, le=31 * 1440, description="Or give sample_count"),
+    sample_count: int | None = Query(
+        default=None, ge=1, le=10000, description="Converted to instrument time by the booking policy"
+    ),
+    start: ApiDatetime | None = Query(default=None, description="Default: now"),
+    end: ApiDatetime | None = Query(default=None, description="Default: start + 28 days"),
+    enterprise_id: str | None = Query(
+        default=None, max_length=64, description="Lab managers: the enterprise the booking would be for"
+    ),
+) -> BookableOut:
+    """For an enterprise member (or a lab manager booking for ``enterprise_id``): the start
+    times whose booking ``POST /bookings`` would accept now, the closed time with its reason, and
+    the refusals that apply to every slot (not qualified, suspended, limit reached)."""
+    bt = bookable_time(
+        session,
+        actor,
+        instrument_id,
+        service_mode,
+        duration_minutes=duration_minutes,
+        sample_count=sample_count,
+        start=start,
+        end=end,
+        enterprise_id=enterprise_id,
+        max_days=get_settings().max_availability_days,
+    )
+    return BookableOut(
+        instrument_id=bt.instrument.id,
+        timezone=bt.timezone,
+        service_mode=bt.service_mode,
+        duration_minutes=bt.duration_minutes,
+        start=bt.start,
+        end=bt.end,
+        slots=[Interval(start=s, end=e) for s, e in bt.slots],
+        closed=[ClosedOut(start=c.start, end=c.end, reason=c.reason, message=c.message) for c in bt.closed],
+        blocked=[RefusalOut(code=v.code, message=v.message, field=v.field) for v in bt.blocked],
+        warnings=bt.warnings,
     )
 
 

@@ -7,11 +7,12 @@ from enum import StrEnum
 
 from sqlmodel import Field, Session, SQLModel, select
 
-from instruments.actor import Actor
+from instruments.actor import Actor, Role
 from instruments.audit import record, snapshot
 from instruments.db import utc_field
-from instruments.errors import Conflict, InvalidInput, NotFound
+from instruments.errors import Conflict, Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
+from instruments.inventory import Instrument
 from scheduler.booking import credit_code
 
 
@@ -62,3 +63,19 @@ def get_enterprise(session: Session, enterprise_id: str) -> Enterprise:
     if ent is None:
         raise NotFound(f"No enterprise {enterprise_id!r}.")
     return ent
+
+
+def booking_for(session: Session, actor: Actor, instrument: Instrument, enterprise_id: str | None) -> Enterprise | None:
+    """The enterprise a booking by ``actor`` is for: an enterprise member's own; the one a lab
+    manager of the instrument's unit names (or none, for the unit's own use). Anyone else may
+    not book the instrument."""
+    if actor.role == Role.enterprise_member:
+        enterprise_id = actor.enterprise_id
+    elif not actor.manages_unit(instrument.owner_unit_id):
+        raise Forbidden("Only enterprise members, or the lab managers of this instrument's unit, can book it.")
+    if not enterprise_id:
+        return None
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        raise NotFound(f"No enterprise {enterprise_id!r}.")
+    return enterprise

@@ -2,6 +2,11 @@
 ``Reservation/Validation`` and NEMO's ``policy.py``). A booking attempt runs every rule and
 reports every failure at once, each with a stable ``code`` and a message a person can act on.
 
+Rules read the database through the ``Attempt`` (its cached properties), never directly: given
+``facts`` (``rule_facts.InstrumentFacts``, loaded once for a window) an attempt answers from
+memory, so offering bookable time (``bookable``) runs this very chain over many candidate slots.
+Rules marked ``about_the_actor`` do not depend on the slot's time (who books, what, how long).
+
 Rules marked ``staff_exempt`` bind enterprises only: lab managers of the unit may book or move
 outside lead times, limits and the advance window (they still cannot double-book or leave
 opening hours).
@@ -28,6 +33,7 @@ from instruments.workdays import WorkCalendar
 from scheduler.booking.bookings import LIVE, Booking, collision_text, live_bookings
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.operators import free_operators
+from scheduler.booking.rule_facts import InstrumentFacts
 
 
 def _fmt(dt: datetime, tz: ZoneInfo) -> str:
@@ -58,6 +64,7 @@ class Attempt:
     now: datetime
     moving: Booking | None = None
     warnings: list[str] = field(default_factory=list)
+    facts: InstrumentFacts | None = None  # preloaded facts (bulk evaluation); None: ask the database
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -80,11 +87,15 @@ class Attempt:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
+        if self.facts is not None:
+            return self.facts.calendar
         local = self.start.astimezone(self.tz).date()
         return WorkCalendar.load(self.session, local - timedelta(days=8), local + timedelta(days=8))
 
     @cached_property
     def opening(self) -> list[tuple[datetime, datetime]]:
+        if self.facts is not None:
+            return self.facts.opening
         spans, warnings = load_opening(
             self.session,
             self.instrument.id,
@@ -95,14 +106,24 @@ class Attempt:
         self.warnings.extend(warnings)
         return spans
 
+    def within_opening(self) -> bool:
+        """Whether [start, end) lies within one opening interval."""
+        if self.facts is not None:
+            return self.facts.within_opening(self.start, self.end)
+        return any(contains(span, (self.start, self.end)) for span in self.opening)
+
     @cached_property
     def collisions(self) -> list[Booking]:
         lo, hi = self.blocked
         # another booking's blocked range must not meet ours
+        if self.facts is not None and self.moving is None:
+            return self.facts.collisions(lo, hi)
         return live_bookings(self.session, self.instrument.id, lo, hi, exclude=self.moving.id if self.moving else None)
 
     @cached_property
     def operators(self) -> list[Operator]:
+        if self.facts is not None and self.moving is None:
+            return self.facts.free_operators(self.start, self.end)
         return free_operators(
             self.session,
             self.instrument,
@@ -113,9 +134,73 @@ class Attempt:
         )
 
 
+    @cached_property
+    def lab(self) -> Lab | None:
+        if self.facts is not None:
+            return self.facts.lab
+        return self.session.get(Lab, self.instrument.lab_id) if self.instrument.lab_id else None
+
+    @cached_property
+    def lab_load(self) -> int:
+        """Live bookings in the instrument's lab meeting [start, end) (other than the one moving)."""
+        lab = self.lab
+        if lab is None:
+            return 0
+        if self.facts is not None and self.moving is None:
+            return self.facts.lab_load(self.start, self.end)
+        q = (
+            select(func.count())
+            .select_from(Booking)
+            .join(Instrument, Instrument.id == Booking.instrument_id)
+            .where(
+                Instrument.lab_id == lab.id,
+                col(Booking.status).in_(LIVE),
+                Booking.start < self.end,
+                Booking.end > self.start,
+            )
+        )
+        if self.moving is not None:
+            q = q.where(Booking.id != self.moving.id)
+        return int(self.session.exec(q).one())
+
+    @cached_property
+    def qualifications(self) -> list[Qualification]:
+        """The booking user's qualifications for this instrument."""
+        if self.facts is not None:
+            return self.facts.qualifications
+        return list(
+            self.session.exec(
+                select(Qualification).where(
+                    Qualification.user_id == (self.user_id or ""), Qualification.instrument_id == self.instrument.id
+                )
+            ).all()
+        )
+
+    @cached_property
+    def future_bookings(self) -> int:
+        """Live bookings of this instrument by the enterprise that end after ``now``."""
+        if self.enterprise is None:
+            return 0
+        if self.facts is not None:
+            return self.facts.future_bookings
+        return int(
+            self.session.exec(
+                select(func.count())
+                .select_from(Booking)
+                .where(
+                    Booking.instrument_id == self.instrument.id,
+                    Booking.enterprise_id == self.enterprise.id,
+                    col(Booking.status).in_(LIVE),
+                    Booking.end > self.now,
+                )
+            ).one()
+        )
+
+
 class Rule:
     code: str = ""
     staff_exempt: bool = False
+    about_the_actor: bool = False  # the outcome does not depend on the slot's time
 
     def check(self, a: Attempt) -> Violation | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -126,6 +211,7 @@ class Rule:
 
 class InstrumentOpenForSharing(Rule):
     code = "instrument_unavailable"
+    about_the_actor = True
 
     def check(self, a: Attempt) -> Violation | None:
         if a.instrument.status not in BOOKABLE_STATUSES:
@@ -141,6 +227,7 @@ class InstrumentOpenForSharing(Rule):
 
 class ServiceModeOffered(Rule):
     code = "service_mode"
+    about_the_actor = True
 
     def check(self, a: Attempt) -> Violation | None:
         if a.service_mode not in a.instrument.service_modes:
@@ -153,6 +240,7 @@ class ServiceModeOffered(Rule):
 
 class EnterpriseInGoodStanding(Rule):
     code = "enterprise_suspended"
+    about_the_actor = True
 
     def check(self, a: Attempt) -> Violation | None:
         e = a.enterprise
@@ -188,6 +276,7 @@ class OnSlotGrid(Rule):
 
 class LengthWithinLimits(Rule):
     code = "length"
+    about_the_actor = True
     staff_exempt = True
 
     def check(self, a: Attempt) -> Violation | None:
@@ -239,7 +328,7 @@ class WithinOpeningHours(Rule):
     code = "outside_opening_hours"
 
     def check(self, a: Attempt) -> Violation | None:
-        if any(contains(span, (a.start, a.end)) for span in a.opening):
+        if a.within_opening():
             return None
         day = a.start.astimezone(a.tz).date()
         same_day = [f"{s:%H:%M}–{e:%H:%M}" for s, e in a.opening if s.date() == day]
@@ -261,11 +350,7 @@ class QualifiedForSelfOperation(Rule):
         if a.service_mode != ServiceMode.self_operated or staff_for_themselves:
             return None
         day = a.start.astimezone(a.tz).date()
-        quals = a.session.exec(
-            select(Qualification).where(
-                Qualification.user_id == (a.user_id or ""), Qualification.instrument_id == a.instrument.id
-            )
-        ).all()
+        quals = a.qualifications
         if any(q.valid_on(day) for q in quals):
             return None
         expired = [q for q in quals if q.expires_on is not None and q.expires_on < day]
@@ -300,25 +385,10 @@ class LabCapacity(Rule):
     code = "lab_full"
 
     def check(self, a: Attempt) -> Violation | None:
-        if a.instrument.lab_id is None:
-            return None
-        lab = a.session.get(Lab, a.instrument.lab_id)
+        lab = a.lab
         if lab is None:
             return None
-        q = (
-            select(func.count())
-            .select_from(Booking)
-            .join(Instrument, Instrument.id == Booking.instrument_id)
-            .where(
-                Instrument.lab_id == lab.id,
-                col(Booking.status).in_(LIVE),
-                Booking.start < a.end,
-                Booking.end > a.start,
-            )
-        )
-        if a.moving is not None:
-            q = q.where(Booking.id != a.moving.id)
-        if a.session.exec(q).one() >= lab.capacity:
+        if a.lab_load >= lab.capacity:
             return self.fail(
                 f"{lab.name} hosts at most {lab.capacity} booking(s) at a time and is full "
                 f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time."
@@ -328,21 +398,13 @@ class LabCapacity(Rule):
 
 class FutureBookingLimit(Rule):
     code = "too_many_bookings"
+    about_the_actor = True
     staff_exempt = True
 
     def check(self, a: Attempt) -> Violation | None:
         if a.enterprise is None or a.moving is not None:
             return None
-        count = a.session.exec(
-            select(func.count())
-            .select_from(Booking)
-            .where(
-                Booking.instrument_id == a.instrument.id,
-                Booking.enterprise_id == a.enterprise.id,
-                col(Booking.status).in_(LIVE),
-                Booking.end > a.now,
-            )
-        ).one()
+        count = a.future_bookings
         if count >= a.policy.max_future_bookings:
             return self.fail(
                 f"{a.enterprise.name} already holds {count} future bookings of {a.instrument.name}; "
