@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
+from scheduler.allocation import rounds  # noqa: F401
+from scheduler.booking import booking_requests, bookings, enterprises  # noqa: F401
+from scheduler.calendars import calendar_feeds  # noqa: F401
+from scheduler.money import credit, ledger, redemption, vouchers  # noqa: F401
+from scheduler.shared import notifications  # noqa: F401
+from scheduler.sharing import rewards, usage  # noqa: F401
 
-from . import accounts, idempotency  # noqa: F401
+from . import accounts, browser_sessions, idempotency  # noqa: F401
 
 metadata = SQLModel.metadata
