@@ -1,8 +1,9 @@
 """Refresh the vendored browser assets from the npm registry, exactly at the versions in
 ``manifest.json``: run by a person when a version is bumped (``python booking_api/web/static/vendor/refresh.py``),
 never at install or run time. Each package's tarball is fetched from the registry's tarball URL,
-checked against the registry's published integrity (sha512), and the listed files (the asset and
-its licence) are copied into ``<name>/``. Needs network access and nothing but the standard library."""
+checked against the registry's published integrity (sha512), the listed files (the asset and its
+licence) are copied into ``<name>/``, and the package's ``patches`` (exact text replacements that
+keep an asset from calling out to the internet) are applied. Needs network access and nothing but the standard library."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def refresh(name: str, spec: dict) -> None:
             if member is None:
                 raise SystemExit(f"{spec['npm']}@{spec['version']} has no file {src}")
             (out / dest).write_bytes(member.read())
+    for dest, replacements in spec.get("patches", {}).items():
+        text = (out / dest).read_text(encoding="utf-8")
+        for old, new in replacements:
+            if old not in text:
+                raise SystemExit(f"{spec['npm']}@{spec['version']}: patch target {old!r} not found in {dest}")
+            text = text.replace(old, new)
+        (out / dest).write_text(text, encoding="utf-8")
     print(f"{name}: {spec['npm']}@{spec['version']} ({spec['licence']}) → {out.relative_to(HERE)}/")
 
 
