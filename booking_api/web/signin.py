@@ -110,9 +110,11 @@ def load_web_user(request: Request, session: SessionDep) -> WebUser | None:
     found = find_session(session, plain, utcnow()) if plain else None
     if found is None:
         request.state.web_user = None
-        request.state.csrf = request.cookies.get(CSRF_COOKIE) or request.state.__dict__.setdefault(
-            "new_csrf", secrets.token_urlsafe(24)
-        )
+        csrf = request.cookies.get(CSRF_COOKIE)
+        if not csrf:  # a first visit: a new double-submit token, set as a cookie by with_csrf_cookie
+            csrf = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(24)
+            request.state.new_csrf = csrf
+        request.state.csrf = csrf
         return None
     row, user = found
     web_user = WebUser(user, row, _organisation(session, user))
@@ -136,7 +138,9 @@ WebUserDep = Annotated[WebUser, Depends(require_web_user)]
 
 
 def check_csrf(request: Request, sent: str) -> None:
-    """The form's hidden ``csrf`` must be the token this page handed out."""
+    """The form's hidden ``csrf`` (or, for an htmx request, the ``X-CSRF-Token`` header that
+    ``base.html`` sets on every htmx call) must be the token this page handed out."""
+    sent = sent or request.headers.get("x-csrf-token", "")
     expected = request.state.csrf if getattr(request.state, "web_user", None) else request.cookies.get(CSRF_COOKIE)
     if not expected or not sent or not secrets.compare_digest(expected.encode(), sent.encode()):
         raise CsrfRejected()
@@ -144,7 +148,7 @@ def check_csrf(request: Request, sent: str) -> None:
 
 def with_csrf_cookie(request: Request, response: Response) -> Response:
     """A signed-out page with a form: make sure the browser holds the double-submit cookie."""
-    new = request.state.__dict__.get("new_csrf")
+    new = getattr(request.state, "new_csrf", None)
     if new and not request.cookies.get(CSRF_COOKIE):
         response.set_cookie(
             CSRF_COOKIE, new, httponly=True, samesite="lax", secure=cookie_secure(request, get_settings()), path="/"

@@ -85,6 +85,9 @@ def test_every_form_needs_its_csrf_token(client, member):
     assert client.post("/account/tokens", data={"label": "x", "csrf": "forged"}).status_code == 403
     assert client.post("/logout", data={"csrf": ""}).status_code == 403
     assert client.get("/home").status_code == 200  # still signed in
+    page = client.get("/account/tokens")
+    htmx = client.post("/account/tokens", data={"label": "hx"}, headers={"X-CSRF-Token": csrf_of(page.text)})
+    assert htmx.status_code == 200 and "lsk_" in htmx.text  # htmx calls send the token in a header
 
 
 def test_failed_sign_ins_are_throttled_per_username(client, member):

@@ -28,9 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     here = Path(__file__).parent
     missing = not Path(CHROMIUM).exists()
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if here in Path(str(item.fspath)).parents:  # each module also sets pytestmark (xdist reads it earlier)
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
             if missing and os.environ.get("LABSHARE_REQUIRE_BROWSER") != "1":
                 item.add_marker(pytest.mark.skip(reason="needs chromium: apt-get install -y chromium"))
 

@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from .conftest import PASSWORD, shot, sign_in
 
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one chromium at a time
+
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_sign_in_names_the_user_and_enterprise(page, server, lang):
