@@ -118,18 +118,18 @@ AXE = "/static/vendor/axe-core/axe.min.js"
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_no_serious_accessibility_violations(page, server, lang):
     page.goto(f"/language?lang={lang}&next=/login")
-    pages = ["/login"]
-    found = {}
-    for path in pages:
-        found[path] = _axe(page, path)
+    found = {"/login": _axe(page, "/login", lang)}
     sign_in(page, server.users["member"])
     for path in ("/home", "/account/password", "/account/tokens"):
-        found[path] = _axe(page, path)
+        found[path] = _axe(page, path, lang)
     assert all(v == [] for v in found.values()), found
 
 
-def _axe(page, path: str) -> list[str]:
+def _axe(page, path: str, lang: str) -> list[str]:
+    """Labels on every visible input, then axe-core's serious and critical violations; a screenshot
+    of each page in each language on the way."""
     page.goto(path)
+    shot(page, f"page{path.replace('/', '-')}-{lang}")
     for inp in page.locator("input:not([type=hidden]):not([hidden])").all():
         ident = inp.get_attribute("id")
         assert ident and page.locator(f"label[for='{ident}']").count() == 1, f"{path}: an input without a label"
