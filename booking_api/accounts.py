@@ -1,11 +1,17 @@
-"""User accounts, roles and API tokens: the door. Tokens are random, shown once, stored hashed."""
+"""User accounts, roles, passwords and API tokens: the door. Tokens are random, shown once, stored
+hashed (SHA-256: they carry 256 random bits); passwords are stored as Argon2 hashes (pwdlib), which
+make guessing a stolen hash slow. A user without a password signs in with tokens only."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime
+from functools import cache
 
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, select
 
 from instruments.actor import Actor, Role
@@ -15,6 +21,12 @@ from instruments.errors import InvalidInput, NotFound, Unauthorized
 from instruments.ids import new_id
 
 TOKEN_PREFIX = "lsk_"
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+# Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): slow for a guesser with a stolen
+# hash, cheap enough that sign-ins, demo builds and tests do not wait on it. Parameters live in each
+# hash, so raising them later still verifies older hashes.
+_hasher = PasswordHash((Argon2Hasher(memory_cost=19 * 1024, time_cost=2, parallelism=1),))
 
 
 class User(SQLModel, table=True):
@@ -28,6 +40,7 @@ class User(SQLModel, table=True):
     enterprise_id: str | None = Field(default=None, foreign_key="enterprise.id", index=True)
     operator_id: str | None = Field(default=None, foreign_key="operator.id")
     active: bool = True
+    password_hash: str | None = Field(default=None, exclude=True)
     created_at: datetime = utc_field(default_factory=utcnow)
 
     def actor(self) -> Actor:
@@ -52,6 +65,11 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = utc_field(nullable=True, default=None)
 
 
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("not a password of anyone")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -74,6 +92,42 @@ def create_user(session: Session, actor: Actor, user: User) -> User:
     session.flush()
     record(session, actor, "user.create", "user", user.id, after=user.model_dump(mode="json", warnings=False))
     return user
+
+
+def check_password_rules(plain: str, field: str = "password") -> None:
+    """A password is long enough to resist guessing and short enough to hash cheaply."""
+    if len(plain) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(f"A password needs at least {PASSWORD_MIN_LENGTH} characters.", field=field)
+    if len(plain) > PASSWORD_MAX_LENGTH:
+        raise InvalidInput(f"A password may have at most {PASSWORD_MAX_LENGTH} characters.", field=field)
+
+
+def set_password(session: Session, actor: Actor, user: User, plain: str) -> User:
+    """Set (or reset) a user's password: the user themself or a programme admin. Every browser
+    session of the user ends (see ``browser_sessions.revoke_all``, called by the caller that owns
+    them); the audit row records who set it, never the password."""
+    if actor.user_id != user.id:
+        actor.require_admin()
+    check_password_rules(plain)
+    user.password_hash = _hasher.hash(plain)
+    session.add(user)
+    record(session, actor, "user.password", "user", user.id, after={"by": "self" if actor.user_id == user.id else "admin"})
+    return user
+
+
+def verify_password(user: User | None, plain: str) -> bool:
+    """Whether ``plain`` is this user's password. Without a user (unknown e-mail) a hash is still
+    computed, so the answer takes as long as for a real account and does not reveal which e-mails exist."""
+    if user is None or user.password_hash is None or not user.active:
+        _hasher.verify(plain, _dummy_hash())
+        return False
+    return _hasher.verify(plain, user.password_hash)
+
+
+def user_by_login(session: Session, username: str) -> User | None:
+    """The user whose login name (their e-mail, compared without case or surrounding spaces) this is."""
+    name = username.strip().lower()
+    return session.exec(select(User).where(func.lower(User.email) == name)).first()
 
 
 def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken, str]:

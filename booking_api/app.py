@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import pages, problems, rate_limit, tables  # noqa: F401 - tables: every mapper known
+from . import pages, problems, rate_limit, tables, web  # noqa: F401 - tables: every mapper known
 from .rate_limit import RateLimits
 from .routers import (
     accounts,
@@ -67,7 +67,9 @@ def create_app(
         if leader is not None:
             leader.release()
 
-    app = FastAPI(title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.engine = get_engine(url)
     problems.install(app)
     rate_limit.install(app, rate_limits)
@@ -77,6 +79,7 @@ def create_app(
         app.include_router(r.router)
 
     app.include_router(pages.router)
+    web.install(app)  # sign-in, account pages, /docs and /redoc from vendored assets, /static
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

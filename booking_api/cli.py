@@ -257,6 +257,9 @@ def _print_intro(result, example, base: str) -> None:
     console.print("[bold]Demo API tokens[/bold] (shown once; only their hashes are stored):")
     for role, who, tok in result.tokens:
         console.print(f"  {role:<18} {who}\n      {tok}", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"[bold]Web sign-in[/bold] at {base}/login, one user per role (passwords random per build):")
+    for role, username, password in result.logins:
+        console.print(f"login: {role} {username} {password}", soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"{len(result.instruments)} instruments, {len(result.enterprises)} enterprises, {result.bookings} bookings. "
         f"API docs: {base}/docs"

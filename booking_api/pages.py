@@ -30,7 +30,7 @@ def page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html lang=zh><meta charset=utf-8><meta name=viewport content='width=device-width'>"
         f"<title>{escape(title)} · labshare</title><style>{STYLE}</style>"
-        f"<h1><a href='/'>labshare</a></h1>{body}"
+        f"<h1><a href='/'>labshare</a></h1><p><a href='/home'>我的主页 My home</a> · <a href='/login'>登录 Sign in</a></p>{body}"
         f"<p class=muted>API: <a href='/docs'>/docs</a> · <a href='/openapi.json'>/openapi.json</a></p></html>"
     )
 

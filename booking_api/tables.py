@@ -12,6 +12,6 @@ from scheduler.money import credit, ledger, redemption, vouchers  # noqa: F401
 from scheduler.shared import notifications  # noqa: F401
 from scheduler.sharing import rewards, usage  # noqa: F401
 
-from . import accounts, idempotency  # noqa: F401
+from . import accounts, browser_sessions, idempotency  # noqa: F401
 
 metadata = SQLModel.metadata

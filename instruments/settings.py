@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     rate_limit_token_creation: str = Field(
         default="10/minute", description="Token creation, per client address and per token"
     )
+    login_failure_limit: str = Field(
+        default="5/minute", description="Failed web sign-ins allowed per login name and per client address"
+    )
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="How long a web sign-in lasts")
+    cookie_secure: bool | None = Field(
+        default=None, description="Mark cookies Secure; unset: when the request came over https"
+    )
     rate_limit_strategy: str = Field(default="moving-window", description="moving-window or fixed-window")
     redis_url: str | None = Field(
         default=None, description="redis://… to share rate-limit counters between processes (else in memory)"

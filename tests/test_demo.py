@@ -98,9 +98,22 @@ def test_cli_demo_prints_tokens_and_curl_lines_that_work(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--no-serve", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert result.output.count("lsk_") >= 5
+    logins = [line.split() for line in result.output.splitlines() if line.startswith("login: ")]
+    assert sorted(parts[1] for parts in logins) == ["enterprise_member", "lab_manager", "operator", "programme_admin"]
+    assert all(len(parts) == 4 for parts in logins)  # login: ROLE USERNAME PASSWORD, no spaces inside
     curls = [line for line in result.output.splitlines() if line.startswith("curl ")]
     assert len(curls) == 4
     with TestClient(create_app(url)) as client:
+        for _, role, username, password in logins:
+            client.cookies.clear()
+            form = client.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            r = client.post(
+                "/login", data={"username": username, "password": password, "csrf": csrf}, follow_redirects=False
+            )
+            assert r.status_code == 303, (role, r.text)
+            assert client.get("/home").status_code == 200
+        client.cookies.clear()
         for line in curls:
             args = shlex.split(line)
             target = next(a for a in args if a.startswith("http"))

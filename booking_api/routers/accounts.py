@@ -10,9 +10,20 @@ from sqlmodel import select
 
 from instruments.actor import Role
 from instruments.audit import AuditLog
+from instruments.db import utcnow
 from instruments.errors import NotFound
 
-from ..accounts import ApiToken, User, create_user, issue_token, revoke_token
+from ..accounts import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    ApiToken,
+    User,
+    create_user,
+    issue_token,
+    revoke_token,
+    set_password,
+)
+from ..browser_sessions import revoke_all
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -25,6 +36,16 @@ class UserIn(BaseModel):
     owner_unit_id: str | None = None
     enterprise_id: str | None = None
     operator_id: str | None = None
+    password: str | None = Field(
+        default=None,
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description="Sign-in password for the web pages (login name: the e-mail); without it, tokens only",
+    )
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 
 
 class UserOut(BaseModel):
@@ -56,9 +77,26 @@ def me(session: SessionDep, actor: ActorDep) -> UserOut:
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a user (programme admin)")
 def create(body: UserIn, session: SessionDep, actor: AdminDep) -> UserOut:
-    user = create_user(session, actor, User(**body.model_dump()))
+    user = create_user(session, actor, User(**body.model_dump(exclude={"password"})))
+    if body.password is not None:
+        set_password(session, actor, user, body.password)
     commit(session)
     return UserOut.model_validate(user.model_dump())
+
+
+@router.post(
+    "/users/{user_id}/password",
+    status_code=204,
+    summary="Set or reset a user's sign-in password (programme admin); their web sessions end",
+)
+def reset_password(user_id: str, body: PasswordIn, session: SessionDep, actor: AdminDep) -> Response:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id!r}.")
+    set_password(session, actor, user, body.password)
+    revoke_all(session, actor, user.id, utcnow())
+    commit(session)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -1,0 +1,40 @@
+"""Every string the web pages show is in the zh-CN catalogue, and every vendored asset is pinned
+with its licence beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+import booking_api.web as web
+from booking_api.web.i18n import catalogue_path
+
+WEB = Path(web.__file__).parent
+
+
+def test_every_page_string_has_a_chinese_translation():
+    with (WEB / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    msgids = {m[2] for m in extract_from_dir(str(WEB), method_map, options_map)}
+    with catalogue_path("zh-CN").open("rb") as f:
+        catalog = read_po(f)
+    missing = sorted(m for m in msgids if not (catalog.get(m) and catalog.get(m).string))
+    assert len(msgids) > 30 and missing == []
+
+
+def test_vendored_assets_are_pinned_and_licensed():
+    vendor = WEB / "static" / "vendor"
+    packages = json.loads((vendor / "manifest.json").read_text())["packages"]
+    assert {"htmx", "pico", "swagger-ui", "redoc"} <= set(packages)
+    for name, spec in packages.items():
+        assert spec["version"][0].isdigit() and "^" not in spec["version"] and "~" not in spec["version"]
+        for dest in spec["files"].values():
+            assert (vendor / name / dest).is_file(), f"{name}/{dest}"
+        assert any("LICENSE" in d for d in spec["files"].values()), name
+        for dest, patches in spec.get("patches", {}).items():
+            text = (vendor / name / dest).read_text(encoding="utf-8")
+            assert all(old not in text for old, _ in patches), f"{name}/{dest} is not patched"
