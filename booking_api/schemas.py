@@ -33,33 +33,30 @@ class VoucherShareOut(BaseModel):
         return cls.model_validate({**vars(s), "expires_at": s.expires_at.astimezone(ZoneInfo(tz))})
 
 
+PRICE_SPLIT_EXAMPLE = {
+    "price_fen": 120000,
+    "voucher_fen": 60000,
+    "enterprise_fen": 60000,
+    "lapsed_fen": 440000,
+    "vouchers": [
+        {
+            "voucher_id": "vch_9z8y7x6w5v4u",
+            "code": "TJ2026A0000000017X",
+            "status": "reserved",
+            "face_value_fen": 500000,
+            "pays_fen": 60000,
+            "lapses_fen": 440000,
+            "expires_at": "2027-06-30T00:00:00+08:00",
+            "refusals": [],
+        }
+    ],
+}
+
+
 class PriceSplitOut(BaseModel):
     """Who pays what: price = voucher_fen + enterprise_fen (integer fen)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "price_fen": 120000,
-                    "voucher_fen": 60000,
-                    "enterprise_fen": 60000,
-                    "lapsed_fen": 440000,
-                    "vouchers": [
-                        {
-                            "voucher_id": "vch_9z8y7x6w5v4u",
-                            "code": "TJ2026A0000000017X",
-                            "status": "reserved",
-                            "face_value_fen": 500000,
-                            "pays_fen": 60000,
-                            "lapses_fen": 440000,
-                            "expires_at": "2027-06-30T00:00:00+08:00",
-                            "refusals": [],
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [PRICE_SPLIT_EXAMPLE]})
 
     price_fen: int
     voucher_fen: int = Field(description="What the voucher(s) pay")
@@ -91,24 +88,7 @@ class BookingOut(BaseModel):
                     "end": "2026-12-01T11:00:00+08:00",
                     "status": "confirmed",
                     "price_fen": 120000,
-                    "price_split": {
-                        "price_fen": 120000,
-                        "voucher_fen": 60000,
-                        "enterprise_fen": 60000,
-                        "lapsed_fen": 440000,
-                        "vouchers": [
-                            {
-                                "voucher_id": "vch_9z8y7x6w5v4u",
-                                "code": "TJ2026A0000000017X",
-                                "status": "reserved",
-                                "face_value_fen": 500000,
-                                "pays_fen": 60000,
-                                "lapses_fen": 440000,
-                                "expires_at": "2027-06-30T00:00:00+08:00",
-                                "refusals": [],
-                            }
-                        ],
-                    },
+                    "price_split": PRICE_SPLIT_EXAMPLE,
                     "sample_count": 0,
                     "sequence": 0,
                 }

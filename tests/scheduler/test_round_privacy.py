@@ -13,12 +13,8 @@ from scheduler.allocation.rounds import _place
 from scheduler.booking.booking_requests import BookingRequest, submit_request
 
 
-def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(session, world):
-    w = world
-    now = w.at(8) - timedelta(days=2)
-    taken = actions.book(
-        session, w.member_a, actions.BookingInput(w.xrd.id, w.at(9), w.at(11), "operator_run"), now=now
-    )
+def _b_asks_for_the_xrd(session, w, now):
+    """Enterprise B's request for 2 h on the XRD within two days, and the round's input frame."""
     req = submit_request(
         session,
         w.member_b,
@@ -33,6 +29,16 @@ def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(se
     )
     session.commit()
     inp = RoundInput(t0=w.at(0), horizon_end=w.at(0) + timedelta(days=2), problem=None, requests={}, instruments={})
+    return req, inp
+
+
+def test_a_slot_taken_during_the_round_is_explained_without_the_other_booking(session, world):
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    taken = actions.book(
+        session, w.member_a, actions.BookingInput(w.xrd.id, w.at(9), w.at(11), "operator_run"), now=now
+    )
+    req, inp = _b_asks_for_the_xrd(session, w, now)
     booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 10 * 60), now, w.xrd)
     assert booking is None
     assert why[0]["code"] == "capacity_taken"
@@ -44,20 +50,7 @@ def test_a_slot_refused_by_another_rule_is_explained_not_a_server_error(session,
     hours, before dawn) is explained with that rule's message; nothing collided, so none is named."""
     w = world
     now = w.at(8) - timedelta(days=2)
-    req = submit_request(
-        session,
-        w.member_b,
-        BookingRequest(
-            enterprise_id="",
-            instrument_id=w.xrd.id,
-            duration_minutes=120,
-            earliest_start=w.at(0),
-            deadline=w.at(0) + timedelta(days=2),
-        ),
-        now=now,
-    )
-    session.commit()
-    inp = RoundInput(t0=w.at(0), horizon_end=w.at(0) + timedelta(days=2), problem=None, requests={}, instruments={})
+    req, inp = _b_asks_for_the_xrd(session, w, now)
     booking, why = _place(session, SYSTEM, inp, req, solver.Placement(req.id, w.xrd.id, 3 * 60), now, w.xrd)
     assert booking is None
     assert why[0]["code"] != "capacity_taken" and "no longer free" in why[0]["message"]
