@@ -45,3 +45,16 @@ def consumed_voucher(session, w, prog) -> v.Voucher:  # noqa: ANN001
 
 
 PROOFS = {"contract": "HT-1", "invoice": "FP-1", "payment_proof": "ZF-1", "service_record": "BG-1"}
+
+
+def claim_body(session, w) -> dict:  # noqa: ANN001
+    """A redemption claim by the XRD's unit for one consumed voucher (the programme and the
+    voucher written and committed)."""
+    prog = programme(session, w)
+    voucher = consumed_voucher(session, w, prog)
+    session.commit()
+    return {
+        "programme_id": prog.id,
+        "owner_unit_id": w.xrd.owner_unit_id,
+        "orders": [{"voucher_id": voucher.id, "proofs": PROOFS}],
+    }

@@ -73,14 +73,7 @@ def test_parallel_duplicates_of_one_voucher_application_reserve_once(db, world, 
 
 def test_parallel_duplicates_of_one_redemption_claim_file_one_claim(db, world, session, app):
     w = world
-    prog = money.programme(session, w)
-    voucher = money.consumed_voucher(session, w, prog)
-    session.commit()
-    body = {
-        "programme_id": prog.id,
-        "owner_unit_id": w.xrd.owner_unit_id,
-        "orders": [{"voucher_id": voucher.id, "proofs": money.PROOFS}],
-    }
+    body = money.claim_body(session, w)
     headers = {**auth(w, "manager"), "Idempotency-Key": "claim-once"}
     answers = http_burst(app, lambda c, i: c.post(f"{API}/redemption-claims", json=body, headers=headers))
     _same_answer(answers)

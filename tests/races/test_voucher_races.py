@@ -59,14 +59,7 @@ def test_parallel_filings_of_one_order_file_it_once(db, world, session, app):
     from scheduler.money.redemption import ClaimItem
 
     w = world
-    prog = money.programme(session, w)
-    voucher = money.consumed_voucher(session, w, prog)
-    session.commit()
-    body = {
-        "programme_id": prog.id,
-        "owner_unit_id": w.xrd.owner_unit_id,
-        "orders": [{"voucher_id": voucher.id, "proofs": money.PROOFS}],
-    }
+    body = money.claim_body(session, w)
     answers = http_burst(app, lambda c, i: c.post("/api/v1/redemption-claims", json=body, headers=auth(w, "manager")))
     assert statuses(answers) == {201: CLIENTS}, statuses(answers)
     outcomes = sorted(r.json()["outcomes"][0]["outcome"] for r in answers)
