@@ -1,7 +1,8 @@
 """Languages of the web pages: zh-CN by default (or as the browser's Accept-Language asks),
-English by a switch remembered in a cookie; Babel catalogues read from ``translations/*.po`` and
-compiled in memory when first used, so there is no generated file to keep in step and no build
-step. English is the source language (msgids); a language without a catalogue shows them as they
+English by a switch remembered in a cookie; Babel catalogues read from
+``translations/<locale>/LC_MESSAGES/*.po`` (one file per area of the app — ``messages.po`` for the
+shell and account, others named for their pages — merged into one catalogue) and compiled in memory
+when first used, so there is no generated file to keep in step and no build step. English is the source language (msgids); a language without a catalogue shows them as they
 are. Also the two formats every page needs: money in yuan from integer fen, and an instant in a
 named time zone."""
 
@@ -13,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -23,21 +25,31 @@ DEFAULT = "zh-CN"
 COOKIE = "labshare_lang"
 
 
-def catalogue_path(lang: str) -> Path | None:
+def catalogue_paths(lang: str) -> list[Path]:
+    """The ``.po`` files of a language, in name order (none for English, the source language)."""
     folder = LANGUAGES[lang]
-    return HERE / folder / "LC_MESSAGES" / "messages.po" if folder else None
+    return sorted((HERE / folder / "LC_MESSAGES").glob("*.po")) if folder else []
+
+
+def catalogue(lang: str) -> Catalog:
+    """A language's catalogues merged into one; a message translated in two files must read the
+    same in both (``test_web_catalogues`` checks it)."""
+    merged = Catalog(locale=LANGUAGES[lang] or "en")
+    for path in catalogue_paths(lang):
+        with path.open("rb") as f:
+            for message in read_po(f, locale=LANGUAGES[lang]):
+                if message.id and message.string:
+                    merged[message.id] = message
+    return merged
 
 
 @cache
 def translations(lang: str) -> NullTranslations:
     """The gettext translations of a language (``zh-CN`` or ``en``)."""
-    path = catalogue_path(lang)
-    if path is None:
+    if not catalogue_paths(lang):
         return NullTranslations()
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=LANGUAGES[lang])
     buf = io.BytesIO()
-    write_mo(buf, catalog)
+    write_mo(buf, catalogue(lang))
     buf.seek(0)
     return Translations(fp=buf)
 

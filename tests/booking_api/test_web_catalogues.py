@@ -11,7 +11,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 import booking_api.web as web
-from booking_api.web.i18n import catalogue_path
+from booking_api.web.i18n import catalogue, catalogue_paths
 
 WEB = Path(web.__file__).parent
 
@@ -20,10 +20,22 @@ def test_every_page_string_has_a_chinese_translation():
     with (WEB / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
     msgids = {m[2] for m in extract_from_dir(str(WEB), method_map, options_map)}
-    with catalogue_path("zh-CN").open("rb") as f:
-        catalog = read_po(f)
+    catalog = catalogue("zh-CN")
     missing = sorted(m for m in msgids if not (catalog.get(m) and catalog.get(m).string))
     assert len(msgids) > 30 and missing == []
+
+
+def test_a_message_in_two_area_catalogues_reads_the_same_in_both():
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in catalogue_paths("zh-CN"):
+        with path.open("rb") as f:
+            for m in read_po(f):
+                if m.id and m.string:
+                    if m.id in seen and seen[m.id][1] != m.string:
+                        clashes.append((m.id, seen[m.id], (path.name, m.string)))
+                    seen.setdefault(m.id, (path.name, m.string))
+    assert clashes == []
 
 
 def test_vendored_assets_are_pinned_and_licensed():
