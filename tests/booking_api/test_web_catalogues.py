@@ -41,7 +41,7 @@ def test_a_message_in_two_area_catalogues_reads_the_same_in_both():
 def test_vendored_assets_are_pinned_and_licensed():
     vendor = WEB / "static" / "vendor"
     packages = json.loads((vendor / "manifest.json").read_text())["packages"]
-    assert {"htmx", "pico", "swagger-ui", "redoc"} <= set(packages)
+    assert {"htmx", "pico", "swagger-ui", "redoc", "fullcalendar", "chart.js"} <= set(packages)
     for name, spec in packages.items():
         assert spec["version"][0].isdigit() and "^" not in spec["version"] and "~" not in spec["version"]
         for dest in spec["files"].values():
