@@ -142,10 +142,12 @@ def _no_outside_requests(request: pytest.FixtureRequest) -> Iterator[None]:
     assert seen == [], f"the page requested URLs outside the server: {seen}"
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str, full_page: bool = True) -> Path:
+    """A screenshot of the page (the whole page unless ``full_page`` is False: a very long page such
+    as /redoc takes tens of seconds to capture whole on a busy machine)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -106,10 +106,10 @@ def test_tokens_create_and_revoke(page, server, lang):
 def test_docs_and_redoc_render_without_internet(page, server):
     page.goto("/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("labshare", timeout=20_000)
-    shot(page, "docs")
+    shot(page, "docs", full_page=False)
     page.goto("/redoc")
     expect(page.locator("h1").first).to_contain_text("labshare", timeout=20_000)
-    shot(page, "redoc")
+    shot(page, "redoc", full_page=False)
 
 
 AXE = "/static/vendor/axe-core/axe.min.js"
