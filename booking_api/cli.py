@@ -84,7 +84,16 @@ def run_server(database_url: str, host: str, port: int, workers: int = 1) -> Non
         uvicorn.run(create_app(database_url), host=host, port=port, **bounds)
         return
     os.environ["LABSHARE_DATABASE_URL"] = database_url
-    uvicorn.run("booking_api.app:from_settings", factory=True, workers=workers, host=host, port=port, **bounds)
+    uvicorn.run(
+        "booking_api.app:from_settings",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        # a worker answers health checks only once it has imported the app: seconds on a busy machine
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
+        **bounds,
+    )
 
 
 @app.command()

@@ -85,7 +85,8 @@ class LeaderElection:
             except Exception:
                 log.exception("%s: starting the leader's work failed; stepping down", self.name)
                 self._step_down()
-            return self.leading
+                return False
+            return self.step()  # starting may have been slow: renew now, or step down if it was too slow
         try:
             kept: bool | None = run_lock.renew(self.engine, self.name, self.token, self.lease)
         except SQLAlchemyError:
@@ -118,11 +119,12 @@ class LeaderElection:
 
     def _run(self) -> None:
         while True:
+            t0 = time.monotonic()
             try:
                 self.step()
             except Exception:  # never let the campaign thread die: that would leave no leader
                 log.exception("%s: election step failed", self.name)
-            if self._stop.wait(self.every):
+            if self._stop.wait(max(0.0, self.every - (time.monotonic() - t0))):
                 return
 
     def stop(self) -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `labshare serve`")
+    worker_healthcheck_timeout: int = Field(
+        default=60, ge=5, description="Seconds a worker may not answer uvicorn's health check (its start included) before it is replaced"
+    )
 
     # --- bounded work per request: every refusal names the setting that refused it ---------
     rrule_time_limit: float = Field(
