@@ -125,7 +125,8 @@ def demo(
     if not replace and (users := _non_demo_users(database_url)):
         console.print(
             f"[red]The database at {database_url} holds data not built by the demo ({users} users); the demo "
-            "replaces everything in it. Pass --replace to do so anyway, or --database-url for another database.[/red]"
+            "replaces everything in it. Pass --replace to do so anyway, or --database-url for another database.[/red]",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     path = sqlite_file(database_url)

@@ -66,5 +66,5 @@ def command_engine(database_url: str | None) -> Engine:
     try:
         return existing_database(database_url or get_settings().database_url)
     except NoDatabase as exc:
-        Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False)
+        Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc

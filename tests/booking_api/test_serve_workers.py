@@ -77,13 +77,15 @@ def workers(db, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
         except httpx.TransportError:
             return False
 
-    wait_for("the server answers", up, deadline=180)  # two processes importing the app on a busy machine
-    yield proc, port
-    for pid in children(proc.pid):
-        os.kill(pid, signal.SIGKILL)
-    proc.kill()
-    proc.wait(10)
-    log.close()
+    try:
+        wait_for("the server answers", up, deadline=180)  # two processes importing the app on a busy machine
+        yield proc, port
+    finally:
+        for pid in children(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(10)
+        log.close()
 
 
 def heartbeats(db) -> dict[int, int]:
