@@ -45,8 +45,9 @@ def create_app(
 ) -> FastAPI:
     """The app. ``run_jobs`` (None: as ``LABSHARE_RUN_JOBS`` says, on by default): this process
     campaigns for the job leader's lease and, while it leads, runs the scheduled jobs; of all the
-    workers and hosts on one database exactly one leads (``scheduler/jobs.py``). ``rate_limits``: by default from settings (off when
-    ``LABSHARE_RATE_LIMIT_ENABLED=false``); None turns them off, a ``RateLimits`` sets them."""
+    workers and hosts on one database exactly one leads (``scheduler/jobs.py``).
+    ``rate_limits``: by default from settings (off when ``LABSHARE_RATE_LIMIT_ENABLED=false``);
+    None turns them off, a ``RateLimits`` sets them."""
     url = database_url or get_settings().database_url
     if run_jobs is None:
         run_jobs = get_settings().run_jobs

@@ -30,7 +30,6 @@ app.command("rewards")(rewards_cmd)  # labshare rewards YEAR
 console = Console()
 
 
-
 @db_app.command("upgrade")
 def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None:
     """Apply the migrations (SQLite or PostgreSQL); creates the tables of a new database."""

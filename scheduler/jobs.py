@@ -113,8 +113,8 @@ def run_scheduled_round(database_url: str, time_limit: float | None = None) -> s
 
 
 def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> dict[str, Any] | None:
-    """Daily (None when another process is doing it right now): expire vouchers past their validity, and tell providers when a redemption window
-    of a programme opens today. Idempotent (an expired voucher is not expired twice; the notice
+    """Daily: expire vouchers past their validity, and tell providers when a redemption window
+    of a programme opens today (None when another process is doing it right now). Idempotent (an expired voucher is not expired twice; the notice
     is sent once per window).
 
     Each programme is done on its own, expiry and notice each in its own transaction: a programme
