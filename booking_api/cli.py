@@ -19,7 +19,7 @@ from instruments.db import get_engine, session_scope
 from instruments.settings import DEFAULT_DATABASE_URL, get_settings
 
 from . import tables  # noqa: F401 - every table known before any query
-from .cli_database import DbUrl, command_engine, sqlite_file
+from .cli_database import DbUrl, command_engine, resolve, sqlite_file
 from .cli_usage import rewards_cmd, usage_app
 
 app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
@@ -35,9 +35,9 @@ def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None
     """Apply the migrations (SQLite or PostgreSQL); creates the tables of a new database."""
     from .migrate import upgrade
 
-    url = database_url or get_settings().database_url
+    url = resolve(database_url)
     upgrade(url, revision)
-    console.print(f"[green]database at {url} is at revision {revision}[/green]")
+    console.print(f"[green]database at {url} is at revision {revision}[/green]", soft_wrap=True)
 
 
 app.command("migrate", help="Apply the migrations (the same as `labshare db upgrade`).")(db_upgrade)
@@ -56,7 +56,7 @@ def serve(
     from .migrate import upgrade
 
     settings = get_settings()
-    url = database_url or settings.database_url
+    url = resolve(database_url)
     if migrate:
         upgrade(url)
     run_server(url, host or settings.host, port or settings.port, workers or settings.workers)
@@ -121,6 +121,7 @@ def demo(
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    database_url = resolve(database_url)
     if not replace and (users := _non_demo_users(database_url)):
         console.print(
             f"[red]The database at {database_url} holds data not built by the demo ({users} users); the demo "
@@ -150,7 +151,7 @@ def demo(
     if tokens_file is not None:
         tokens = [{"role": role, "who": who, "token": tok} for role, who, tok in result.tokens]
         tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1))
-    console.print(f"Demo database: {database_url}", highlight=False, markup=False)
+    console.print(f"Demo database: {database_url}", highlight=False, markup=False, soft_wrap=True)
     if serve_after:
         run_server(database_url, host, port)
 

@@ -31,6 +31,17 @@ class NoDatabase(Exception):
     """The database named is missing or has no tables (the message says which and what to do)."""
 
 
+def resolve(database_url: str | None) -> str:
+    """The URL a command works on: ``--database-url``, else the settings' (environment or the
+    embedded default), with a relative SQLite path made absolute, so messages name the very file
+    (and an engine, cached per URL, never points into another directory)."""
+    url = database_url or get_settings().database_url
+    path = sqlite_file(url)
+    if path is None or path.is_absolute():
+        return url
+    return make_url(url).set(database=str(path.resolve())).render_as_string(hide_password=False)
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of an SQLite URL (None for other databases and in-memory ones)."""
     parsed = make_url(url)
@@ -64,7 +75,7 @@ def command_engine(database_url: str | None) -> Engine:
     from rich.console import Console
 
     try:
-        return existing_database(database_url or get_settings().database_url)
+        return existing_database(resolve(database_url))
     except NoDatabase as exc:
         Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc

@@ -44,10 +44,8 @@ def clean_env(monkeypatch, tmp_path):
     for name in ("LABSHARE_DATABASE_URL", "DATABASE_URL", "LABSHARE_HOST", "LABSHARE_PORT"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    get_engine.cache_clear()  # SQLAlchemy makes a relative SQLite path absolute once per engine: new cwd, new engine
     yield tmp_path
     get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def test_the_demo_and_every_command_share_one_default_database():
@@ -62,7 +60,7 @@ def test_a_command_refuses_a_missing_database_with_a_hint_and_creates_no_file(cl
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == 2, result.output
     assert "labshare demo" in result.output and "labshare migrate" in result.output
-    assert "sqlite:///labshare.db" in result.output
+    assert f"sqlite:///{clean_env / 'labshare.db'}" in result.output  # the default, named as the very file
     assert not (clean_env / "labshare.db").exists()
     assert sorted(p.name for p in clean_env.iterdir()) == []
 
@@ -81,7 +79,7 @@ def test_a_command_refuses_a_database_without_tables(clean_env, monkeypatch):
 
 def test_migrate_creates_the_tables_a_command_then_uses(clean_env):
     migrated = CliRunner().invoke(cli, ["migrate"])
-    assert migrated.exit_code == 0 and "sqlite:///labshare.db" in migrated.output, migrated.output
+    assert migrated.exit_code == 0 and f"sqlite:///{clean_env / 'labshare.db'}" in migrated.output, migrated.output
     assert (clean_env / "labshare.db").is_file()
     result = CliRunner().invoke(cli, ["vouchers", "stats"])
     assert result.exit_code == 1 and "No such voucher programme" in result.output  # past the check: an empty platform
