@@ -43,29 +43,28 @@ _FROM_SETTINGS = RateLimits()
 def create_app(
     database_url: str | None = None, run_jobs: bool | None = None, rate_limits: RateLimits | None = _FROM_SETTINGS
 ) -> FastAPI:
-    """The app; with ``run_jobs`` (default: settings, off unless asked) the process that wins the
-    leader lock also runs the scheduled jobs. ``rate_limits``: by default from settings (off when
-    ``LABSHARE_RATE_LIMIT_ENABLED=false``); None turns them off, a ``RateLimits`` sets them."""
+    """The app. ``run_jobs`` (None: as ``LABSHARE_RUN_JOBS`` says, on by default): this process
+    campaigns for the job leader's lease and, while it leads, runs the scheduled jobs; of all the
+    workers and hosts on one database exactly one leads (``scheduler/jobs.py``).
+    ``rate_limits``: by default from settings (off when ``LABSHARE_RATE_LIMIT_ENABLED=false``);
+    None turns them off, a ``RateLimits`` sets them."""
     url = database_url or get_settings().database_url
+    if run_jobs is None:
+        run_jobs = get_settings().run_jobs
     if rate_limits is _FROM_SETTINGS:
         rate_limits = RateLimits.from_settings(get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        leader = scheduler = None
+        leader = None
         if run_jobs:
-            from scheduler.jobs import make_scheduler, try_lead
+            from scheduler.jobs import JobLeader
 
-            leader = try_lead(url)
-            if leader is not None:
-                scheduler = make_scheduler(url)
-                scheduler.start()
-        app.state.jobs = scheduler
+            leader = JobLeader(url).start()
+        app.state.jobs = leader
         yield
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
         if leader is not None:
-            leader.release()
+            leader.stop()
 
     app = FastAPI(
         title="labshare", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
@@ -86,3 +85,10 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def from_settings() -> FastAPI:
+    """The app as the settings describe it (``LABSHARE_DATABASE_URL``, ``LABSHARE_RUN_JOBS``…):
+    the factory each worker calls, ``uvicorn --factory booking_api.app:from_settings --workers N``
+    or ``labshare serve --workers N``."""
+    return create_app()

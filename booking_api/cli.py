@@ -1,4 +1,7 @@
-"""The ``labshare`` command: serve, demo, db upgrade."""
+"""The ``labshare`` command: serve, demo, db upgrade (or migrate), round, vouchers, usage, rewards.
+
+Every command works on the same database as the demo unless told otherwise
+(``booking_api/cli_database.py``)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from instruments.db import get_engine, session_scope
-from instruments.settings import get_settings
+from instruments.settings import DEFAULT_DATABASE_URL, get_settings
 
 from . import tables  # noqa: F401 - every table known before any query
+from .cli_database import DbUrl, command_engine, resolve, sqlite_file
 from .cli_usage import rewards_cmd, usage_app
 
 app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
@@ -25,17 +29,18 @@ app.add_typer(usage_app, name="usage")  # labshare usage import FILE.csv --instr
 app.command("rewards")(rewards_cmd)  # labshare rewards YEAR
 console = Console()
 
-DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "DATABASE_URL"], help="SQLAlchemy URL")
-
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: str | None = DbUrl, revision: str = "head") -> None:
-    """Apply the migrations (SQLite or PostgreSQL)."""
+    """Apply the migrations (SQLite or PostgreSQL); creates the tables of a new database."""
     from .migrate import upgrade
 
-    url = database_url or get_settings().database_url
+    url = resolve(database_url)
     upgrade(url, revision)
-    console.print(f"[green]database at {url} is at revision {revision}[/green]")
+    console.print(f"[green]database at {url} is at revision {revision}[/green]", soft_wrap=True)
+
+
+app.command("migrate", help="Apply the migrations (the same as `labshare db upgrade`).")(db_upgrade)
 
 
 @app.command()
@@ -43,42 +48,65 @@ def serve(
     database_url: str | None = DbUrl,
     host: str = typer.Option(None, help="Bind address (default LABSHARE_HOST or 127.0.0.1)"),
     port: int = typer.Option(None, help="Port (default LABSHARE_PORT or 8000)"),
+    workers: int = typer.Option(None, min=1, help="Worker processes (default LABSHARE_WORKERS or 1)"),
     migrate: bool = typer.Option(True, help="Apply migrations first"),
 ) -> None:
-    """Serve the API (and pages) against any database."""
-    from .app import create_app
+    """Serve the API (and pages) against any database; with ``--workers N``, N processes share the
+    port, and the scheduled jobs run in the one of them (or of any host) elected job leader."""
     from .migrate import upgrade
 
     settings = get_settings()
-    url = database_url or settings.database_url
+    url = resolve(database_url)
     if migrate:
         upgrade(url)
-    run_server(create_app(url, run_jobs=settings.run_jobs), host or settings.host, port or settings.port)
+    run_server(url, host or settings.host, port or settings.port, workers or settings.workers)
 
 
-def run_server(asgi_app: object, host: str, port: int) -> None:
+def run_server(database_url: str, host: str, port: int, workers: int = 1) -> None:
     """uvicorn with bounded waits: idle keep-alive connections close after ``timeout_keep_alive``
     seconds, and on SIGTERM requests in flight get ``timeout_graceful_shutdown`` seconds before
-    they are cancelled, so a deployment's stop never hangs on a slow client."""
+    they are cancelled, so a deployment's stop never hangs on a slow client. Several workers are
+    processes of their own that build the app from the settings, so the database is passed to
+    them in ``LABSHARE_DATABASE_URL``."""
+    import os
+
     import uvicorn
 
+    from .app import create_app
+
     settings = get_settings()
+    bounds = {
+        "timeout_keep_alive": settings.timeout_keep_alive,
+        "timeout_graceful_shutdown": settings.timeout_graceful_shutdown,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(database_url), host=host, port=port, **bounds)
+        return
+    os.environ["LABSHARE_DATABASE_URL"] = database_url
     uvicorn.run(
-        asgi_app,
+        "booking_api.app:from_settings",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
-        timeout_keep_alive=settings.timeout_keep_alive,
-        timeout_graceful_shutdown=settings.timeout_graceful_shutdown,
+        # a worker answers health checks only once it has imported the app: seconds on a busy machine
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
+        **bounds,
     )
 
 
 @app.command()
 def demo(
-    database_url: str = typer.Option("sqlite:///labshare-demo.db", "--database-url", help="Where to build the demo"),
+    database_url: str = typer.Option(
+        DEFAULT_DATABASE_URL,
+        "--database-url",
+        help="Where to build the demo (the environment's LABSHARE_DATABASE_URL is never replaced unless named here)",
+    ),
     seed: int = 2026,
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve after building"),
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: str = typer.Option(None, help="Bind address (default LABSHARE_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="Port (default LABSHARE_PORT or 8000)"),
+    replace: bool = typer.Option(False, "--replace", help="Replace a database that holds data other than the demo's"),
     today: str | None = typer.Option(
         None, "--today", help="Build the demo around this day (YYYY-MM-DD); default: today in the platform's zone"
     ),
@@ -91,8 +119,18 @@ def demo(
 
     from .migrate import upgrade
 
-    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
-        path = Path(database_url.removeprefix("sqlite:///"))
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    database_url = resolve(database_url)
+    if not replace and (users := _non_demo_users(database_url)):
+        console.print(
+            f"[red]The database at {database_url} holds data not built by the demo ({users} users); the demo "
+            "replaces everything in it. Pass --replace to do so anyway, or --database-url for another database.[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    path = sqlite_file(database_url)
+    if path is not None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
@@ -113,10 +151,30 @@ def demo(
     if tokens_file is not None:
         tokens = [{"role": role, "who": who, "token": tok} for role, who, tok in result.tokens]
         tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1))
+    console.print(f"Demo database: {database_url}", highlight=False, markup=False, soft_wrap=True)
     if serve_after:
-        from .app import create_app
+        run_server(database_url, host, port)
 
-        run_server(create_app(database_url, run_jobs=get_settings().run_jobs), host, port)
+
+def _non_demo_users(database_url: str) -> int:
+    """How many users of an existing database the demo did not create (0: missing, empty or a demo)."""
+    from sqlmodel import Session, col, func, select
+
+    from fixtures.demo import DEMO_EMAIL_DOMAIN
+
+    from .accounts import User
+    from .cli_database import NoDatabase, existing_database
+
+    try:
+        engine = existing_database(database_url)
+    except NoDatabase:
+        return 0
+    try:
+        with Session(engine) as session:
+            others = select(func.count()).select_from(User).where(~col(User.email).endswith(DEMO_EMAIL_DOMAIN))
+            return session.exec(others).one()
+    finally:
+        engine.dispose()  # no pooled connection may outlive the file the demo is about to delete
 
 
 @app.command("round")
@@ -136,7 +194,7 @@ def round_(
     from instruments.run_lock import Busy
     from scheduler.allocation.rounds import run_round
 
-    engine = get_engine(database_url or get_settings().database_url)
+    engine = command_engine(database_url)
     t0 = time.monotonic()
     done = threading.Event()
     with Progress(
@@ -200,7 +258,7 @@ def voucher_stats(
     from scheduler.money.voucher_stats import programme_stats, stats_csv
     from scheduler.money.vouchers import VoucherProgramme
 
-    engine = get_engine(database_url or get_settings().database_url)
+    engine = command_engine(database_url)
     tz = ZoneInfo(get_settings().default_timezone)
     with Session(engine) as session:
         prog = session.get(VoucherProgramme, programme_id) if programme_id else session.exec(

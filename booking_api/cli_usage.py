@@ -8,11 +8,11 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from instruments.db import get_engine, session_scope
-from instruments.settings import get_settings
+from instruments.db import session_scope
+
+from .cli_database import DbUrl, command_engine
 
 console = Console()
-DbUrl = typer.Option(None, "--database-url", envvar=["LABSHARE_DATABASE_URL", "DATABASE_URL"], help="SQLAlchemy URL")
 
 usage_app = typer.Typer(help="Metered instrument use.", no_args_is_help=True)
 
@@ -30,7 +30,7 @@ def usage_import(
     from instruments.errors import DomainError
     from scheduler.sharing.usage import ImportRejected, check_csv_size, decode_csv, import_csv
 
-    engine = get_engine(database_url or get_settings().database_url)
+    engine = command_engine(database_url)
     try:
         check_csv_size(file.stat().st_size)
         text = decode_csv(file.read_bytes())
@@ -64,7 +64,7 @@ def rewards_cmd(
     from instruments.actor import SYSTEM
     from scheduler.sharing import reports, rewards
 
-    engine = get_engine(database_url or get_settings().database_url)
+    engine = command_engine(database_url)
     steps = ["instrument indicators", "unit indicators", "scoring and allocating", "freezing the report"]
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from instruments import audit, availability, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
+from scheduler import jobs  # noqa: F401 - job_run
 from scheduler.allocation import rounds  # noqa: F401
 from scheduler.booking import booking_requests, bookings, enterprises  # noqa: F401
 from scheduler.calendars import calendar_feeds  # noqa: F401

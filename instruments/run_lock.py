@@ -6,7 +6,8 @@ inserted and committed in a transaction of its own before the work and deleted a
 database referees the insert (its primary key), so this works on PostgreSQL and SQLite alike,
 where an advisory lock would be PostgreSQL-only. A second taker gets ``Conflict`` at once (no
 waiting, no queue). A holder that crashed cannot delete its row: a lock past ``expires_at`` is
-taken over, so the lifetime given should bound the work generously.
+taken over, so the lifetime given should bound the work generously. A holder that lives on
+can ``renew`` its lock (a lease): that is how the job leader is elected (``instruments/leader.py``).
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ def acquire(engine: Engine, name: str, holder: str, lifetime: timedelta) -> str:
             if taken:
                 return token
     raise Busy(f"{name.replace('_', ' ').capitalize()} is being started by someone else right now; try again.")
+
+
+def renew(engine: Engine, name: str, token: str, lifetime: timedelta) -> bool:
+    """Extend a held lock to ``lifetime`` from now; False when ``token`` no longer holds it (it
+    expired and was taken over, or was released): the holder must then stop its work."""
+    with Session(engine) as s:
+        now = utcnow()
+        kept = s.execute(
+            update(RunLock).where(RunLock.name == name, RunLock.token == token).values(expires_at=now + lifetime)
+        ).rowcount
+        s.commit()
+    return bool(kept)
 
 
 def release(engine: Engine, name: str, token: str) -> None:

@@ -7,22 +7,37 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_DATABASE_URL = "sqlite:///labshare.db"
+"""The embedded default: every ``labshare`` command and the demo use it unless told otherwise."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LABSHARE_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///labshare.db",
+        default=DEFAULT_DATABASE_URL,
         validation_alias=AliasChoices("LABSHARE_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL: sqlite:///file.db (embedded default) or postgresql+psycopg://…",
     )
     default_timezone: str = "Asia/Shanghai"
     max_availability_days: int = Field(default=92, description="Longest range one availability query may cover.")
-    run_jobs: bool = Field(default=True, description="Run scheduled jobs in this process (if it wins the leader lock)")
+    run_jobs: bool = Field(
+        default=True, description="Campaign to run the scheduled jobs in this process (only the elected leader runs them)"
+    )
+    job_lease_seconds: float = Field(
+        default=30.0, ge=1, le=600, description="The job leader's lease: another process takes over this long (plus a third) after it dies"
+    )
+    jobs_heartbeat_seconds: float = Field(
+        default=60.0, gt=0, description="How often the job leader records it is alive (table job_run, job 'heartbeat')"
+    )
     round_cron: str = Field(default="0 18 * * *", description="When allocation rounds run (crontab, platform zone)")
     round_time_limit: float = Field(default=60.0, gt=0, le=600)
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `labshare serve`")
+    worker_healthcheck_timeout: int = Field(
+        default=60, ge=5, description="Seconds a worker may not answer uvicorn's health check (its start included) before it is replaced"
+    )
 
     # --- bounded work per request: every refusal names the setting that refused it ---------
     rrule_time_limit: float = Field(

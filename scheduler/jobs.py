@@ -1,36 +1,97 @@
 """Scheduled jobs (APScheduler) with a persistent job store in the platform's own database.
 
-Jobs are idempotent (a round only places what is still open), so a job that runs twice does no
-harm. With several API processes only one runs jobs: the *leader*, which holds a PostgreSQL
-advisory lock (SQLite: an exclusive file lock beside the database) for as long as it lives.
+With several API processes (``labshare serve --workers N``, several hosts) only one runs the jobs:
+the *leader*, elected through the database (``instruments/leader.py``: a lease row renewed while
+the leader lives; another process takes over within a minute of its death). Each job is also
+guarded by a run lock and idempotent (a round only places what is still open, an expired voucher
+is not expired twice), so the short overlap a take-over can leave never does a job twice.
+Every run is counted in ``job_run`` per job and process, which is how one sees who leads.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
+import os
+import pickle
+import socket
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel
 
 from instruments.actor import SYSTEM
-from instruments.db import get_engine
-from instruments.run_lock import Busy
+from instruments.db import get_engine, session_scope, utc_field, utcnow
+from instruments.leader import LeaderElection
+from instruments.run_lock import Busy, holding
 from instruments.settings import get_settings
 from scheduler.allocation.rounds import run_round
 
 log = logging.getLogger("labshare.jobs")
-LEADER_KEY = 0x1AB5_4A2E  # advisory lock id of the job leader
+LEADER_LOCK = "job_leader"  # the run lock row whose lease makes a process the job leader
 ROUND_JOB = "allocation_round"
+JOB_STORE_TABLE = "apscheduler_jobs"
+
+
+class JobRun(SQLModel, table=True):
+    """How often each process ran each job, and how the last run went (one row per job and
+    process: a handful of rows per restart, not one per run)."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=100)
+    host: str = Field(primary_key=True, max_length=255)
+    pid: int = Field(primary_key=True)
+    runs: int = 0
+    first_at: datetime = utc_field()
+    last_at: datetime = utc_field()
+    last_outcome: str = Field(default="", description="ok, skipped (someone else is running it) or the error")
+
+
+def record_run(database_url: str, job: str, outcome: str) -> None:
+    """Count one run of ``job`` by this process (never fails the job it records)."""
+    key = (job, socket.gethostname(), os.getpid())
+    try:
+        with session_scope(get_engine(database_url)) as session:
+            row = session.get(JobRun, key)
+            now = utcnow()
+            if row is None:
+                row = JobRun(job=key[0], host=key[1], pid=key[2], first_at=now, last_at=now)
+            row.runs += 1
+            row.last_at, row.last_outcome = now, outcome[:500]
+            session.add(row)
+    except SQLAlchemyError:
+        log.warning("could not record a run of %s", job, exc_info=True)
+
+
+def _guarded(database_url: str, job: str, lifetime: timedelta, work: Callable[[], Any]) -> Any:
+    """Run ``work`` holding the run lock ``job``, and record the run; None when it was running
+    elsewhere (a take-over overlap, or a run started by hand)."""
+    try:
+        with holding(get_engine(database_url), job, "job", lifetime):
+            result = work()
+    except Busy as exc:
+        log.info("%s skipped: %s", job, exc.detail)
+        record_run(database_url, job, "skipped")
+        return None
+    except Exception as exc:
+        record_run(database_url, job, f"failed: {exc!r}")
+        raise
+    record_run(database_url, job, "ok")
+    return result
+
+
+def jobs_heartbeat(database_url: str) -> None:
+    """The leader's pulse: a run every ``LABSHARE_JOBS_HEARTBEAT_SECONDS`` shows in ``job_run``
+    which process runs the jobs and that its scheduler is alive."""
+    record_run(database_url, "heartbeat", "ok")
 
 
 def run_scheduled_round(database_url: str, time_limit: float | None = None) -> str:
@@ -41,23 +102,31 @@ def run_scheduled_round(database_url: str, time_limit: float | None = None) -> s
         )
     except Busy as exc:  # a round started by hand is still running: it places the same requests
         log.info("allocation round skipped: %s", exc.detail)
+        record_run(database_url, ROUND_JOB, "skipped")
         return ""
+    except Exception as exc:
+        record_run(database_url, ROUND_JOB, f"failed: {exc!r}")
+        raise
     log.info("allocation round %s: %s placed, %s not placed", rnd.id, rnd.placed, rnd.unplaced)
+    record_run(database_url, ROUND_JOB, "ok")
     return rnd.id
 
 
-def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> dict[str, Any]:
+def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> dict[str, Any] | None:
     """Daily: expire vouchers past their validity, and tell providers when a redemption window
-    of a programme opens today. Idempotent (an expired voucher is not expired twice; the notice
+    of a programme opens today (None when another process is doing it right now). Idempotent (an expired voucher is not expired twice; the notice
     is sent once per window).
 
     Each programme is done on its own, expiry and notice each in its own transaction: a programme
     whose stored rules cannot be read (or any other failure) is logged and listed in
     ``failed_programmes``, and the job goes on with the others, so one bad row never stops
     vouchers elsewhere from expiring."""
+    return _guarded(database_url, "voucher_housekeeping", timedelta(hours=1), lambda: _housekeeping(database_url, now))
+
+
+def _housekeeping(database_url: str, now: datetime | None) -> dict[str, Any]:
     from sqlmodel import select
 
-    from instruments.db import session_scope, utcnow
     from scheduler.money.vouchers import VoucherProgramme, expire_due
 
     now = now or utcnow()
@@ -104,78 +173,99 @@ def _window_notice(session: Session, programme_id: str, today: date) -> int:
     return 1
 
 
+def run_year_end_rewards(database_url: str) -> list[str] | None:
+    """The year-end job: ``run_scheduled_rewards`` under its run lock (None: running elsewhere)."""
+    from scheduler.sharing.rewards import run_scheduled_rewards
+
+    return _guarded(database_url, "year_end_rewards", timedelta(hours=6), lambda: run_scheduled_rewards(database_url))
+
+
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:
+    """The jobs, in a scheduler whose job store is the platform's database. A job already stored
+    with the same function, arguments and trigger keeps its stored next run time, so a run that
+    fell due while no process led (a restart, a take-over) still runs once when the next leader
+    starts (within ``misfire_grace_time``), instead of being skipped to the next day."""
     settings = get_settings()
     tz = ZoneInfo(timezone or settings.default_timezone)
     url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=url, tablename="apscheduler_jobs")},
+        jobstores={"default": SQLAlchemyJobStore(url=url, tablename=JOB_STORE_TABLE)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         timezone=tz,
     )
-    scheduler.add_job(
-        run_scheduled_round,
-        CronTrigger.from_crontab(cron or settings.round_cron, timezone=tz),
-        args=[database_url],
-        id=ROUND_JOB,
-        name="Allocation round",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        run_voucher_housekeeping,
-        CronTrigger(hour=0, minute=10, timezone=tz),
-        args=[database_url],
-        id="voucher_housekeeping",
-        name="Expire vouchers, announce redemption windows",
-        replace_existing=True,
-    )
-    scheduler.add_job(  # year-end open-sharing evaluation of the previous year (idempotent: same data, same report)
-        "scheduler.sharing.rewards:run_scheduled_rewards",
-        CronTrigger(month=1, day=5, hour=2, minute=0, timezone=tz),
-        args=[database_url],
-        id="year_end_rewards",
-        name="Year-end open-sharing evaluation and rewards",
-        replace_existing=True,
-    )
+    stored = _stored_jobs(database_url)
+    jobs: list[tuple[Any, Any, str, str]] = [
+        (run_scheduled_round, CronTrigger.from_crontab(cron or settings.round_cron, timezone=tz), ROUND_JOB,
+         "Allocation round"),
+        (run_voucher_housekeeping, CronTrigger(hour=0, minute=10, timezone=tz), "voucher_housekeeping",
+         "Expire vouchers, announce redemption windows"),
+        # year-end open-sharing evaluation of the previous year (idempotent: same data, same report)
+        (run_year_end_rewards, CronTrigger(month=1, day=5, hour=2, minute=0, timezone=tz), "year_end_rewards",
+         "Year-end open-sharing evaluation and rewards"),
+        (jobs_heartbeat, IntervalTrigger(seconds=settings.jobs_heartbeat_seconds, timezone=tz), "jobs_heartbeat",
+         "Job leader heartbeat"),
+    ]
+    for func, trigger, job_id, name in jobs:
+        kept: dict[str, Any] = {}
+        state = stored.get(job_id)
+        if state and _same_job(state, func, [database_url], trigger) and state.get("next_run_time"):
+            kept["next_run_time"] = state["next_run_time"]
+        scheduler.add_job(func, trigger, args=[database_url], id=job_id, name=name, replace_existing=True, **kept)
     return scheduler
 
 
-@dataclass
-class Leadership:
-    """Held while this process is the job leader; ``release()`` gives it up."""
-
-    handle: Any
-    kind: str
-
-    def release(self) -> None:
-        if self.kind == "postgresql":
-            self.handle.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_KEY})
-            self.handle.close()
-        else:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-
-
-def try_lead(database_url: str) -> Leadership | None:
-    """Become the job leader if no other process is; ``None`` when another one leads."""
-    url = make_url(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    if url.get_backend_name() == "postgresql":
-        conn = get_engine(database_url).connect().execution_options(isolation_level="AUTOCOMMIT")
-        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_KEY}).scalar():
-            return Leadership(conn, "postgresql")
-        conn.close()
-        return None
-    path = (
-        Path(url.database or "labshare.db").with_suffix(".jobs.lock")
-        if url.database not in (None, ":memory:")
-        else None
-    )
-    if path is None:
-        return None
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
+def _stored_jobs(database_url: str) -> dict[str, dict[str, Any]]:
+    """The job states in the store (APScheduler pickles them), by job id; empty before the first start."""
+    engine = get_engine(database_url)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return Leadership(handle, "file")
+        if not inspect(engine).has_table(JOB_STORE_TABLE):
+            return {}
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT id, job_state FROM {JOB_STORE_TABLE}")).all()
+    except SQLAlchemyError:
+        log.warning("could not read the job store; jobs start from their next time", exc_info=True)
+        return {}
+    out = {}
+    for job_id, blob in rows:
+        try:
+            out[job_id] = pickle.loads(blob)  # noqa: S301 - written by APScheduler into our own database
+        except Exception:  # noqa: BLE001 - a state from another version: replaced anyway
+            continue
+    return out
+
+
+def _same_job(state: dict[str, Any], func: Any, args: list[Any], trigger: Any) -> bool:
+    ref = f"{func.__module__}:{func.__qualname__}"
+    return state.get("func") == ref and list(state.get("args", ())) == args and str(state.get("trigger")) == str(trigger)
+
+
+class JobLeader:
+    """This process's part in running the jobs: campaign for the leader lease and, while leading,
+    run the scheduler (started when elected, shut down when deposed or stopped)."""
+
+    def __init__(self, database_url: str, lease: timedelta | None = None) -> None:
+        self.database_url = database_url
+        self.scheduler: BackgroundScheduler | None = None
+        self.election = LeaderElection(
+            get_engine(database_url),
+            LEADER_LOCK,
+            lease or timedelta(seconds=get_settings().job_lease_seconds),
+            on_elected=self._start_jobs,
+            on_deposed=self._stop_jobs,
+        )
+
+    def _start_jobs(self) -> None:
+        self.scheduler = make_scheduler(self.database_url)
+        self.scheduler.start()
+
+    def _stop_jobs(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+    def start(self) -> JobLeader:
+        self.election.start()
+        return self
+
+    def stop(self) -> None:
+        self.election.stop()

@@ -19,6 +19,8 @@ from instruments.db import get_engine
 
 # the suite hammers one app per test (hypothesis); rate limits are tested with apps of their own
 os.environ.setdefault("LABSHARE_RATE_LIMIT_ENABLED", "false")
+# apps made by tests run no scheduled jobs; the tests of the job leader turn them on themselves
+os.environ.setdefault("LABSHARE_RUN_JOBS", "false")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("LABSHARE_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]

@@ -13,7 +13,7 @@ from scheduler.allocation import rounds as rounds_mod
 from scheduler.allocation.rounds import AllocationRound, run_round
 from scheduler.booking.booking_requests import BookingRequest, RequestStatus, submit_request
 from scheduler.booking.bookings import Booking, BookingStatus
-from scheduler.jobs import make_scheduler, run_scheduled_round, try_lead
+from scheduler.jobs import make_scheduler, run_scheduled_round
 from scheduler.shared.notifications import Notification
 
 FAST = {"time_limit": 5, "workers": 1, "deterministic_time": 2.0}
@@ -147,16 +147,6 @@ def test_job_store_persists_one_job_and_the_job_runs_a_round(db, session, world,
     with db.session() as s:
         assert s.get(AllocationRound, round_id).placed == 1
     assert run_scheduled_round(db.url, time_limit=3) != round_id  # safe to run twice: nothing left to place
-
-
-def test_only_one_process_leads_the_jobs(db):
-    first = try_lead(db.url)
-    assert first is not None
-    assert try_lead(db.url) is None
-    first.release()
-    again = try_lead(db.url)
-    assert again is not None
-    again.release()
 
 
 def test_round_respects_a_lab_filled_by_existing_bookings(db, session, world):
