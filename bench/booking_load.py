@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -359,7 +360,7 @@ def run(args: argparse.Namespace) -> dict:
                     pages, whole = list_phase(base, setup, booked, args.list_repeats)
                 finally:
                     if spy is not None:
-                        spy.terminate()
+                        spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
                         spy.wait(timeout=60)
             log.seek(0)
             server_log = log.read().decode(errors="replace").strip()
@@ -380,7 +381,7 @@ def profile(base: str, out: str) -> subprocess.Popen:
     port = base.rsplit(":", 1)[1]
     pid = subprocess.run(["lsof", "-t", f"-iTCP:{port}", "-sTCP:LISTEN"], capture_output=True, text=True).stdout.split()
     return subprocess.Popen(
-        ["py-spy", "record", "--subprocesses", "--format", "speedscope", "-o", out, "--pid", min(pid, key=int)],
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--format", "speedscope", "-o", out, "--pid", min(pid, key=int)],
         stdout=subprocess.DEVNULL,
     )
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from instruments.db import keep
 from instruments.errors import Conflict, NotFound
 from instruments.inventory import Instrument
 from instruments.staff import Operator, OperatorInstrument
@@ -30,17 +31,21 @@ from instruments.units import Lab
 
 
 def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[str, Instrument]:
-    """Lock the instruments, their labs and every operator who may run them; the instruments by id."""
+    """Lock the instruments, their labs and every operator who may run them; the instruments by id.
+
+    Three statements: the labs (found through the instruments in a subquery), the instruments,
+    the operators (through their instrument links in a subquery). The locked labs and instruments
+    are read fresh and kept in the session (``instruments.db.keep``): the rules read them again."""
     ids = sorted(set(instrument_ids))
     if not ids:
         return {}
-    found = session.exec(select(Instrument.id, Instrument.lab_id).where(col(Instrument.id).in_(ids))).all()
-    missing = sorted(set(ids) - {i for i, _ in found})
-    if missing:
-        raise NotFound(f"No instrument {missing[0]!r}.")
-    lab_ids = sorted({lab for _, lab in found if lab})
-    if lab_ids:
-        session.exec(select(Lab.id).where(col(Lab.id).in_(lab_ids)).order_by(col(Lab.id)).with_for_update()).all()
+    labs = session.exec(
+        select(Lab)
+        .where(col(Lab.id).in_(select(Instrument.lab_id).where(col(Instrument.id).in_(ids))))
+        .order_by(col(Lab.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     locked = session.exec(
         select(Instrument)
         .where(col(Instrument.id).in_(ids))
@@ -48,18 +53,17 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    moved = sorted({i.lab_id for i in locked if i.lab_id} - set(lab_ids))
-    if moved:  # the instrument changed labs between the read and the lock (rare): start over
+    missing = sorted(set(ids) - {i.id for i in locked})
+    if missing:
+        raise NotFound(f"No instrument {missing[0]!r}.")
+    moved = sorted({i.lab_id for i in locked if i.lab_id} - {lab.id for lab in labs})
+    if moved:  # the instrument changed labs between the two statements (rare): start over
         raise Conflict("An instrument was just moved to another lab; please retry.")
-    op_ids = sorted(
-        set(
-            session.exec(
-                select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))
-            ).all()
-        )
-    )
-    if op_ids:
-        session.exec(
-            select(Operator.id).where(col(Operator.id).in_(op_ids)).order_by(col(Operator.id)).with_for_update()
-        ).all()
+    session.exec(
+        select(Operator.id)
+        .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
+        .order_by(col(Operator.id))
+        .with_for_update()
+    ).all()
+    keep(session, *labs, *locked)
     return {i.id: i for i in locked}
