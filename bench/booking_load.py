@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.booking_load [--database postgresql+psycopg://postgres@127.0.0.1:5432/labshare_bench]
                                            [--workers 2] [--bookings 1000] [--clients 4] [--conflicts 200]
                                            [--race-clients 20] [--race-slots 10] [--list-repeats 10]
-                                           [--py-spy PROFILE.json] [--json RESULT.json]
+                                           [--py-spy PROFILE.json] [--json RESULT.json] [--code DIR]
 
 1. creates its own database: with a PostgreSQL URL the database it names, which must not exist
    yet (it is dropped afterwards); without ``--database`` a SQLite file in a temporary folder.
@@ -24,6 +24,8 @@
 4. prints throughput and p50/p95/p99 latency per phase and exits 1 if a check failed (a
    conflict-free booking refused, a conflicting one accepted, a race slot won twice, an overlap).
 
+``--code DIR`` serves another copy of the code (``git archive 8515f15 | tar -x -C DIR``), the data
+still built by this one (same schema): before and after, interleaved on the same machine.
 ``--py-spy FILE`` records the server with ``py-spy record --subprocesses`` (speedscope JSON) while
 the phases run: the profile that guided the work in ``bench/RESULTS.md``. Never run by the timed
 suite (a smoke test runs it with tiny counts on SQLite).
@@ -39,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -349,7 +350,7 @@ def run(args: argparse.Namespace) -> dict:
         setup = build(url, clients, args.instruments, today)
         print(f"database {make_url(url).render_as_string()} built in {time.perf_counter() - t0:.1f} s", flush=True)
         with tempfile.NamedTemporaryFile("w+b", prefix="load-uvicorn-", suffix=".log") as log:
-            with serving.uvicorn(url, log, workers=args.workers) as base:
+            with serving.uvicorn(url, log, workers=args.workers, root=Path(args.code or serving.ROOT)) as base:
                 spy = None
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
@@ -397,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--race-slots", type=int, default=10)
     p.add_argument("--instruments", type=int, default=8)
     p.add_argument("--list-repeats", type=int, default=10)
+    p.add_argument("--code", metavar="DIR", help="serve the code in DIR (e.g. `git archive` of another commit) to compare")
     p.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     p.add_argument("--py-spy", metavar="FILE", help="record the server with py-spy into FILE (speedscope JSON)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

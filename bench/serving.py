@@ -65,17 +65,19 @@ def uvicorn(
     extra_env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
     timeout: float = 60,
+    root: Path = ROOT,
 ) -> Iterator[str]:
-    """``uvicorn --factory booking_api.app:create_app`` of this checkout on a free port of
-    127.0.0.1 over ``database_url``, without scheduled jobs or rate limits (a benchmark is one
-    address hammering the API); yields the base URL and stops the server on exit."""
+    """``uvicorn --factory booking_api.app:create_app`` of this checkout (or of the code in
+    ``root``) on a free port of 127.0.0.1 over ``database_url``, without scheduled jobs or rate
+    limits (a benchmark is one address hammering the API); yields the base URL and stops the
+    server on exit."""
     port = free_port()
     env = {
         **os.environ,
         "LABSHARE_DATABASE_URL": database_url,
         "LABSHARE_RUN_JOBS": "false",
         "LABSHARE_RATE_LIMIT_ENABLED": "false",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
         **(extra_env or {}),
     }
     cmd = [
@@ -83,7 +85,7 @@ def uvicorn(
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
         "--workers", str(workers), *extra_args,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base, proc, timeout)
