@@ -97,6 +97,7 @@ def own_database(url: str | None, keep: bool = False) -> Iterator[str]:
             if not keep:
                 from instruments.db import get_engine
 
+                get_engine(url).dispose()  # this process's pooled connections to the database
                 get_engine.cache_clear()
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

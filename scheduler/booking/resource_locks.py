@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from instruments.db import keep
 from instruments.errors import Conflict, NotFound
 from instruments.inventory import Instrument
+from instruments.policy import BookingPolicy
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 
@@ -33,9 +34,10 @@ from instruments.units import Lab
 def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[str, Instrument]:
     """Lock the instruments, their labs and every operator who may run them; the instruments by id.
 
-    Three statements: the labs (found through the instruments in a subquery), the instruments,
-    the operators (through their instrument links in a subquery). The locked labs and instruments
-    are read fresh and kept in the session (``instruments.db.keep``): the rules read them again."""
+    Three statements: the labs (found through the instruments in a subquery), the instruments
+    (with their booking policies, not locked), the operators (through their instrument links in a
+    subquery). The labs, instruments and policies are read fresh and kept in the session
+    (``instruments.db.keep``): the rules read them again (``policy_of``, ``Attempt.lab``)."""
     ids = sorted(set(instrument_ids))
     if not ids:
         return {}
@@ -46,13 +48,15 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    locked = session.exec(
-        select(Instrument)
+    rows = session.exec(
+        select(Instrument, BookingPolicy)
+        .outerjoin(BookingPolicy, col(BookingPolicy.instrument_id) == Instrument.id)
         .where(col(Instrument.id).in_(ids))
         .order_by(col(Instrument.id))
-        .with_for_update()
+        .with_for_update(of=Instrument)
         .execution_options(populate_existing=True)
     ).all()
+    locked = [inst for inst, _ in rows]
     missing = sorted(set(ids) - {i.id for i in locked})
     if missing:
         raise NotFound(f"No instrument {missing[0]!r}.")
@@ -65,5 +69,5 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
         .order_by(col(Operator.id))
         .with_for_update()
     ).all()
-    keep(session, *labs, *locked)
+    keep(session, *labs, *locked, *(policy for _, policy in rows if policy is not None))
     return {i.id: i for i in locked}
