@@ -351,7 +351,7 @@ def run(args: argparse.Namespace) -> dict:
         setup = build(url, clients, args.instruments, today)
         print(f"database {make_url(url).render_as_string()} built in {time.perf_counter() - t0:.1f} s", flush=True)
         with tempfile.NamedTemporaryFile("w+b", prefix="load-uvicorn-", suffix=".log") as log:
-            with serving.uvicorn(url, log, workers=args.workers, root=Path(args.code or serving.ROOT)) as base:
+            with serving.uvicorn(url, log, workers=args.workers, root=Path(args.code or serving.ROOT), timeout=180) as base:
                 spy = None
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
