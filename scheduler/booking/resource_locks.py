@@ -13,8 +13,9 @@ Why row locks and not SERIALIZABLE with retry: the contended rows are few and kn
 checks run, so a short wait gives the loser the ordinary answer of the rule it now fails (the
 422 "lab full" or "no operator free", or the 409 naming the booking it collides with), with no
 retry loop around every write and the same behaviour on SQLite. SQLite has no row locks (the
-``FOR UPDATE`` is dropped) and needs none: every transaction begins with ``BEGIN IMMEDIATE``
-(see ``instruments.db``), so writers are serialised by the database.
+``FOR UPDATE`` is dropped) and needs none: every transaction of the writing engine begins with
+``BEGIN IMMEDIATE`` (see ``instruments.db``; only pure reads use the deferred read engine), so
+writers are serialised by the database.
 """
 
 from __future__ import annotations
