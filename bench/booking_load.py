@@ -54,8 +54,6 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench import serving
-
 TZ = ZoneInfo("Asia/Shanghai")
 OPEN, CLOSE = clock(8), clock(20)
 SLOT = timedelta(minutes=30)
@@ -344,6 +342,8 @@ def print_table(rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from bench import serving
+
     clients = max(args.clients, args.race_clients)
     today = datetime.now(TZ).date()
     with own_database(args.database, keep=args.keep) as url:
