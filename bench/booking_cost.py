@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         setup = load.build(url, 2, 2, datetime.now(load.TZ).date())
         count = [0]
         event.listen(get_engine(url), "before_cursor_execute", lambda *_: count.__setitem__(0, count[0] + 1))
-        slots = list(load.slots(setup.first_day, n // 40 + 3))
+        slots = list(load.slots(setup.first_day, (n + 20) // 24 + 2))
         with TestClient(create_app(url, run_jobs=False, rate_limits=None)) as api:
             member = {"Authorization": f"Bearer {setup.tokens[0]}"}
             for k in range(20):  # warm up: imports, caches, prepared statements
