@@ -228,7 +228,11 @@ def run_clients(
                     if not expect(r.status_code):
                         phase.failures.append(f"{r.status_code} {r.text[:200]}")
 
-    threads = [threading.Thread(target=client, args=(t, w)) for t, w in zip(tokens, work, strict=True)]
+    timed(phase, [threading.Thread(target=client, args=(t, w)) for t, w in zip(tokens, work, strict=True)])
+
+
+def timed(phase: Phase, threads: list[threading.Thread]) -> None:
+    """Start the clients together, wait for all; the phase's wall time."""
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -288,13 +292,7 @@ def race_phase(base: str, setup: Setup, booked: list[dict], racers: int, slot_co
                     elif r.status_code != 409:
                         phase.failures.append(f"{r.status_code} {r.text[:200]}")
 
-    threads = [threading.Thread(target=racer, args=(t,)) for t in setup.tokens[:racers]]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    phase.wall = time.perf_counter() - t0
+    timed(phase, [threading.Thread(target=racer, args=(t,)) for t in setup.tokens[:racers]])
     for start, _ in free:
         if wins[start] != 1:
             phase.failures.append(f"slot {start.isoformat()} won {wins[start]} times")
