@@ -75,33 +75,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+_WRITER_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000", "PRAGMA journal_mode=WAL")
+_READER_PRAGMAS = ("PRAGMA busy_timeout=30000", "PRAGMA query_only=ON")
+
+
+def _sqlite_setup(engine: Engine, pragmas: tuple[str, ...], begin: str) -> None:
+    """Each new connection runs ``pragmas``; each transaction starts with ``begin`` (emitted by us:
+    ``BEGIN IMMEDIATE`` takes the write lock at once, a deferred ``BEGIN`` none until it writes)."""
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
+        for pragma in pragmas:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sqlite_read_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA query_only=ON")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")  # deferred: a consistent snapshot at the first read, no write lock
+        conn.exec_driver_sql(begin)
 
 
 def _normal(url: str) -> str:
@@ -115,7 +107,7 @@ def get_read_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return get_engine(url)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20)
-    _sqlite_read_setup(engine)
+    _sqlite_setup(engine, _READER_PRAGMAS, "BEGIN")
     return engine
 
 
@@ -137,7 +129,7 @@ def get_engine(url: str) -> Engine:
     url = _normal(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, _WRITER_PRAGMAS, "BEGIN IMMEDIATE")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     return engine
