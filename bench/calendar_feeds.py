@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from bench import serving
 
 TZ = ZoneInfo("Asia/Shanghai")
 SLOTS = (
@@ -194,15 +195,13 @@ def time_render(world: dict, repeats: int) -> list[dict]:
 # --- polling a real server -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _no_server(why: str, log_name: str) -> None:
+    raise RuntimeError(f"uvicorn did not start ({why}): " + Path(log_name).read_text(errors="replace"))
 
 
 @contextmanager
 def server(url: str, workers: int = 1):
-    port = free_port()
+    port = serving.free_port()
     # the benchmark is one address hammering feeds: measure the feeds, not the rate limit
     env = {**os.environ, "LABSHARE_DATABASE_URL": url, "DATABASE_URL": url, "LABSHARE_RATE_LIMIT_ENABLED": "false"}
     cmd = [
@@ -213,18 +212,7 @@ def server(url: str, workers: int = 1):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start: " + Path(log.name).read_text(errors="replace"))
-            time.sleep(0.2)
+        serving.wait_until_healthy(base, proc, 60, on_failure=lambda why: _no_server(why, log.name))
         yield base
     finally:
         proc.terminate()

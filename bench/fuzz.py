@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,15 +43,15 @@ from pathlib import Path
 
 import httpx
 
+from bench import serving
+
 ROOT = Path(__file__).resolve().parent.parent
 IDENTITIES = ("anonymous", "enterprise_member", "operator", "lab_manager", "programme_admin")
 CHECKS = "not_a_server_error,response_schema_conformance"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _no_server(why: str, log_path: Path) -> None:
+    raise SystemExit(f"the server did not start ({why}); see {log_path}")
 
 
 def build_demo(folder: Path) -> tuple[str, dict[str, str]]:
@@ -73,7 +72,7 @@ def build_demo(folder: Path) -> tuple[str, dict[str, str]]:
 @contextmanager
 def serve(database_url: str, log_path: Path):
     """uvicorn on a free port of 127.0.0.1 over ``database_url``; yields the base URL."""
-    port = _free_port()
+    port = serving.free_port()
     env = {
         **os.environ,
         "LABSHARE_DATABASE_URL": database_url,
@@ -88,16 +87,7 @@ def serve(database_url: str, log_path: Path):
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not start; see {log_path}")
-                time.sleep(0.2)
+            serving.wait_until_healthy(base, proc, 60, on_failure=lambda why: _no_server(why, log_path))
             yield base
         finally:
             proc.terminate()

@@ -12,11 +12,11 @@ from functools import cache
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from instruments.actor import Actor, Role
 from instruments.audit import record
-from instruments.db import utc_field, utcnow
+from instruments.db import keep, utc_field, utcnow
 from instruments.errors import InvalidInput, NotFound, Unauthorized
 from instruments.ids import new_id
 
@@ -140,12 +140,17 @@ def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken
 
 
 def authenticate(session: Session, plain: str) -> User:
-    tok = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(plain))).first()
-    if tok is None or tok.revoked_at is not None:
+    """The user behind an API token, in one query (token and user joined); the user is kept in
+    the session (``instruments.db.keep``), so a write naming them does not read them again."""
+    found = session.exec(
+        select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(ApiToken.token_hash == hash_token(plain))
+    ).first()
+    if found is None or found[0].revoked_at is not None:
         raise Unauthorized("The API token is unknown or revoked.")
-    user = session.get(User, tok.user_id)
-    if user is None or not user.active:
+    user = found[1]
+    if not user.active:
         raise Unauthorized("The account behind this token is disabled.")
+    keep(session, user)
     return user
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from instruments.actor import Actor, Role
+from instruments.db import read_engine_of
 from instruments.errors import Conflict, Forbidden, Unauthorized
 
 from .accounts import authenticate
@@ -18,8 +19,17 @@ from .accounts import authenticate
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer lsk_…`")
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
+    """The request's session (on PostgreSQL one transaction for the whole request, the token
+    lookup included). A GET (HEAD, OPTIONS) only reads: it gets the read engine, which on SQLite takes no write lock
+    (``instruments.db.get_read_engine``); a writing method gets the engine whose SQLite
+    transactions take the write lock at BEGIN."""
     engine = request.app.state.engine
+    if request.method in READ_METHODS:
+        engine = read_engine_of(engine)
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -45,17 +55,22 @@ def optional_actor(
     if creds is None:
         return None
     actor = authenticate(session, creds.credentials).actor()
-    session.commit()  # end the lookup's transaction: on SQLite a transaction holds the write lock
+    if session.get_bind().dialect.name == "sqlite":
+        # a writing request's SQLite transaction holds the write lock from its first statement, and
+        # some work runs in sessions of its own (a round): end the lookup's transaction. PostgreSQL
+        # reads take no locks, so its lookup stays in the request's one transaction (no round trip).
+        session.commit()
     return actor
 
 
-def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+async def require_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    """Async (no I/O in it): FastAPI runs it on the event loop, not with a hop to the thread pool."""
     if actor is None:
         raise Unauthorized("Send an API token: Authorization: Bearer lsk_…")
     return actor
 
 
-def require_admin(actor: Annotated[Actor, Depends(require_actor)]) -> Actor:
+async def require_admin(actor: Annotated[Actor, Depends(require_actor)]) -> Actor:
     if actor.role != Role.programme_admin:
         raise Forbidden("Only a programme admin may do this.")
     return actor

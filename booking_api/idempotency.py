@@ -16,7 +16,8 @@ The key is *claimed* before the work, in a row of its own committed at once (sta
 
 The database referees the claim (its primary key), so this holds across processes. Endpoints
 call ``once`` before touching the database: it ends the request's read transaction first,
-because on SQLite a transaction holds the write lock that the claim's own transaction needs.
+because on SQLite a writing request's transaction holds the write lock that the claim's own
+transaction needs.
 """
 
 from __future__ import annotations

@@ -2,9 +2,15 @@
 
 Times are stored in UTC: ``timestamptz`` on PostgreSQL; on SQLite a fixed-format UTC text, so that
 comparisons in SQL (and in the no-overlap trigger) are correct. Python only ever sees aware
-datetimes. On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writes are serialised by
-the database, which is what makes the booking write path safe without PostgreSQL's exclusion
-constraint.
+datetimes.
+
+On SQLite every transaction of ``get_engine``'s engine starts with ``BEGIN IMMEDIATE``: writes are
+serialised by the database, which is what makes the booking write path safe without PostgreSQL's
+exclusion constraint. Work that only reads (HTTP GETs, calendar feeds) uses ``get_read_engine``
+instead: on SQLite an engine of its own whose transactions begin deferred (in WAL mode a reader
+takes no lock: it neither waits for the writer nor holds it up) and whose connections are
+``query_only``, so a read path that tried to write fails loudly instead of racing the writers; on
+PostgreSQL (MVCC snapshots, row locks only where asked) the same engine.
 """
 
 from __future__ import annotations
@@ -69,28 +75,61 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+_WRITER_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000", "PRAGMA journal_mode=WAL")
+_READER_PRAGMAS = ("PRAGMA busy_timeout=30000", "PRAGMA query_only=ON")
+
+
+def _sqlite_setup(engine: Engine, pragmas: tuple[str, ...], begin: str) -> None:
+    """Each new connection runs ``pragmas``; each transaction starts with ``begin`` (emitted by us:
+    ``BEGIN IMMEDIATE`` takes the write lock at once, a deferred ``BEGIN`` none until it writes)."""
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
+        for pragma in pragmas:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
+
+
+def _normal(url: str) -> str:
+    return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
+
+
+@lru_cache(maxsize=16)
+def get_read_engine(url: str) -> Engine:
+    """The engine for work that only reads (see the module): never takes SQLite's write lock."""
+    url = _normal(url)
+    if not url.startswith("sqlite"):
+        return get_engine(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20)
+    _sqlite_setup(engine, _READER_PRAGMAS, "BEGIN")
+    return engine
+
+
+def read_engine_of(engine: Engine) -> Engine:
+    """``get_read_engine`` for the database ``engine`` (from ``get_engine``) is connected to."""
+    return get_read_engine(engine.url.render_as_string(hide_password=False)) if engine.dialect.name == "sqlite" else engine
+
+
+def keep(session: Session, *rows: Any) -> None:
+    """Hold ``rows`` for the life of ``session``. The identity map holds loaded rows weakly, so a
+    row a service loaded and dropped (the token's user, the locked instrument and lab) is
+    otherwise read again by the next ``session.get`` of it (the reference check before a flush,
+    the answer's time zone): kept, that get is answered from memory."""
+    session.info.setdefault("kept", []).extend(rows)
 
 
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    url = _normal(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, _WRITER_PRAGMAS, "BEGIN IMMEDIATE")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     return engine

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from instruments.inventory import Instrument, ServiceMode
 from scheduler import booking_actions as actions
 from scheduler.booking.bookings import Booking, BookingStatus, get_visible, visible_query
-from scheduler.money.price_split import splits_of
+from scheduler.money.price_split import splits_of, unpaid
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
@@ -53,9 +53,11 @@ class CancelIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def _out(session, b: Booking) -> BookingOut:
+def _out(session, b: Booking, new: bool = False) -> BookingOut:
+    """The answer for one booking (``new``: made in this request, so no voucher pays for it yet)."""
     inst = session.get(Instrument, b.instrument_id)
-    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai", splits_of(session, [b])[b.id])
+    split = unpaid(b) if new else splits_of(session, [b])[b.id]
+    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai", split)
 
 
 @router.post(
@@ -80,7 +82,7 @@ def create(
         actor,
         idempotency_key,
         "POST /bookings",
-        lambda: _out(session, actions.book(session, actor, data)),
+        lambda: _out(session, actions.book(session, actor, data), new=True),
         request=body,
     )
 

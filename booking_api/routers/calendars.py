@@ -12,16 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from instruments.db import utcnow
+from instruments.db import read_engine_of, utcnow
 from instruments.errors import NotFound
 from scheduler.booking.bookings import get_visible
 from scheduler.calendars import calendar_feeds as feeds
@@ -35,32 +33,9 @@ from ..deps import ActorDep, SessionDep, commit
 router = APIRouter(tags=["calendars"])
 
 
-@lru_cache(maxsize=8)
-def _sqlite_read_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20)
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
-        dbapi_connection.execute("PRAGMA query_only=ON")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")  # deferred: a consistent read snapshot, no write lock (WAL)
-
-    return engine
-
-
 def feed_session(request: Request) -> Iterator[Session]:
-    """Feeds only read. The shared SQLite engine begins every transaction IMMEDIATE (the write lock),
-    which would queue every poller behind every other; feeds read in deferred transactions on an
-    engine of their own instead (WAL: readers never block the writer nor each other). PostgreSQL
-    reads are MVCC snapshots already: the app's engine."""
-    engine: Engine = request.app.state.engine
-    if engine.dialect.name == "sqlite":
-        engine = _sqlite_read_engine(engine.url.render_as_string(hide_password=False))
-    with Session(engine, expire_on_commit=False) as session:
+    """Feeds only read: the read engine (``instruments.db.get_read_engine``), whatever the method."""
+    with Session(read_engine_of(request.app.state.engine), expire_on_commit=False) as session:
         try:
             yield session
         finally:

@@ -13,8 +13,9 @@ Why row locks and not SERIALIZABLE with retry: the contended rows are few and kn
 checks run, so a short wait gives the loser the ordinary answer of the rule it now fails (the
 422 "lab full" or "no operator free", or the 409 naming the booking it collides with), with no
 retry loop around every write and the same behaviour on SQLite. SQLite has no row locks (the
-``FOR UPDATE`` is dropped) and needs none: every transaction begins with ``BEGIN IMMEDIATE``
-(see ``instruments.db``), so writers are serialised by the database.
+``FOR UPDATE`` is dropped) and needs none: every transaction of the writing engine begins with
+``BEGIN IMMEDIATE`` (see ``instruments.db``; only pure reads use the deferred read engine), so
+writers are serialised by the database.
 """
 
 from __future__ import annotations
@@ -23,43 +24,51 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from instruments.db import keep
 from instruments.errors import Conflict, NotFound
 from instruments.inventory import Instrument
+from instruments.policy import BookingPolicy
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 
 
 def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[str, Instrument]:
-    """Lock the instruments, their labs and every operator who may run them; the instruments by id."""
+    """Lock the instruments, their labs and every operator who may run them; the instruments by id.
+
+    Three statements: the labs (found through the instruments in a subquery), the instruments
+    (with their booking policies, not locked), the operators (through their instrument links in a
+    subquery). The labs, instruments and policies are read fresh and kept in the session
+    (``instruments.db.keep``): the rules read them again (``policy_of``, ``Attempt.lab``)."""
     ids = sorted(set(instrument_ids))
     if not ids:
         return {}
-    found = session.exec(select(Instrument.id, Instrument.lab_id).where(col(Instrument.id).in_(ids))).all()
-    missing = sorted(set(ids) - {i for i, _ in found})
-    if missing:
-        raise NotFound(f"No instrument {missing[0]!r}.")
-    lab_ids = sorted({lab for _, lab in found if lab})
-    if lab_ids:
-        session.exec(select(Lab.id).where(col(Lab.id).in_(lab_ids)).order_by(col(Lab.id)).with_for_update()).all()
-    locked = session.exec(
-        select(Instrument)
-        .where(col(Instrument.id).in_(ids))
-        .order_by(col(Instrument.id))
+    labs = session.exec(
+        select(Lab)
+        .where(col(Lab.id).in_(select(Instrument.lab_id).where(col(Instrument.id).in_(ids))))
+        .order_by(col(Lab.id))
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    moved = sorted({i.lab_id for i in locked if i.lab_id} - set(lab_ids))
-    if moved:  # the instrument changed labs between the read and the lock (rare): start over
+    rows = session.exec(
+        select(Instrument, BookingPolicy)
+        .outerjoin(BookingPolicy, col(BookingPolicy.instrument_id) == Instrument.id)
+        .where(col(Instrument.id).in_(ids))
+        .order_by(col(Instrument.id))
+        .with_for_update(of=Instrument)
+        .execution_options(populate_existing=True)
+    ).all()
+    locked = [inst for inst, _ in rows]
+    missing = sorted(set(ids) - {i.id for i in locked})
+    if missing:
+        raise NotFound(f"No instrument {missing[0]!r}.")
+    moved = sorted({i.lab_id for i in locked if i.lab_id} - {lab.id for lab in labs})
+    if moved:  # the instrument changed labs between the two statements (rare): start over
         raise Conflict("An instrument was just moved to another lab; please retry.")
-    op_ids = sorted(
-        set(
-            session.exec(
-                select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))
-            ).all()
-        )
-    )
-    if op_ids:
-        session.exec(
-            select(Operator.id).where(col(Operator.id).in_(op_ids)).order_by(col(Operator.id)).with_for_update()
-        ).all()
+    session.exec(
+        select(Operator.id)
+        .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
+        .order_by(col(Operator.id))
+        .with_for_update()
+    ).all()
+    keep(session, *labs, *locked, *(policy for _, policy in rows if policy is not None))
     return {i.id: i for i in locked}

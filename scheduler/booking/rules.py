@@ -148,7 +148,15 @@ class Attempt:
             return 0
         if self.facts is not None and self.moving is None:
             return self.facts.lab_load(self.start, self.end)
-        q = (
+        if self.moving is None and self.enterprise is not None:
+            return self._loads[0]
+        q = self._lab_load_query(lab)
+        if self.moving is not None:
+            q = q.where(Booking.id != self.moving.id)
+        return int(self.session.exec(q).one())
+
+    def _lab_load_query(self, lab: Lab):  # noqa: ANN202 - a select
+        return (
             select(func.count())
             .select_from(Booking)
             .join(Instrument, Instrument.id == Booking.instrument_id)
@@ -159,9 +167,28 @@ class Attempt:
                 Booking.end > self.start,
             )
         )
-        if self.moving is not None:
-            q = q.where(Booking.id != self.moving.id)
-        return int(self.session.exec(q).one())
+
+    def _future_query(self, enterprise: Enterprise):  # noqa: ANN202 - a select
+        return (
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.instrument_id == self.instrument.id,
+                Booking.enterprise_id == enterprise.id,
+                col(Booking.status).in_(LIVE),
+                Booking.end > self.now,
+            )
+        )
+
+    @cached_property
+    def _loads(self) -> tuple[int, int]:
+        """(lab load, future bookings) of a new booking by an enterprise in a lab: the two counts
+        every such attempt asks, in one statement."""
+        assert self.lab is not None and self.enterprise is not None
+        lab_q = self._lab_load_query(self.lab).scalar_subquery()
+        future_q = self._future_query(self.enterprise).scalar_subquery()
+        lab_load, future = self.session.exec(select(lab_q, future_q)).one()
+        return int(lab_load), int(future)
 
     @cached_property
     def qualifications(self) -> list[Qualification]:
@@ -183,18 +210,9 @@ class Attempt:
             return 0
         if self.facts is not None:
             return self.facts.future_bookings
-        return int(
-            self.session.exec(
-                select(func.count())
-                .select_from(Booking)
-                .where(
-                    Booking.instrument_id == self.instrument.id,
-                    Booking.enterprise_id == self.enterprise.id,
-                    col(Booking.status).in_(LIVE),
-                    Booking.end > self.now,
-                )
-            ).one()
-        )
+        if self.moving is None and self.lab is not None:
+            return self._loads[1]
+        return int(self.session.exec(self._future_query(self.enterprise)).one())
 
 
 class Rule:

@@ -63,6 +63,13 @@ def _share(v: Voucher) -> VoucherShare:
     return VoucherShare(v.id, v.code, str(v.status), v.face_value_fen, pays, v.face_value_fen - pays, v.expires_at)
 
 
+def unpaid(booking: Booking) -> PriceSplit:
+    """The split of a booking no voucher pays for: the enterprise pays it all. That of a booking
+    just made, before it commits (no voucher can name a booking other transactions cannot see
+    yet): ``splits_of`` without its query."""
+    return PriceSplit(booking.price_fen, 0, booking.price_fen, 0, [])
+
+
 def splits_of(session: Session, bookings: Iterable[Booking]) -> dict[str, PriceSplit]:
     """The split of each booking, from the voucher rows that reserve or consumed money for it
     (one query for the lot). A cancelled booking's voucher was released: it pays nothing."""

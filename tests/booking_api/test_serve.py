@@ -11,16 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from bench.serving import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _no_server(why: str, proc: subprocess.Popen) -> None:
+    pytest.fail(f"the server did not start ({why}): {proc.communicate(timeout=10)[1].decode()[-2000:]}")
 
 
 @pytest.fixture
@@ -36,17 +35,8 @@ def server(tmp_path):
     cmd = [sys.executable, "-m", "booking_api.cli", "serve", "--port", str(port)]
     cmd += ["--database-url", f"sqlite:///{tmp_path / 'serve.db'}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60  # migrations and imports on a busy machine
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the server did not start: {proc.communicate(timeout=10)[1].decode()[-2000:]}")
-        time.sleep(0.1)  # polling for readiness, bounded by the deadline above
+    # migrations and imports on a busy machine: up to 60 s
+    wait_until_healthy(f"http://127.0.0.1:{port}", proc, 60, on_failure=lambda why: _no_server(why, proc))
     yield proc, port
     if proc.poll() is None:
         proc.kill()

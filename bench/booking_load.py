@@ -1,0 +1,412 @@
+"""Load bench of the booking path over HTTP, after the published peer method (issue 25).
+
+    .venv/bin/python -m bench.booking_load [--database postgresql+psycopg://postgres@127.0.0.1:5432/labshare_bench]
+                                           [--workers 2] [--bookings 1000] [--clients 4] [--conflicts 200]
+                                           [--race-clients 20] [--race-slots 10] [--list-repeats 10]
+                                           [--py-spy PROFILE.json] [--json RESULT.json] [--code DIR]
+
+1. creates its own database: with a PostgreSQL URL the database it names, which must not exist
+   yet (it is dropped afterwards); without ``--database`` a SQLite file in a temporary folder.
+   Migrates it, then builds one owner unit with ``--instruments`` instruments, each in its own
+   lab (capacity 2), open every day 08:00–20:00 Asia/Shanghai with a real policy (30-minute grid,
+   30–240 minutes, no lead time, 365 days ahead, auto-confirm), and one enterprise per client,
+   each with its own user, API token and a self-operation qualification for every instrument;
+   plus a programme admin for the listing;
+2. serves it with ``uvicorn --workers N`` of this checkout (no jobs, no rate limit);
+3. runs the phases, each client a thread with its own keep-alive ``httpx.Client``:
+   ``book`` — ``--bookings`` policy-checked instant bookings (``POST /api/v1/bookings``,
+   self-operated, 30 minutes) from ``--clients`` concurrent clients, conflict-free (each client
+   books its own instruments' slots); ``conflict`` — ``--conflicts`` attempts at slots already
+   taken (every one must be refused with 409); ``race`` — ``--race-clients`` clients released
+   together at each of ``--race-slots`` free slots of one instrument (exactly one may win each);
+   then the database is asked for overlapping live bookings (must be 0); ``list`` — the admin
+   lists the month holding every booking (``GET /api/v1/bookings``, pages of 500), repeated;
+4. prints throughput and p50/p95/p99 latency per phase and exits 1 if a check failed (a
+   conflict-free booking refused, a conflicting one accepted, a race slot won twice, an overlap).
+
+``--code DIR`` serves another copy of the code (``git archive 8515f15 | tar -x -C DIR``), the data
+still built by this one (same schema): before and after, interleaved on the same machine.
+``--py-spy FILE`` records the server with ``py-spy record --subprocesses`` (speedscope JSON) while
+the phases run: the profile that guided the work in ``bench/RESULTS.md``. Never run by the timed
+suite (a smoke test runs it with tiny counts on SQLite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+TZ = ZoneInfo("Asia/Shanghai")
+OPEN, CLOSE = clock(8), clock(20)
+SLOT = timedelta(minutes=30)
+POLICY = {
+    "slot_minutes": 30,
+    "min_minutes": 30,
+    "max_minutes": 240,
+    "lead_minutes": {"self_operated": 0, "guided": 0, "operator_run": 0, "remote": 0},
+    "max_advance_days": 365,
+    "max_future_bookings": 1_000_000,
+    "auto_confirm": True,
+}
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+@contextmanager
+def own_database(url: str | None, keep: bool = False) -> Iterator[str]:
+    """A fresh database: the PostgreSQL database ``url`` names (created here, refused if it
+    exists, dropped afterwards unless ``keep``), or a SQLite file in a temporary folder."""
+    if url is None or url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="labshare-load-") as folder:
+            yield url or f"sqlite:///{folder}/load.db"
+        return
+    target = make_url(url)
+    name = target.database
+    if not name or not name.replace("_", "").isalnum():
+        raise SystemExit(f"give the bench a database name of letters, digits and _: {name!r}")
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                raise SystemExit(f"database {name!r} exists already: the bench makes its own, give a new name")
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield target.render_as_string(hide_password=False)
+        finally:
+            if not keep:
+                from instruments.db import get_engine
+
+                get_engine(url).dispose()  # this process's pooled connections to the database
+                get_engine.cache_clear()
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@dataclass
+class Setup:
+    instruments: list[str]  # booked by the clients, conflict-free
+    race_instrument: str
+    tokens: list[str]  # one per client (its own enterprise and user)
+    admin_token: str
+    first_day: date
+
+
+def build(url: str, clients: int, instruments: int, today: date) -> Setup:
+    """Migrate and fill the bench's database through the platform's own services."""
+    from booking_api.migrate import upgrade
+
+    upgrade(url)
+    from fixtures import factories
+    from instruments.actor import SYSTEM, Role
+    from instruments.availability import OpeningRule
+    from instruments.catalogue import add_opening_rule
+    from instruments.db import get_engine, session_scope
+
+    with session_scope(get_engine(url)) as s:
+        unit = factories.unit(s, "Bench Analysis Centre")
+        made = []
+        for k in range(instruments + 1):
+            lab = factories.lab(s, unit, f"Bench lab {k}", capacity=2)
+            inst = factories.instrument(
+                s, unit, f"Bench instrument {k}", "XRD", hours=(), policy=POLICY, lab_id=lab.id
+            )
+            add_opening_rule(
+                s, SYSTEM, inst,
+                OpeningRule(rrule="FREQ=DAILY", start_time=OPEN, end_time=CLOSE, valid_from=date(2020, 1, 1),
+                            follows_holidays=False),
+            )  # fmt: skip
+            made.append(inst)
+        tokens = []
+        for c in range(clients):
+            ent = factories.enterprise(s, f"Bench enterprise {c}", 1000 + c)
+            user, token, _ = factories.user(
+                s, Role.enterprise_member, f"Bench client {c}", f"client{c}@bench.cn", enterprise_id=ent.id
+            )
+            for inst in made:
+                factories.qualify(s, user.id, inst, date(2020, 1, 1))
+            tokens.append(token)
+        _, admin_token, _ = factories.user(s, Role.programme_admin, "Bench admin", "admin@bench.cn")
+        ids = [i.id for i in made]
+    return Setup(ids[:-1], ids[-1], tokens, admin_token, today + timedelta(days=1))
+
+
+def overlaps(url: str) -> int:
+    """Pairs of live bookings of one instrument whose blocked ranges meet: the database's own
+    answer, not the API's."""
+    from instruments.db import get_engine
+    from scheduler.booking.bookings import LIVE_SQL
+
+    sql = f"""SELECT count(*) FROM booking a JOIN booking b
+              ON a.instrument_id = b.instrument_id AND a.id < b.id
+             AND a.blocked_start < b.blocked_end AND b.blocked_start < a.blocked_end
+             WHERE a.status IN {LIVE_SQL} AND b.status IN {LIVE_SQL}"""
+    with get_engine(url).connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+# --- the phases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)  # seconds
+    statuses: Counter = field(default_factory=Counter)
+    wall: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def pct(self, q: float) -> float:
+        xs = sorted(self.latencies)
+        if not xs:
+            return float("nan")
+        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+    def row(self) -> dict:
+        n = len(self.latencies)
+        return {
+            "phase": self.name,
+            "requests": n,
+            "statuses": dict(sorted(self.statuses.items())),
+            "per_s": round(n / self.wall, 1) if self.wall else None,
+            "p50_ms": round(self.pct(0.50), 1),
+            "p95_ms": round(self.pct(0.95), 1),
+            "p99_ms": round(self.pct(0.99), 1),
+            "failures": self.failures[:5],
+        }
+
+
+def slots(day: date, days: int) -> Iterator[tuple[datetime, datetime]]:
+    for d in range(days):
+        t = datetime.combine(day + timedelta(days=d), OPEN, TZ)
+        close = datetime.combine(day + timedelta(days=d), CLOSE, TZ)
+        while t + SLOT <= close:
+            yield t, t + SLOT
+            t += SLOT
+
+
+def body(instrument: str, start: datetime, end: datetime) -> dict:
+    return {"instrument_id": instrument, "start": start.isoformat(), "end": end.isoformat(),
+            "service_mode": "self_operated", "notes": "load bench"}  # fmt: skip
+
+
+def run_clients(
+    phase: Phase, base: str, tokens: list[str], work: list[list[dict]], expect: Callable[[int], bool]
+) -> None:
+    """One thread per client posting its bookings in order; latencies and statuses into ``phase``."""
+    lock = threading.Lock()
+
+    def client(token: str, items: list[dict]) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
+            for item in items:
+                t0 = time.perf_counter()
+                r = api.post("/api/v1/bookings", json=item)
+                dt = time.perf_counter() - t0
+                with lock:
+                    phase.latencies.append(dt)
+                    phase.statuses[r.status_code] += 1
+                    if not expect(r.status_code):
+                        phase.failures.append(f"{r.status_code} {r.text[:200]}")
+
+    timed(phase, [threading.Thread(target=client, args=(t, w)) for t, w in zip(tokens, work, strict=True)])
+
+
+def timed(phase: Phase, threads: list[threading.Thread]) -> None:
+    """Start the clients together, wait for all; the phase's wall time."""
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    phase.wall = time.perf_counter() - t0
+
+
+def book_phase(base: str, setup: Setup, n: int, clients: int) -> tuple[Phase, list[dict]]:
+    """``n`` conflict-free bookings; client c books the instruments whose index is c modulo clients."""
+    phase = Phase("book")
+    per_day = len(list(slots(setup.first_day, 1)))
+    days = -(-n // (per_day * len(setup.instruments))) + 1
+    work: list[list[dict]] = [[] for _ in range(clients)]
+    made = 0
+    for start, end in slots(setup.first_day, days):
+        for k, inst in enumerate(setup.instruments):
+            if made < n:
+                work[k % clients].append(body(inst, start, end))
+                made += 1
+    run_clients(phase, base, setup.tokens[:clients], work, lambda s: s == 201)
+    return phase, [b for w in work for b in w]
+
+
+def conflict_phase(base: str, setup: Setup, booked: list[dict], n: int, clients: int) -> Phase:
+    """``n`` attempts at taken slots, by clients other than the one holding each (409 expected)."""
+    phase = Phase("conflict")
+    work: list[list[dict]] = [[] for _ in range(clients)]
+    for k in range(n):
+        work[k % clients].append(booked[(k * 7919) % len(booked)])
+    run_clients(phase, base, list(reversed(setup.tokens[:clients])), work, lambda s: s == 409)
+    return phase
+
+
+def race_phase(base: str, setup: Setup, booked: list[dict], racers: int, slot_count: int) -> Phase:
+    """At each slot, ``racers`` clients released together; exactly one may win."""
+    phase = Phase("race")
+    last = max(datetime.fromisoformat(b["start"]) for b in booked) if booked else datetime.combine(setup.first_day, OPEN, TZ)
+    free = list(slots(last.astimezone(TZ).date() + timedelta(days=1), 2))[:slot_count]
+    barrier = threading.Barrier(racers)
+    wins: Counter = Counter()
+    lock = threading.Lock()
+
+    def racer(token: str) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
+            api.get("/healthz")  # connect before the race
+            for start, end in free:
+                barrier.wait()
+                t0 = time.perf_counter()
+                r = api.post("/api/v1/bookings", json=body(setup.race_instrument, start, end))
+                dt = time.perf_counter() - t0
+                with lock:
+                    phase.latencies.append(dt)
+                    phase.statuses[r.status_code] += 1
+                    if r.status_code == 201:
+                        wins[start] += 1
+                    elif r.status_code != 409:
+                        phase.failures.append(f"{r.status_code} {r.text[:200]}")
+
+    timed(phase, [threading.Thread(target=racer, args=(t,)) for t in setup.tokens[:racers]])
+    for start, _ in free:
+        if wins[start] != 1:
+            phase.failures.append(f"slot {start.isoformat()} won {wins[start]} times")
+    return phase
+
+
+def list_phase(base: str, setup: Setup, booked: list[dict], repeats: int) -> tuple[Phase, Phase]:
+    """The admin lists the month holding every booking, page by page (500 a page): one phase per
+    page request, one per whole listing."""
+    pages, whole = Phase("list page (500)"), Phase("list all")
+    lo = datetime.combine(setup.first_day, clock(0), TZ)
+    params = {"start": lo.isoformat(), "end": (lo + timedelta(days=31)).isoformat(), "limit": 500}
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {setup.admin_token}"}, timeout=60) as api:
+        t_all = time.perf_counter()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            got, offset = 0, 0
+            while True:
+                t1 = time.perf_counter()
+                r = api.get("/api/v1/bookings", params={**params, "offset": offset})
+                pages.latencies.append(time.perf_counter() - t1)
+                pages.statuses[r.status_code] += 1
+                rows = r.json() if r.status_code == 200 else []
+                got += len(rows)
+                offset += 500
+                if len(rows) < 500:
+                    break
+            whole.latencies.append(time.perf_counter() - t0)
+            whole.statuses[got] += 1
+            if got < len(booked):
+                whole.failures.append(f"listed {got} of {len(booked)} bookings")
+        pages.wall = whole.wall = time.perf_counter() - t_all
+    return pages, whole
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'phase':<16}{'requests':>9}{'per s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}  statuses")
+    for r in rows:
+        print(f"{r['phase']:<16}{r['requests']:>9}{r['per_s'] or 0:>8}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}  {r['statuses']}")  # fmt: skip
+        for f in r["failures"]:
+            print(f"    ! {f}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    from bench import serving
+
+    clients = max(args.clients, args.race_clients)
+    today = datetime.now(TZ).date()
+    with own_database(args.database, keep=args.keep) as url:
+        t0 = time.perf_counter()
+        setup = build(url, clients, args.instruments, today)
+        print(f"database {make_url(url).render_as_string()} built in {time.perf_counter() - t0:.1f} s", flush=True)
+        with tempfile.NamedTemporaryFile("w+b", prefix="load-uvicorn-", suffix=".log") as log:
+            with serving.uvicorn(url, log, workers=args.workers, root=Path(args.code or serving.ROOT), timeout=180) as base:
+                spy = None
+                if args.py_spy:
+                    spy = profile(base, args.py_spy)
+                try:
+                    book, booked = book_phase(base, setup, args.bookings, args.clients)
+                    conflict = conflict_phase(base, setup, booked, args.conflicts, args.clients)
+                    race = race_phase(base, setup, booked, args.race_clients, args.race_slots)
+                    pages, whole = list_phase(base, setup, booked, args.list_repeats)
+                finally:
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+                        spy.wait(timeout=60)
+            log.seek(0)
+            server_log = log.read().decode(errors="replace").strip()
+        found = overlaps(url)
+    rows = [p.row() for p in (book, conflict, race, pages, whole)]
+    if found:
+        rows[2]["failures"].append(f"{found} overlapping pairs of live bookings in the database")
+    print_table(rows)
+    print(f"overlaps in the database: {found}")
+    if server_log:
+        print("server log (last lines):\n  " + "\n  ".join(server_log.splitlines()[-8:]))
+    return {"database": "postgresql" if url.startswith("postgresql") else "sqlite", "workers": args.workers,
+            "overlaps": found, "phases": rows}  # fmt: skip
+
+
+def profile(base: str, out: str) -> subprocess.Popen:
+    """py-spy sampling the server (and its worker processes) until terminated."""
+    port = base.rsplit(":", 1)[1]
+    pid = subprocess.run(["lsof", "-t", f"-iTCP:{port}", "-sTCP:LISTEN"], capture_output=True, text=True).stdout.split()
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--format", "speedscope", "-o", out, "--pid", min(pid, key=int)],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.booking_load", description=__doc__.split("\n\n")[0])
+    p.add_argument("--database", help="PostgreSQL URL naming a database to create (default: a SQLite file)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--bookings", type=int, default=1000)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--conflicts", type=int, default=200)
+    p.add_argument("--race-clients", type=int, default=20)
+    p.add_argument("--race-slots", type=int, default=10)
+    p.add_argument("--instruments", type=int, default=8)
+    p.add_argument("--list-repeats", type=int, default=10)
+    p.add_argument("--code", metavar="DIR", help="serve the code in DIR (e.g. `git archive` of another commit) to compare")
+    p.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
+    p.add_argument("--py-spy", metavar="FILE", help="record the server with py-spy into FILE (speedscope JSON)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = p.parse_args(argv)
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    return 1 if result["overlaps"] or any(r["failures"] for r in result["phases"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

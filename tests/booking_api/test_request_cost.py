@@ -1,0 +1,94 @@
+"""What a request costs the database: listing bookings takes the same statements for 3 rows as for
+30 (no query per row), an instant booking the same for the first booking of an instrument as for
+the tenth, and the token lookup stays one statement that still refuses a disabled account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from booking_api.accounts import User
+from instruments.db import read_engine_of
+from tests.booking_api.conftest import auth
+from tests.world import raw_booking
+
+API = "/api/v1"
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement sent over ``engine`` or its read engine while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    engines = {engine, read_engine_of(engine)}
+    for e in engines:
+        event.listen(e, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        for e in engines:
+            event.remove(e, "before_cursor_execute", note)
+
+
+def _add_bookings(session, world, first: int, count: int) -> None:  # noqa: ANN001
+    for k in range(first, first + count):
+        start = world.at(9) + timedelta(days=k)
+        session.add(raw_booking(world, start, start + timedelta(hours=1), enterprise_id=world.ent_a.id))
+    session.commit()
+
+
+def _list(client, world, who: str) -> int:  # noqa: ANN001
+    r = client.get(f"{API}/bookings", params={"limit": 500}, headers=auth(world, who))
+    assert r.status_code == 200, r.text
+    return len(r.json())
+
+
+@pytest.mark.parametrize("who", ["admin", "member_a", "manager"])
+def test_listing_bookings_takes_the_same_statements_for_3_rows_as_for_30(client, world, session, db, who):
+    _add_bookings(session, world, 0, 3)
+    with statements(db.engine) as few:
+        assert _list(client, world, who) == 3
+    _add_bookings(session, world, 3, 27)
+    with statements(db.engine) as many:
+        assert _list(client, world, who) == 30
+    assert len(many) == len(few), many
+
+
+def _book(client, world, day: int):  # noqa: ANN001, ANN202
+    start = world.at(9) + timedelta(days=7 * day)
+    body = {"instrument_id": world.xrd.id, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+            "service_mode": "operator_run"}  # fmt: skip
+    return client.post(f"{API}/bookings", json=body, headers=auth(world, "manager"))
+
+
+def test_an_instant_booking_costs_the_same_statements_however_many_bookings_exist(client, world, db):
+    counts = []
+    for day in range(4):
+        with statements(db.engine) as seen:
+            r = _book(client, world, day)
+        assert r.status_code == 201, r.text
+        counts.append(len(seen))
+    assert len(set(counts)) == 1, counts
+    # the token with its user, locks (labs, instruments, operators), the rule facts, the write and its audit
+    assert counts[0] <= 20, counts
+
+
+def test_the_token_lookup_is_one_statement_and_refuses_a_disabled_account(client, world, session, db):
+    with statements(db.engine) as seen:
+        assert client.get(f"{API}/me", headers=auth(world, "member_b")).status_code == 200
+    assert sum("api_token" in s for s in seen) == 1
+    user = session.get(User, world.member_b.user_id)
+    user.active = False
+    session.add(user)
+    session.commit()
+    assert client.get(f"{API}/me", headers=auth(world, "member_b")).status_code == 401
+    body = {"instrument_id": world.xrd.id, "start": world.at(9).isoformat(), "end": world.at(10).isoformat()}
+    assert client.post(f"{API}/bookings", json=body, headers=auth(world, "member_b")).status_code == 401
