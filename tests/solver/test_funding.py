@@ -199,3 +199,16 @@ def test_a_round_never_overspends_a_voucher_or_a_cap(pr):
         r = pr.request_by_id[p.request]
         assert (p.voucher is None) == (r.funding == "cash" or (p.voucher is None and r.cash_fallback))
     assert {u.request for u in a.unplaced} == {r.id for r in pr.requests} - {p.request for p in a.placements}
+
+
+def test_json_round_trip_keeps_vouchers_caps_and_funding():
+    from solver import allocation_to_json, problem_from_json, problem_to_json
+
+    pr = random_funded(8)
+    again = problem_from_json(problem_to_json(pr))
+    assert problem_to_json(again) == problem_to_json(pr)
+    assert [(r.funding, r.cash_fallback) for r in again.requests] == [(r.funding, r.cash_fallback) for r in pr.requests]
+    a = solve(again, **FAST)
+    out = allocation_to_json(a)
+    assert check(pr, out["assignments"], a.objective) == []
+    assert any("voucher" in x for x in out["assignments"])
