@@ -10,18 +10,22 @@ Formulation
 -----------
 The model of :mod:`solver.model` over all requests (alternatives :math:`a`, chosen
 :math:`x_a`, start :math:`t_a` on the grid :math:`g`, enterprise / group budgets as there), plus,
-for every alternative :math:`a = (r, i, o)` of a voucher-funded request and every voucher
-:math:`v` with :math:`p_{v,r,i} = \mathrm{pays}_v(r, i) > 0`, a literal :math:`y_{a,v}`:
+for every alternative :math:`a = (r, i, o)` of a voucher-funded request and every *class*
+:math:`v` of interchangeable vouchers (:func:`voucher_classes`: one holder, the same payments,
+expiry and caps; :math:`n_v` vouchers) with :math:`p_{v,r,i} = \mathrm{pays}_v(r, i) > 0`, a
+literal :math:`y_{a,v}`:
 
 .. math::
     y_{a,v} \Rightarrow g\,t_a \le \epsilon_v - 1 \qquad
     \sum_v y_{a,v} = x_a \ (\text{no cash fallback}) \quad\text{or}\quad \le x_a \ (\text{fallback})
 
 .. math::
-    \sum_{a} y_{a,v} \le 1 \quad \forall v \qquad
+    \sum_{a} y_{a,v} \le n_v \quad \forall v \qquad
     \sum_{v \in K} \sum_a p_{v,r(a),i(a)}\, y_{a,v} \le \lambda_K \quad \forall \text{ caps } K
 
-where :math:`\epsilon_v` is the voucher's expiry.  A voucher-funded request without fallback and
+where :math:`\epsilon_v` is the class's expiry.  Counting a class is exact: its vouchers
+differ in nothing the constraints see, so any :math:`y` within the counts is handed out as
+distinct vouchers (in list order) and one voucher funds one request.  A voucher-funded request without fallback and
 with no :math:`y` is left out of the model.  The objective is the accepted weight
 :math:`\sum_a w_{r(a)} x_a` plus, with ``money_tiebreak``, a lexicographically smaller term: the
 voucher money used :math:`\sum p\,y` scaled below one unit of weight (so it never trades weight
@@ -60,6 +64,19 @@ INF = 10**18
 
 def is_funded(problem: Problem) -> bool:
     return bool(problem.vouchers) or any(r.funding == "voucher" for r in problem.requests)
+
+
+def voucher_classes(problem: Problem) -> list[list[Voucher]]:
+    """Vouchers that are interchangeable: one holder, the same payments, expiry and caps (list
+    order kept within a class).  The model counts a class instead of telling its vouchers apart,
+    which removes their symmetry; the greedy tries one unused voucher per class."""
+    classes: dict[tuple, list[Voucher]] = {}
+    for v in problem.vouchers:
+        key = (v.enterprise, v.expires,
+               tuple(sorted((r, tuple(sorted(by.items()))) for r, by in v.pays.items())),
+               tuple(sorted(c.id for c in problem.caps_of_voucher.get(v.id, []))))
+        classes.setdefault(key, []).append(v)
+    return list(classes.values())
 
 
 def _pays(v: Voucher, r: Request, instrument: str) -> int:
@@ -116,12 +133,15 @@ def greedy_funded(problem: Problem, order: list[Request], static: Static | None 
     then the voucher expiring first), else in cash when it may pay so."""
     sched = Schedule(problem, static)
     book = Ledger(problem)
+    class_of = {v.id: n for n, members in enumerate(voucher_classes(problem)) for v in members}
     for r in order:
         best, key = None, None
         if r.funding == "voucher":
+            tried = set()
             for v in problem.vouchers_of_request.get(r.id, []):
-                if v.id in book.used:
+                if v.id in book.used or class_of[v.id] in tried:
                     continue
+                tried.add(class_of[v.id])
                 p = _earliest(sched, r, v, book)
                 if p is not None:
                     k = (p.start, v.expires if v.expires is not None else INF)
@@ -154,28 +174,33 @@ class FundedModel:
         self.base = ComponentModel(problem, static, requests, caps)
         m = self.model = self.base.model
         g = static.grid
-        self.uses: list[tuple[Alternative, Voucher, cp_model.IntVar, int]] = []
-        per_voucher: dict[str, list] = {}
+        self.classes = voucher_classes(problem)
+        class_of = {v.id: n for n, members in enumerate(self.classes) for v in members}
+        self.uses: list[tuple[Alternative, int, cp_model.IntVar, int]] = []  # (alt, class, y, fen)
+        per_class: dict[int, list] = {}
         per_cap: dict[str, list] = {}
         for alt, x, t in self.base.alts:
             r = alt.request
             if r.funding != "voucher":
                 continue
             ys = []
+            seen = set()
             for v in problem.vouchers_of_request.get(r.id, []):
+                c = class_of[v.id]
                 amount = _pays(v, r, alt.instrument)
-                if amount <= 0:
+                if c in seen or amount <= 0:
                     continue
+                seen.add(c)
                 if v.expires is not None and to_grid(alt.starts, g)[0][0] * g > v.expires - 1:
                     continue  # even its earliest start is too late
-                y = m.new_bool_var(f"y_{r.id}_{v.id}")
+                y = m.new_bool_var(f"y_{r.id}_{c}")
                 if v.expires is not None:
                     m.add(g * t <= v.expires - 1).only_enforce_if(y)
                 ys.append(y)
-                self.uses.append((alt, v, y, amount))
-                per_voucher.setdefault(v.id, []).append(y)
-                for c in problem.caps_of_voucher.get(v.id, []):
-                    per_cap.setdefault(c.id, []).append((amount, y))
+                self.uses.append((alt, c, y, amount))
+                per_class.setdefault(c, []).append(y)
+                for cap in problem.caps_of_voucher.get(v.id, []):
+                    per_cap.setdefault(cap.id, []).append((amount, y))
             if not ys:
                 if not r.cash_fallback:
                     m.add(x == 0)
@@ -183,9 +208,9 @@ class FundedModel:
                 m.add(sum(ys) <= x)
             else:
                 m.add(sum(ys) == x)
-        for ys in per_voucher.values():
-            if len(ys) > 1:
-                m.add_at_most_one(ys)
+        for c, ys in per_class.items():
+            if len(ys) > len(self.classes[c]):
+                m.add(sum(ys) <= len(self.classes[c]))
         limits = {c.id: c.limit for c in problem.caps}
         for cid, terms in per_cap.items():
             if sum(a for a, _ in terms) > limits[cid]:
@@ -197,10 +222,11 @@ class FundedModel:
 
     def set_hint(self, placements: dict[str, Placement]) -> None:
         self.base.set_hint(placements)
-        for alt, v, y, _ in self.uses:
+        class_of = {v.id: n for n, members in enumerate(self.classes) for v in members}
+        for alt, c, y, _ in self.uses:
             p = placements.get(alt.request.id)
-            on = (p is not None and p.voucher == v.id and p.instrument == alt.instrument
-                  and p.operator == alt.operator)
+            on = (p is not None and p.voucher is not None and class_of[p.voucher] == c
+                  and p.instrument == alt.instrument and p.operator == alt.operator)
             self.model.add_hint(y, on)
 
     def solve(self, hint: dict[str, Placement], time_limit: float, workers: int, seed: int,
@@ -213,9 +239,10 @@ class FundedModel:
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return status, None, None
         out = self.base._extract(solver)
-        for alt, v, y, _ in self.uses:
+        free = [list(members) for members in self.classes]  # each class's vouchers, handed out in order
+        for alt, c, y, _ in self.uses:
             if solver.boolean_value(y):
-                out[alt.request.id].voucher = v.id
+                out[alt.request.id].voucher = free[c].pop(0).id
         bound = solver.best_objective_bound // self.scale if self.scale > 1 else solver.best_objective_bound
         return status, list(out.values()), int(bound)
 

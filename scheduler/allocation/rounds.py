@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 import solver
 from instruments.actor import Actor
@@ -209,12 +209,21 @@ def _write(
             "enterprises_served": len(served),
             "solver_objective": alloc.objective,
             "unplaced_reasons": dict(Counter(e[0]["code"] for e in explanations.values() if e)),
+            "voucher_fen_reserved": _reserved_fen(session, [b.id for b in placed_bookings.values()]),
         },
     )
     session.add(rnd)
     session.flush()
     record(session, actor, "round.run", "allocation_round", rnd.id, after=snapshot(rnd))
     return rnd
+
+
+def _reserved_fen(session: Session, booking_ids: list[str]) -> int:
+    """What the round's vouchers reserved for its bookings (fen)."""
+    if not booking_ids:
+        return 0
+    rows = session.exec(select(Voucher.reserved_fen).where(col(Voucher.booking_id).in_(booking_ids))).all()
+    return int(sum(rows))
 
 
 def _place(

@@ -69,22 +69,34 @@ def pays_for(
     req: BookingRequest,
     insts: list[Instrument],
     ent: Enterprise | None,
+    memo: dict | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """What ``v`` would pay for ``req`` on each instrument it can pay for, and the refusals
     (messages) on the others. Validity in time is left out: it depends on the booking's start,
-    which the round chooses (``Voucher.expires_at`` becomes the solver voucher's expiry)."""
-    rules = prog.parsed
+    which the round chooses (``Voucher.expires_at`` becomes the solver voucher's expiry).
+    ``memo`` keeps, across vouchers of one programme and type, the part of the fee before the
+    face value (a round asks this for every voucher of an enterprise)."""
+    memo = {} if memo is None else memo
+    rules = memo.get(("rules", prog.id))
+    if rules is None:
+        rules = memo[("rules", prog.id)] = prog.parsed
     out: dict[str, int] = {}
     why: list[str] = []
     for inst in insts:
-        unit = session.get(OwnerUnit, inst.owner_unit_id)
-        draft = _draft(req, inst, min(req.earliest_start, v.expires_at))
-        refused = [x.message for x in refusals(rules, v, draft, inst, ent, unit) if x.code != "expires_first"]
-        amount = rules.voucher_part_fen(draft.price_fen, unit is not None and is_local(rules, unit), v.face_value_fen)
+        key = (prog.id, v.voucher_type, req.id, inst.id)
+        got = memo.get(key)
+        if got is None:
+            unit = session.get(OwnerUnit, inst.owner_unit_id)
+            draft = _draft(req, inst, req.earliest_start)
+            refused = [x.message for x in refusals(rules, v, draft, inst, ent, unit) if x.code != "expires_first"]
+            local = unit is not None and is_local(rules, unit)
+            got = memo[key] = (refused, rules.voucher_part_fen(draft.price_fen, local, draft.price_fen + 1), inst.name)
+        refused, uncapped, name = got
+        amount = max(0, min(uncapped, v.face_value_fen))
         if refused:
             why += refused
         elif amount <= 0:
-            why.append(f"{inst.name} has no fee for the voucher to pay.")
+            why.append(f"{name} has no fee for the voucher to pay.")
         else:
             out[inst.id] = amount
     return out, why
@@ -148,6 +160,10 @@ def offers(
     ).all()
     progs: dict[str, VoucherProgramme] = {}
     ents: dict[str, Enterprise | None] = {}
+    memo: dict = {}
+    by_ent: dict[str, list[BookingRequest]] = {}
+    for r in wanting:
+        by_ent.setdefault(r.enterprise_id, []).append(r)
     out = []
     for v in rows:
         prog = progs.get(v.programme_id) or session.get(VoucherProgramme, v.programme_id)
@@ -155,14 +171,14 @@ def offers(
             continue
         progs[prog.id] = prog
         offer = Offer(v, prog)
-        for r in wanting:
-            if r.enterprise_id != v.holder_enterprise_id or (r.funding == Funding.voucher and r.voucher_id != v.id):
+        for r in by_ent.get(v.holder_enterprise_id, []):
+            if r.funding == Funding.voucher and r.voucher_id != v.id:
                 continue
             if v.expires_at <= r.earliest_start:
                 continue  # expires before the request can start
             if r.enterprise_id not in ents:
                 ents[r.enterprise_id] = session.get(Enterprise, r.enterprise_id)
-            pays, _ = pays_for(session, v, prog, r, eligible_of.get(r.id, []), ents[r.enterprise_id])
+            pays, _ = pays_for(session, v, prog, r, eligible_of.get(r.id, []), ents[r.enterprise_id], memo)
             if pays:
                 offer.pays[r.id] = pays
         if offer.pays:

@@ -212,3 +212,19 @@ def test_json_round_trip_keeps_vouchers_caps_and_funding():
     out = allocation_to_json(a)
     assert check(pr, out["assignments"], a.objective) == []
     assert any("voucher" in x for x in out["assignments"])
+
+
+def test_interchangeable_vouchers_are_counted_and_handed_out_once_each():
+    pays = {r: {"I0": 100} for r in ("A", "B", "C")}
+    pr = Problem(horizon_minutes=720, slot_minutes=30, instruments=[Instrument("I0", [(480, 720)])],
+                 enterprises=[Enterprise("E0")],
+                 requests=[Request(r, "E0", 60, ["I0"], weight=w, funding="voucher") for r, w in (("A", 1), ("B", 2), ("C", 3))],
+                 vouchers=[Voucher("V1", "E0", dict(pays)), Voucher("V2", "E0", dict(pays))],
+                 caps=[Cap("K", 1000, ["V1", "V2"])])
+    from solver.funding import voucher_classes
+
+    assert [[v.id for v in c] for c in voucher_classes(pr)] == [["V1", "V2"]]
+    a = solve(pr, **FAST)
+    assert sorted((p.request, p.voucher) for p in a.placements) in (
+        [("B", "V1"), ("C", "V2")], [("B", "V2"), ("C", "V1")])
+    assert check(pr, a.placements, a.objective) == [] and a.status == "OPTIMAL"
