@@ -260,7 +260,7 @@ def _place(
             )
         ]
     price = booking_price_fen(inst, req.duration_minutes, req.sample_count)
-    voucher, why = _voucher_for(session, inp, req, p, inst, start, end, price)
+    voucher, why = _voucher_for(session, req, p, inst, start, end, price)
     if why:
         return None, why
     operator_id = None
@@ -307,7 +307,6 @@ def _place(
 
 def _voucher_for(
     session: Session,
-    inp: RoundInput,
     req: BookingRequest,
     p: solver.Placement,
     inst: Instrument,
