@@ -32,8 +32,12 @@ voucher money used :math:`\sum p\,y` scaled below one unit of weight (so it neve
 for money, it only picks among schedules of equal weight the one that spends more vouchers).
 
 **Method.**  A voucher-aware greedy (value order and first-come-first-served, each request at
-its earliest start over the vouchers it could use, the one expiring first on ties) is the
-incumbent and the model's complete hint; CP-SAT then searches for ``time_limit``.  The heavier
+its earliest start over the vouchers it could use, the one expiring first on ties); on larger
+problems also the decomposed pipeline (:mod:`solver.pipeline`) on the problem without the
+matching (:func:`relaxed`), its schedule then funded by an assignment of vouchers at fixed
+times (:func:`fund_schedule`), the requests it cannot fund dropped and the gaps refilled by the
+greedy.  The heaviest is the incumbent and the model's complete hint; CP-SAT then searches for
+the rest of ``time_limit``.  The heavier
 of greedy and CP-SAT that passes the independent checker (:mod:`solver.checker`) is returned
 with its vouchers (``Placement.voucher``).  Requests left out are explained by
 :func:`explain_funded`: the codes of :mod:`solver.explain` plus ``no_voucher``,
@@ -47,6 +51,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
@@ -127,14 +132,16 @@ def _earliest(sched: Schedule, r: Request, v: Voucher | None, book: Ledger) -> P
     return best
 
 
-def greedy_funded(problem: Problem, order: list[Request], static: Static | None = None
-                  ) -> tuple[Schedule, Ledger]:
-    """Each request of ``order`` at its earliest start: over its unused vouchers (earliest start,
-    then the voucher expiring first), else in cash when it may pay so."""
-    sched = Schedule(problem, static)
-    book = Ledger(problem)
+def greedy_funded(problem: Problem, order: list[Request], static: Static | None = None,
+                  placed: list[Placement] | None = None) -> tuple[Schedule, Ledger]:
+    """Each request of ``order`` (not in ``placed``, a funded schedule to start from) at its
+    earliest start: over its unused vouchers (earliest start, then the voucher expiring first),
+    else in cash when it may pay so."""
+    sched, book = _book_of(problem, placed or [], static or Static(problem))
     class_of = {v.id: n for n, members in enumerate(voucher_classes(problem)) for v in members}
     for r in order:
+        if r.id in sched.placed:
+            continue
         best, key = None, None
         if r.funding == "voucher":
             tried = set()
@@ -306,10 +313,86 @@ def _book_of(problem: Problem, placements: list[Placement], static: Static) -> t
     return sched, book
 
 
+def relaxed(problem: Problem) -> Problem:
+    """The problem without the voucher matching, for :func:`solver.pipeline.solve`: voucher-only
+    requests that no voucher can fund are left out, the others count as cash requests.  Its
+    schedules are funded afterwards (:func:`fund_schedule`)."""
+    reqs = [replace(r, funding="cash", cash_fallback=False) for r in problem.requests
+            if r.funding != "voucher" or r.cash_fallback or problem.vouchers_of_request.get(r.id)]
+    return Problem(problem.horizon_minutes, problem.instruments, reqs, problem.enterprises,
+                   problem.operators, problem.groups, problem.labs, problem.slot_minutes)
+
+
+def fund_schedule(problem: Problem, placements: list[Placement], time_limit: float, workers: int,
+                  seed: int, deterministic_time: float | None) -> list[Placement] | None:
+    """Vouchers for a schedule made without them (times and instruments fixed): a CP-SAT
+    assignment of voucher classes to its voucher-funded placements, with the expiry, class
+    counts and caps of :class:`FundedModel`, keeping the heaviest voucher-only requests, then
+    the most voucher money.  Voucher-only requests left without a voucher are dropped (None
+    when CP-SAT finds nothing in time)."""
+    classes = voucher_classes(problem)
+    class_of = {v.id: n for n, members in enumerate(classes) for v in members}
+    m = cp_model.CpModel()
+    uses: list[tuple[Placement, int, cp_model.IntVar, int]] = []
+    per_class: dict[int, list] = {}
+    per_cap: dict[str, list] = {}
+    kept = []
+    for p in placements:
+        r = problem.request_by_id[p.request]
+        if r.funding != "voucher":
+            continue
+        zs, seen = [], set()
+        for v in problem.vouchers_of_request.get(r.id, []):
+            c, amount = class_of[v.id], _pays(v, r, p.instrument)
+            if c in seen or amount <= 0 or (v.expires is not None and p.start >= v.expires):
+                continue
+            seen.add(c)
+            z = m.new_bool_var("")
+            zs.append(z)
+            uses.append((p, c, z, amount))
+            per_class.setdefault(c, []).append(z)
+            for cap in problem.caps_of_voucher.get(v.id, []):
+                per_cap.setdefault(cap.id, []).append((amount, z))
+        if len(zs) > 1:
+            m.add_at_most_one(zs)
+        if not r.cash_fallback:
+            kept += [(r.weight, z) for z in zs]
+    for c, zs in per_class.items():
+        if len(zs) > len(classes[c]):
+            m.add(sum(zs) <= len(classes[c]))
+    limits = {c.id: c.limit for c in problem.caps}
+    for cid, terms in per_cap.items():
+        if sum(a for a, _ in terms) > limits[cid]:
+            m.add(sum(a * z for a, z in terms) <= limits[cid])
+    scale = sum(a for *_, a in uses) + 1
+    m.maximize(scale * sum(w * z for w, z in kept) + sum(a * z for _, _, z, a in uses))
+    sol = cp_model.CpSolver()
+    sol.parameters.max_time_in_seconds = max(0.05, time_limit)
+    sol.parameters.num_workers = workers
+    sol.parameters.random_seed = seed
+    if deterministic_time is not None:
+        sol.parameters.max_deterministic_time = deterministic_time
+    if sol.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    free = [list(members) for members in classes]
+    chosen = {p.request: free[c].pop(0).id for p, c, z, _ in uses if sol.boolean_value(z)}
+    out = []
+    for p in placements:
+        r = problem.request_by_id[p.request]
+        v = chosen.get(p.request)
+        if r.funding == "voucher" and v is None and not r.cash_fallback:
+            continue
+        out.append(Placement(p.request, p.instrument, p.start, p.operator, v))
+    return out
+
+
 def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: int = 0,
                  progress: Callable[[str, dict], None] | None = None,
-                 deterministic_time: float | None = None) -> Allocation:
-    """The funded allocation (module docstring): the greedy incumbent, then CP-SAT."""
+                 deterministic_time: float | None = None, pipeline_share: float = 0.4,
+                 pipeline_min_requests: int = 100) -> Allocation:
+    """The funded allocation (module docstring): the greedy incumbents, from
+    ``pipeline_min_requests`` requests also the pipeline's schedule of the relaxed problem in
+    ``pipeline_share`` of the time, funded; then CP-SAT from the heaviest."""
     say = progress or (lambda stage, info: None)
     t0 = time.perf_counter()
     static = Static(problem)
@@ -317,10 +400,22 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
     for name, order in (("greedy", value_order(problem)), ("fcfs", problem.submitted_order())):
         sched, _ = greedy_funded(problem, order, static)
         candidates.append((sum(problem.request_by_id[k].weight for k in sched.placed), name, sched))
+    timings = {"warm_start": time.perf_counter() - t0}
+    if len(problem.requests) >= pipeline_min_requests and time_limit * pipeline_share > 1.0:
+        from .pipeline import solve  # the pipeline sends funded problems here: it is given a relaxed one
+
+        t1 = time.perf_counter()
+        free = solve(relaxed(problem), time_limit=time_limit * pipeline_share, workers=workers, seed=seed,
+                     deterministic_time=deterministic_time)
+        funded = fund_schedule(problem, free.placements, max(0.5, time_limit * 0.05), workers, seed,
+                               deterministic_time)
+        if funded is not None:
+            sched, _ = greedy_funded(problem, value_order(problem), static, funded)
+            candidates.append((sum(problem.request_by_id[k].weight for k in sched.placed), "pipeline_funded", sched))
+        timings["pipeline"] = time.perf_counter() - t1
     w, method, sched = max(candidates, key=lambda c: c[0])
     best = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
-    timings = {"warm_start": time.perf_counter() - t0}
-    say("warm_start", {"objective": w})
+    say("warm_start", {"objective": w, "method": method})
     status, bound = "HEURISTIC", None
     left = time_limit - (time.perf_counter() - t0)
     if left > 0.1 and problem.requests:
@@ -334,8 +429,8 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
                 best, w, method = found, fw, "cpsat_funded"
         timings["cp_sat"] = time.perf_counter() - t1
         say("cp_sat", {"objective": w, "status": status})
-    if method != "cpsat_funded":
-        status = "HEURISTIC"
+    if status not in ("OPTIMAL", "FEASIBLE") or method != "cpsat_funded":
+        status = "HEURISTIC"  # CP-SAT found nothing, or nothing as heavy as the incumbent
     sched, book = _book_of(problem, best, static)
     alloc = Allocation(placements=best, objective=w, upper_bound=bound, status=status, method=method,
                        timings=timings)

@@ -228,3 +228,19 @@ def test_interchangeable_vouchers_are_counted_and_handed_out_once_each():
     assert sorted((p.request, p.voucher) for p in a.placements) in (
         [("B", "V1"), ("C", "V2")], [("B", "V2"), ("C", "V1")])
     assert check(pr, a.placements, a.objective) == [] and a.status == "OPTIMAL"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_pipeline_schedule_funded_afterwards_is_a_checked_candidate(seed):
+    """With ``pipeline_min_requests`` reached, the decomposed pipeline solves the problem without
+    the matching and its schedule is funded: never below the greedy, always checked."""
+    from solver import value_greedy
+    from solver.funding import fund_schedule, relaxed, solve_funded
+
+    pr = random_funded(seed, n_requests=8)
+    free = solve(relaxed(pr), **FAST)
+    funded = fund_schedule(pr, free.placements, 2.0, 1, 0, 1.0)
+    assert funded is not None and check(pr, funded) == []
+    a = solve_funded(pr, time_limit=5.0, workers=1, seed=1, deterministic_time=2.0, pipeline_min_requests=1)
+    assert check(pr, a.placements, a.objective) == []
+    assert a.objective >= value_greedy(pr).objective
