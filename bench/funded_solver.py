@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.funded_solver [--size medium] [--over] [--time-limit 20] [--seed 0]
 
-``bench.instances.generate(size, over, seed)`` with half of the requests voucher-funded (a third
+``bench.instances.generate(size, over, seed)`` with half of the requests voucher-funded (30 %
 of those with cash fallback) and 0–6 vouchers per enterprise paying 50 yuan on every eligible
 instrument (expiring at minute 5,000, 10,000 or never); prints the objective of FCFS and
 value-greedy with the same vouchers, of ``solve_funded`` without the pipeline candidate and of
@@ -26,7 +26,7 @@ def funded_instance(size: str, over: bool, seed: int) -> solver.Problem:
     rng = random.Random(seed)
     for r in pr.requests:
         if rng.random() < 0.5:
-            r.funding, r.cash_fallback = "voucher", rng.random() < 1 / 3
+            r.funding, r.cash_fallback = "voucher", rng.random() < 0.3
     for e in sorted({r.enterprise for r in pr.requests}):
         mine = [r for r in pr.requests if r.enterprise == e and r.funding == "voucher"]
         for k in range(rng.randint(0, 6)):
