@@ -25,16 +25,13 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 import solver
+from bench.calendar_feeds import each_database
 from booking_api.migrate import upgrade
 from fixtures.demo import TZ, build_demo
 from instruments.actor import SYSTEM
@@ -45,26 +42,6 @@ from scheduler.booking.booking_requests import BookingRequest
 from scheduler.booking.enterprises import Enterprise
 from scheduler.money import vouchers
 from scheduler.money.request_funding import submit_funded_request
-
-
-@contextmanager
-def database(tmp: Path) -> Iterator[tuple[str, str]]:
-    pg = os.environ.get("TEST_DATABASE_URL")
-    if not pg:
-        yield "sqlite", f"sqlite:///{tmp / 'funded.db'}"
-        return
-    base = make_url(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{base.database}_fundbench_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield "postgresql", base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(session: Session, today: date, n_requests: int, extra_vouchers: int, seed: int) -> datetime:
@@ -121,10 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench/results/funded_round.json")
     args = ap.parse_args(argv)
-    import tempfile
-
     today = date.today()
-    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (backend, url):
+    for backend, url in each_database():  # a temporary SQLite file, then PostgreSQL when TEST_DATABASE_URL is set
+        if backend == "sqlite" and os.environ.get("TEST_DATABASE_URL"):
+            continue
         upgrade(url)
         engine = get_engine(url)
         t = time.perf_counter()
@@ -143,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         marks: dict[str, float] = {}
 
-        def progress(stage: str, info: dict) -> None:
+        def progress(stage: str, info: dict, marks=marks, t=t) -> None:
             marks.setdefault(stage, round(time.perf_counter() - t, 2))
 
         rnd = run_round(engine, SYSTEM, now=now, time_limit=args.time_limit, workers=2, seed=args.seed,
@@ -182,9 +159,9 @@ def main(argv: list[str] | None = None) -> None:
             "unplaced_reasons": rnd.metrics.get("unplaced_reasons"),
         }
         engine.dispose()
-    print(json.dumps(out, indent=2, ensure_ascii=False))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from scheduler.booking.bookings import Booking, BookingStatus, collision_text, f
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
+from scheduler.money.request_funding import draft_booking
 from scheduler.money.vouchers import SPENDABLE, Voucher, locked, reservation_problems, reserve_for_booking
 from scheduler.shared.notifications import notify
 
@@ -260,7 +261,7 @@ def _place(
             )
         ]
     price = booking_price_fen(inst, req.duration_minutes, req.sample_count)
-    voucher, why = _voucher_for(session, req, p, inst, start, end, price)
+    voucher, why = _voucher_for(session, req, p, inst, start, end)
     if why:
         return None, why
     operator_id = None
@@ -312,7 +313,6 @@ def _voucher_for(
     inst: Instrument,
     start: datetime,
     end: datetime,
-    price: int,
 ) -> tuple[Voucher | None, list[dict[str, Any]]]:
     """The voucher the solver matched to the placement, locked and checked again (it may have been
     spent, revoked or transferred while the round solved); if it can no longer pay, the request
@@ -320,17 +320,7 @@ def _voucher_for(
     if p.voucher is None:
         return None, []
     v = locked(session, p.voucher)
-    draft = Booking(
-        instrument_id=inst.id,
-        enterprise_id=req.enterprise_id,
-        service_mode=str(req.service_mode),
-        start=start,
-        end=end,
-        blocked_start=start,
-        blocked_end=end,
-        price_fen=price,
-        sample_count=req.sample_count,
-    )
+    draft = draft_booking(req, inst, start, end)
     problems = []
     if v.status not in SPENDABLE or v.holder_enterprise_id != req.enterprise_id:
         problems.append(f"voucher {v.code} is {v.status} and no longer held for this request")

@@ -46,18 +46,20 @@ class OpenCap:
     vouchers: list[str]
 
 
-def _draft(req: BookingRequest, inst: Instrument, start: datetime) -> Booking:
-    price = booking_price_fen(inst, req.duration_minutes, req.sample_count)
+def draft_booking(req: BookingRequest, inst: Instrument, start: datetime, end: datetime | None = None) -> Booking:
+    """The booking ``req`` would become on ``inst`` at ``start`` (not stored): what the
+    programme's rules judge before a voucher is matched or reserved."""
+    end = end or start
     return Booking(
         instrument_id=inst.id,
         enterprise_id=req.enterprise_id,
         service_mode=str(req.service_mode),
         start=start,
-        end=start,
+        end=end,
         blocked_start=start,
-        blocked_end=start,
+        blocked_end=end,
         status=BookingStatus.tentative,
-        price_fen=price,
+        price_fen=booking_price_fen(inst, req.duration_minutes, req.sample_count),
         sample_count=req.sample_count,
     )
 
@@ -87,7 +89,7 @@ def pays_for(
         got = memo.get(key)
         if got is None:
             unit = session.get(OwnerUnit, inst.owner_unit_id)
-            draft = _draft(req, inst, req.earliest_start)
+            draft = draft_booking(req, inst, req.earliest_start)
             refused = [x.message for x in refusals(rules, v, draft, inst, ent, unit) if x.code != "expires_first"]
             local = unit is not None and is_local(rules, unit)
             got = memo[key] = (refused, rules.voucher_part_fen(draft.price_fen, local, draft.price_fen + 1), inst.name)
