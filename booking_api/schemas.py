@@ -88,6 +88,7 @@ class BookingOut(BaseModel):
                     "end": "2026-12-01T11:00:00+08:00",
                     "status": "confirmed",
                     "price_fen": 120000,
+                    "voucher_id": "vch_9z8y7x6w5v4u",
                     "price_split": PRICE_SPLIT_EXAMPLE,
                     "sample_count": 0,
                     "sequence": 0,
@@ -106,6 +107,7 @@ class BookingOut(BaseModel):
     end: datetime
     status: str
     price_fen: int
+    voucher_id: str | None = Field(default=None, description="The voucher paying for this booking (null: none)")
     price_split: PriceSplitOut = Field(description="The price, what the voucher pays, what the enterprise pays")
     sample_count: int
     notes: str
@@ -123,6 +125,7 @@ class BookingOut(BaseModel):
         z = ZoneInfo(tz)
         data = b.model_dump()
         data["price_split"] = PriceSplitOut.of(split, tz)
+        data["voucher_id"] = split.vouchers[0].voucher_id if split.vouchers else None
         for k in ("start", "end", "created_at", "updated_at", "checked_in_at", "checked_out_at", "cancelled_at"):
             if data[k] is not None:
                 data[k] = data[k].astimezone(z)

@@ -12,6 +12,7 @@ from .pipeline import solve
 from .place import place
 from .problem import (
                       Allocation,
+                      Cap,
                       Enterprise,
                       Group,
                       Instrument,
@@ -21,14 +22,15 @@ from .problem import (
                       Problem,
                       Request,
                       Unplaced,
+                      Voucher,
                       WeightConfig,
                       voucher_spend,
                       weight_of,
 )
 
 __all__ = [
-    "Allocation", "Enterprise", "Group", "Instrument", "Lab", "Operator", "Placement", "Problem",
-    "Request", "Unplaced", "WeightConfig", "allocation_to_json", "assignments_from_json", "check",
+    "Allocation", "Cap", "Enterprise", "Group", "Instrument", "Lab", "Operator", "Placement", "Problem",
+    "Request", "Unplaced", "Voucher", "WeightConfig", "allocation_to_json", "assignments_from_json", "check",
     "fcfs", "place", "problem_from_json", "problem_to_json", "solve", "value_greedy",
     "voucher_spend", "weight_of",
 ]

@@ -5,7 +5,8 @@
 * :func:`value_greedy`: requests by weight per hour, highest first (ties: submitted order),
   each at its earliest feasible start.
 
-Both respect every constraint (windows, busy, buffers, operators, labs, budgets), start on the
+Both respect every constraint (windows, busy, buffers, operators, labs, budgets; on a funded
+problem also the vouchers and caps, through :func:`solver.funding.greedy_funded`), start on the
 solver grid, and explain the requests they leave out.
 """
 
@@ -42,16 +43,23 @@ def value_order(problem: Problem) -> list[Request]:
 def _run(problem: Problem, order: list[Request], method: str, static: Static | None = None,
          explain: bool = True) -> Allocation:
     from .explain import explain_unplaced
+    from .funding import explain_funded, greedy_funded, is_funded
 
     t0 = time.perf_counter()
-    sched = Schedule(problem, static)
-    greedy_fill(problem, order, sched)
+    book = None
+    if is_funded(problem):  # each voucher-funded request with one of its vouchers, or in cash if allowed
+        sched, book = greedy_funded(problem, order, static)
+    else:
+        sched = Schedule(problem, static)
+        greedy_fill(problem, order, sched)
     placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
     obj = sum(problem.request_by_id[p.request].weight for p in placements)
     alloc = Allocation(placements=placements, objective=obj, upper_bound=None,
                        status="HEURISTIC", method=method)
     alloc.timings["solve"] = time.perf_counter() - t0
-    if explain:
+    if explain and book is not None:
+        alloc.unplaced = [explain_funded(problem, sched, book, r) for r in problem.requests if r.id not in sched.placed]
+    elif explain:
         alloc.unplaced = explain_unplaced(problem, sched)
     alloc.timings["total"] = time.perf_counter() - t0
     return alloc

@@ -9,8 +9,11 @@ no other placement's blocked interval on the instrument; an operator-run request
 operator who can run the instrument, works a window containing ``[start, start + duration)``
 and is not booked twice at once; at most ``capacity`` bookings run at once in a lab; voucher
 spends (ceil(price_per_hour * duration / 60 * voucher_share), exact) stay within each
-enterprise's and each group's budget; and the objective, if given, is the sum of the weights.
-Starts need not lie on the slot grid.
+enterprise's and each group's budget; a placement's voucher (``voucher``) belongs to no other
+placement, pays a positive amount for the request on that instrument, expires after the start,
+and is named only for a voucher-funded request, which without ``cash_fallback`` must have one;
+the vouchers of each cap pay at most its limit together; and the objective, if given, is the sum
+of the weights.  Starts need not lie on the slot grid.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def check(problem, assignments, objective=None) -> list[str]:
     labs = {lab.id: lab for lab in problem.labs}
     seen: set[str] = set()
     good = []  # (req, inst, start, operator)
+    funded = []  # (req, inst id, start, voucher id or None)
     for p in assignments:
         rid, iid, s, oid = _get(p, "request"), _get(p, "instrument"), _get(p, "start"), _get(p, "operator")
         if rid not in reqs:
@@ -91,6 +95,7 @@ def check(problem, assignments, objective=None) -> list[str]:
             v.append(f"request {rid}: unknown operator {oid!r}")
             oid = None
         good.append((r, ins, s, oid))
+        funded.append((r, iid, s, _get(p, "voucher")))
 
     # Overlaps on instruments (with buffers).
     by_inst: dict[str, list] = {}
@@ -136,11 +141,47 @@ def check(problem, assignments, objective=None) -> list[str]:
         g = groups.get(gid)
         if g is not None and g.voucher_budget is not None and amount > g.voucher_budget:
             v.append(f"group {gid}: voucher spend {amount} exceeds budget {g.voucher_budget}")
+    v += _voucher_violations(problem, funded)
     if objective is not None:
         total = sum(r.weight for r, _, _, _ in good)
         if objective != total:
             v.append(f"objective mismatch: reported {objective}, weights of placed requests sum to {total}")
     return v
+
+
+def _voucher_violations(problem, funded) -> list[str]:
+    out = []
+    vouchers = {x.id: x for x in getattr(problem, "vouchers", None) or []}
+    paid: dict[str, int] = {}
+    for r, iid, s, vid in funded:
+        funding = getattr(r, "funding", "cash")
+        if vid is None:
+            if funding == "voucher" and not getattr(r, "cash_fallback", False):
+                out.append(f"request {r.id}: voucher-funded without cash fallback, but placed with no voucher")
+            continue
+        if funding != "voucher":
+            out.append(f"request {r.id}: paid in cash, but placed with voucher {vid}")
+            continue
+        x = vouchers.get(vid)
+        if x is None:
+            out.append(f"request {r.id}: unknown voucher {vid!r}")
+            continue
+        if vid in paid:
+            out.append(f"voucher {vid} funds more than one request")
+            continue
+        amount = x.pays.get(r.id, {}).get(iid, 0)
+        if amount <= 0:
+            out.append(f"request {r.id}: voucher {vid} cannot pay for it on {iid}")
+        if x.enterprise != r.enterprise:
+            out.append(f"request {r.id}: voucher {vid} belongs to {x.enterprise}, not {r.enterprise}")
+        if x.expires is not None and s >= x.expires:
+            out.append(f"request {r.id}: starts at {s}, not before voucher {vid} expires at {x.expires}")
+        paid[vid] = max(0, amount)
+    for c in getattr(problem, "caps", None) or []:
+        total = sum(paid.get(vid, 0) for vid in set(c.vouchers))
+        if total > c.limit:
+            out.append(f"cap {c.id}: vouchers pay {total}, above its limit {c.limit}")
+    return out
 
 
 def _pairwise_overlaps(items, where: str) -> list[str]:

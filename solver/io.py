@@ -11,11 +11,14 @@ Problem::
      "labs"?: [{"id", "capacity"}],
      "requests": [{"id", "enterprise", "duration", "release"?, "deadline"?, "eligible",
                    "weight"?, "price_per_hour"?: {instrument: fen}, "voucher_share"?,
-                   "needs_operator"?, "preferred_start"?, "submitted"?}]}
+                   "needs_operator"?, "preferred_start"?, "submitted"?,
+                   "funding"? ("cash" | "voucher"), "cash_fallback"?}],
+     "vouchers"?: [{"id", "enterprise", "pays": {request: {instrument: fen}}, "expires"?}],
+     "caps"?: [{"id", "limit", "vouchers": [...]}]}
 
 Solution::
 
-    {"assignments": [{"request", "instrument", "start", "operator"?}], "objective",
+    {"assignments": [{"request", "instrument", "start", "operator"?, "voucher"?}], "objective",
      "upper_bound", "status", "gap", "method", "unplaced": [{"request", "code", "message",
      "holders", "budget_holder"}], "timings": {...}, "stats": {...}}
 
@@ -28,7 +31,19 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-from .problem import Allocation, Enterprise, Group, Instrument, Lab, Operator, Placement, Problem, Request
+from .problem import (
+    Allocation,
+    Cap,
+    Enterprise,
+    Group,
+    Instrument,
+    Lab,
+    Operator,
+    Placement,
+    Problem,
+    Request,
+    Voucher,
+)
 
 
 def _intervals(xs):
@@ -79,11 +94,20 @@ def problem_from_json(data) -> Problem:
             needs_operator=bool(r.get("needs_operator", False)),
             preferred_start=None if r.get("preferred_start") is None else _int(r["preferred_start"], "preferred_start"),
             submitted=r.get("submitted"),
+            funding=str(r.get("funding", "cash")),
+            cash_fallback=bool(r.get("cash_fallback", False)),
         ))
+    vouchers = [Voucher(id=str(x["id"]), enterprise=str(x["enterprise"]),
+                        pays={str(rid): {str(i): _int(a, "pays") for i, a in by.items()}
+                              for rid, by in (x.get("pays") or {}).items()},
+                        expires=None if x.get("expires") is None else _int(x["expires"], "expires"))
+                for x in data.get("vouchers", [])]
+    caps = [Cap(id=str(c["id"]), limit=_int(c["limit"], "limit"), vouchers=[str(v) for v in c.get("vouchers", [])])
+            for c in data.get("caps", [])]
     return Problem(horizon_minutes=_int(data["horizon_minutes"], "horizon_minutes"),
                    slot_minutes=_int(data.get("slot_minutes", 30), "slot_minutes"),
                    instruments=instruments, requests=requests, enterprises=enterprises,
-                   operators=operators, groups=groups, labs=labs)
+                   operators=operators, groups=groups, labs=labs, vouchers=vouchers, caps=caps)
 
 
 def _share(x: Fraction):
@@ -117,6 +141,10 @@ def problem_to_json(problem: Problem) -> dict:
             d["preferred_start"] = r.preferred_start
         if r.submitted is not None:
             d["submitted"] = r.submitted
+        if r.funding != "cash":
+            d["funding"] = r.funding
+        if r.cash_fallback:
+            d["cash_fallback"] = True
         return d
 
     out = {"format": 1, "horizon_minutes": problem.horizon_minutes,
@@ -134,6 +162,13 @@ def problem_to_json(problem: Problem) -> dict:
                           if v is not None} for g in problem.groups]
     if problem.labs:
         out["labs"] = [{"id": lab.id, "capacity": lab.capacity} for lab in problem.labs]
+    if problem.vouchers:
+        out["vouchers"] = [{k: v for k, v in {"id": x.id, "enterprise": x.enterprise,
+                                               "pays": {r: dict(by) for r, by in x.pays.items()},
+                                               "expires": x.expires}.items() if v is not None}
+                           for x in problem.vouchers]
+    if problem.caps:
+        out["caps"] = [{"id": c.id, "limit": c.limit, "vouchers": list(c.vouchers)} for c in problem.caps]
     return out
 
 
@@ -141,6 +176,8 @@ def placement_to_json(p: Placement) -> dict:
     d = {"request": p.request, "instrument": p.instrument, "start": p.start}
     if p.operator is not None:
         d["operator"] = p.operator
+    if p.voucher is not None:
+        d["voucher"] = p.voucher
     return d
 
 

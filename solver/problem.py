@@ -88,6 +88,10 @@ class Request:
     needs_operator: operator-run (sample submission): also needs a free, qualified operator.
     preferred_start: the time the enterprise asked for, or None.
     submitted: arrival order for first-come-first-served (None = list order).
+    funding: ``"cash"`` (no voucher) or ``"voucher"`` (one of the :class:`Voucher` s whose
+        ``pays`` name it funds it, see :mod:`solver.funding`).
+    cash_fallback: with ``"voucher"``, the request may still be placed unfunded (paid in cash)
+        when no voucher can fund it; without it such a request stays unplaced.
     """
 
     id: str
@@ -102,6 +106,35 @@ class Request:
     needs_operator: bool = False
     preferred_start: int | None = None
     submitted: int | None = None
+    funding: str = "cash"
+    cash_fallback: bool = False
+
+
+@dataclass
+class Voucher:
+    """A voucher the allocation may spend (see :mod:`solver.funding`): it funds at most one
+    placed request of its holder.
+
+    pays: request id -> instrument id -> fen it pays for that request on that instrument (its
+        programme's share, capped by face value and per-order cap); a request or instrument
+        missing (or 0) cannot be funded by it (exclusions, related party, nothing to pay).
+    expires: the funded booking must start before this minute (None = valid all horizon).
+    """
+
+    id: str
+    enterprise: str
+    pays: dict[str, dict[str, int]] = field(default_factory=dict)
+    expires: int | None = None
+
+
+@dataclass
+class Cap:
+    """The vouchers listed may pay at most ``limit`` fen together (what is still open of a
+    programme's per-enterprise or per-controller-group yearly cap)."""
+
+    id: str
+    limit: int
+    vouchers: list[str] = field(default_factory=list)
 
 
 def voucher_spend(request: Request, instrument_id: str) -> int:
@@ -121,6 +154,8 @@ class Problem:
     groups: list[Group] = field(default_factory=list)
     labs: list[Lab] = field(default_factory=list)
     slot_minutes: int = 30
+    vouchers: list[Voucher] = field(default_factory=list)
+    caps: list[Cap] = field(default_factory=list)
 
     # Lookups (built on first use; do not mutate the lists afterwards).
     @cached_property
@@ -146,6 +181,28 @@ class Problem:
     @cached_property
     def lab_by_id(self) -> dict[str, Lab]:
         return {lab.id: lab for lab in self.labs}
+
+    @cached_property
+    def voucher_by_id(self) -> dict[str, Voucher]:
+        return {v.id: v for v in self.vouchers}
+
+    @cached_property
+    def vouchers_of_request(self) -> dict[str, list[Voucher]]:
+        """Request id -> the vouchers that can pay for it on some instrument (list order)."""
+        out: dict[str, list[Voucher]] = {}
+        for v in self.vouchers:
+            for rid, by_inst in v.pays.items():
+                if any(a > 0 for a in by_inst.values()):
+                    out.setdefault(rid, []).append(v)
+        return out
+
+    @cached_property
+    def caps_of_voucher(self) -> dict[str, list[Cap]]:
+        out: dict[str, list[Cap]] = {}
+        for c in self.caps:
+            for vid in c.vouchers:
+                out.setdefault(vid, []).append(c)
+        return out
 
     @cached_property
     def operators_of_instrument(self) -> dict[str, list[Operator]]:
@@ -184,6 +241,7 @@ class Placement:
     instrument: str
     start: int
     operator: str | None = None
+    voucher: str | None = None
 
 
 @dataclass
@@ -191,10 +249,13 @@ class Unplaced:
     """Why a request was not placed.
 
     code: one of ``no_window``, ``operator_unavailable``, ``voucher_budget``,
-        ``capacity_taken``, ``not_selected``.
+        ``capacity_taken``, ``not_selected``, and for voucher-funded requests (see
+        :mod:`solver.funding`) ``no_voucher``, ``voucher_taken``, ``voucher_expires``,
+        ``voucher_cap``.
     holders: ids of placed requests holding the time it could have used (capacity_taken,
         operator_unavailable).
-    budget_holder: ``enterprise:<id>`` or ``group:<id>`` for voucher_budget.
+    budget_holder: ``enterprise:<id>`` or ``group:<id>`` for voucher_budget, ``cap:<id>`` for
+        voucher_cap, ``voucher:<id>`` for voucher_taken and voucher_expires.
     """
 
     request: str

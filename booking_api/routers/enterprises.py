@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from instruments.actor import Role
 from instruments.errors import Forbidden
+from instruments.settings import get_settings
+from scheduler.booking import innovation_points as points_svc
 from scheduler.booking.enterprises import Enterprise, EnterpriseKind, create_enterprise, get_enterprise
+from scheduler.sharing.usage import check_csv_size, decode_csv
 
+from ..bodies import read_capped
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"])
@@ -48,6 +52,71 @@ def create(body: EnterpriseIn, session: SessionDep, actor: AdminDep) -> Enterpri
 @router.get("", response_model=list[Enterprise], summary="List enterprises (programme admin)")
 def list_all(session: SessionDep, actor: AdminDep, page: PageDep) -> list[Enterprise]:
     return list(session.exec(select(Enterprise).order_by(Enterprise.name).offset(page.offset).limit(page.limit)).all())
+
+
+class PointsRow(BaseModel):
+    credit_code: str = Field(description="18-character unified social credit code")
+    points: int = Field(ge=0, le=points_svc.MAX_POINTS, description="创新积分")
+
+
+class PointsIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"source": "市科技局 2026 年创新积分名单 (2026-11-30)", "rows": [{"credit_code": "91320594MA1MXXXX0X", "points": 118}]}
+            ]
+        }
+    }
+    source: str = Field(min_length=1, max_length=200, description="The list the points come from (audited)")
+    rows: list[PointsRow] = Field(min_length=1, max_length=points_svc.MAX_ROWS)
+
+
+class PointsChange(BaseModel):
+    enterprise_id: str
+    credit_code: str
+    before: int
+    after: int
+
+
+class PointsOut(BaseModel):
+    source: str
+    rows: int
+    updated: int
+    unchanged: int
+    changes: list[PointsChange]
+
+
+@router.post(
+    "/innovation-points",
+    response_model=PointsOut,
+    summary="Import innovation points (创新积分) by credit code (programme admin); all rows or none, audited",
+)
+def import_points(body: PointsIn, session: SessionDep, actor: AdminDep) -> PointsOut:
+    rows = [(r.credit_code, r.points) for r in body.rows]
+    out = PointsOut(**vars(points_svc.import_points(session, actor, rows, body.source)))
+    commit(session)
+    return out
+
+
+@router.post(
+    "/innovation-points.csv",
+    response_model=PointsOut,
+    summary="Import innovation points from a CSV (body: text/csv; columns credit_code, points); all rows or none",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": "统一社会信用代码,创新积分\n91320594MA1MXXXX0X,118\n"}
+            },
+        }
+    },
+)
+async def import_points_csv(request: Request, session: SessionDep, actor: AdminDep, source: str) -> PointsOut:
+    raw = await read_capped(request, get_settings().usage_import_max_bytes, check_csv_size)
+    rows = points_svc.parse_points_csv(decode_csv(raw))
+    out = PointsOut(**vars(points_svc.import_points(session, actor, rows, source)))
+    commit(session)
+    return out
 
 
 @router.get("/{enterprise_id}", response_model=Enterprise, summary="One enterprise (its members, programme admin)")

@@ -12,14 +12,15 @@ from instruments.inventory import ServiceMode
 from scheduler.allocation.suggestions import suggest
 from scheduler.booking.booking_requests import (
     BookingRequest,
+    Funding,
     RequestStatus,
     bookings_of,
     get_request,
     list_requests,
-    submit_request,
     withdraw_request,
     zone_of,
 )
+from scheduler.money.request_funding import submit_funded_request
 
 from ..deps import ActorDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
@@ -41,6 +42,8 @@ class RequestIn(BaseModel):
                     "deadline": "2026-12-12T18:00:00+08:00",
                     "preferred_start": "2026-12-03T09:00:00+08:00",
                     "notes": "1H and 13C spectra of four samples",
+                    "funding": "any_voucher",
+                    "cash_fallback": False,
                 }
             ]
         }
@@ -58,6 +61,16 @@ class RequestIn(BaseModel):
     notes: str = Field(default="", max_length=2000)
     priority: int = Field(default=0, ge=0, le=10)
     enterprise_id: str | None = Field(default=None, description="Programme admins only: on behalf of")
+    funding: Funding = Field(
+        default=Funding.cash,
+        description="How it pays: cash; any_voucher (any spendable voucher of the enterprise that can pay for it); "
+        "voucher (the one named by voucher_id). An allocation round reserves the voucher it places the request with.",
+    )
+    voucher_id: str | None = Field(default=None, description="With funding 'voucher': the voucher that pays")
+    cash_fallback: bool = Field(
+        default=False,
+        description="With a voucher funding: place it paying cash when no voucher can fund it (default: stay unplaced)",
+    )
 
 
 class InstrumentRef(BaseModel):
@@ -70,8 +83,8 @@ class ReasonOut(BaseModel):
     it concerns (older reasons may carry only code and message)."""
 
     code: str = Field(
-        description="no_window, operator_unavailable, voucher_budget, capacity_taken, not_selected, or a booking "
-        "rule's code when the slot a round found failed a rule"
+        description="no_window, operator_unavailable, voucher_budget, capacity_taken, not_selected, no_voucher, "
+        "voucher_taken, voucher_expires, voucher_cap, or a booking rule's code when the slot a round found failed a rule"
     )
     message: str
     instruments: list[InstrumentRef] = []
@@ -100,6 +113,9 @@ class RequestOut(BaseModel):
                     "preferred_start": None,
                     "notes": "1H and 13C spectra of four samples",
                     "priority": 0,
+                    "funding": "any_voucher",
+                    "voucher_id": None,
+                    "cash_fallback": False,
                     "status": "unplaced",
                     "booking_id": None,
                     "explanation": [
@@ -133,6 +149,9 @@ class RequestOut(BaseModel):
     preferred_start: datetime | None
     notes: str
     priority: int
+    funding: str
+    voucher_id: str | None
+    cash_fallback: bool
     status: str
     booking_id: str | None = Field(description="The booking this request became (null until one is placed)")
     explanation: list[ReasonOut] = Field(description="Why a round could not place it (empty otherwise)")
@@ -144,7 +163,12 @@ def _outs(session, rows: list[BookingRequest]) -> list[RequestOut]:
     out = []
     for r in rows:
         z = ZoneInfo(zone_of(session, r))
-        data = {**r.model_dump(), "status": str(r.status), "service_mode": str(r.service_mode)}
+        data = {
+            **r.model_dump(),
+            "status": str(r.status),
+            "service_mode": str(r.service_mode),
+            "funding": str(r.funding),
+        }
         for k in ("earliest_start", "deadline", "preferred_start", "created_at"):
             if data[k] is not None:
                 data[k] = data[k].astimezone(z)
@@ -169,7 +193,7 @@ def submit(
         actor,
         idempotency_key,
         "POST /requests",
-        lambda: _out(session, submit_request(session, actor, req)),
+        lambda: _out(session, submit_funded_request(session, actor, req)),
         request=body,
     )
 

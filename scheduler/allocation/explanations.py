@@ -66,6 +66,17 @@ def _holder(session: Any, budget_holder: str | None) -> str:
     return "the"
 
 
+def _vouchers(session: Any, inp: RoundInput, u: solver.Unplaced) -> str:
+    """The vouchers a funding reason names, by code (the one in ``budget_holder`` first)."""
+    named = (u.budget_holder or "").removeprefix("voucher:")
+    mine = [v for v in inp.problem.vouchers if u.request in v.pays]
+    ids = list(dict.fromkeys([named, *(v.id for v in mine)])) if named else [v.id for v in mine]
+    codes = [inp.vouchers[i].code for i in ids if i in inp.vouchers]
+    if not codes:
+        return "the vouchers"
+    return ("voucher " if len(codes) == 1 else "vouchers ") + ", ".join(codes)
+
+
 def explain_unplaced(session: Any, inp: RoundInput, u: solver.Unplaced) -> dict[str, Any]:
     """One solver reason as a structured reason with a message in people's terms."""
     r = inp.problem.request_by_id[u.request]
@@ -90,6 +101,31 @@ def explain_unplaced(session: Any, inp: RoundInput, u: solver.Unplaced) -> dict[
         msg = (
             f"It fits on {names} {span}, but the voucher money it needs is more than what is left of "
             f"{_holder(session, u.budget_holder)} voucher budget in this programme."
+        )
+    elif u.code == "no_voucher":
+        msg = (
+            f"No voucher of your enterprise can pay for it on {names} {span} (none is spendable there, or the "
+            "programme excludes this instrument or service), and it asks not to be paid in cash. Get a voucher "
+            "that covers it, or allow paying in cash."
+        )
+    elif u.code == "voucher_taken":
+        msg = (
+            f"It fits on {names} {span}, but {_vouchers(session, inp, u)} that could pay for it "
+            "fund other requests placed in this round. It stays open for the next round; another voucher or "
+            "allowing cash would let it be placed."
+        )
+    elif u.code == "voucher_expires":
+        which = _vouchers(session, inp, u)
+        msg = (
+            f"{which[0].upper()}{which[1:]} that could pay for it "
+            f"{'expires' if which.startswith('voucher ') else 'expire'} before any free time on "
+            f"{names} {span}. A voucher valid for longer, or allowing cash, would let it be placed."
+        )
+    elif u.code == "voucher_cap":
+        cap = (u.budget_holder or "").removeprefix("cap:")
+        msg = (
+            f"It fits on {names} {span}, but what the voucher would pay is more than what is left of "
+            f"{inp.cap_labels.get(cap, 'the programme cap')} this year, after the other requests placed in this round."
         )
     elif u.code == "capacity_taken":
         msg = (

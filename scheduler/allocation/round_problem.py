@@ -7,8 +7,11 @@ platform only asks the booking itself to lie in opening hours, so windows are wi
 instrument's buffers. Every live booking is fixed busy time (its blocked range), so a round never
 moves an existing booking. Operators' windows are their working hours minus their assigned
 bookings. Release times include each instrument's lead time for the request's service mode.
-A request counts as voucher-funded in its weight when its enterprise holds a spendable voucher
-that is still valid at the request's earliest start.
+Every request that wants a voucher (``funding`` not cash) gets the vouchers that can pay for it
+(``request_funding.offers``: what each pays on each instrument, its expiry in minutes) and the
+programme caps still open (``request_funding.open_caps``); the solver matches at most one voucher
+to each placed request (``solver.funding``). Such a request counts as voucher-funded in its
+weight when some voucher can pay for it.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
-from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, eligible_instruments
+from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, Funding, eligible_instruments
 from scheduler.booking.bookings import LIVE, Booking
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.operators import working_rules
-from scheduler.money.vouchers import SPENDABLE, Voucher
+from scheduler.money.request_funding import offers, open_caps
+from scheduler.money.vouchers import Voucher
 
 SLOT = 30
 MAX_HORIZON = timedelta(days=92)
@@ -46,6 +50,8 @@ class RoundInput:
     requests: dict[str, BookingRequest]
     instruments: dict[str, Instrument]
     warnings: list[str] = field(default_factory=list)
+    vouchers: dict[str, Voucher] = field(default_factory=dict)  # the vouchers offered to the solver
+    cap_labels: dict[str, str] = field(default_factory=dict)  # solver cap id -> its name for people
 
     def minutes(self, dt: datetime) -> int:
         return int((dt - self.t0).total_seconds() // 60)
@@ -181,15 +187,17 @@ def build_round_input(
         problem.operators.append(solver.Operator(op.id, [w for w in free if w[0] < w[1]], sorted(iids)))
 
     enterprises: dict[str, Enterprise] = {}
-    voucher_until: dict[str, datetime] = {}  # enterprise -> latest expiry of its spendable vouchers
-    for holder, expires in session.exec(
-        select(Voucher.holder_enterprise_id, Voucher.expires_at).where(
-            col(Voucher.holder_enterprise_id).in_({r.enterprise_id for r in reqs}),
-            col(Voucher.status).in_(SPENDABLE),
-            Voucher.expires_at > t0,
+    found = offers(session, reqs, eligible_of, t0)
+    fundable = {rid for o in found for rid in o.pays}
+    for o in found:
+        inp.vouchers[o.voucher.id] = o.voucher
+        expires = inp.minutes(o.voucher.expires_at)
+        problem.vouchers.append(
+            solver.Voucher(o.voucher.id, o.voucher.holder_enterprise_id, o.pays, expires if expires < H else None)
         )
-    ).all():
-        voucher_until[holder] = max(expires, voucher_until.get(holder, expires))
+    for cap in open_caps(session, found):
+        inp.cap_labels[cap.id] = cap.label
+        problem.caps.append(solver.Cap(cap.id, cap.limit_fen, cap.vouchers))
     for order, r in enumerate(reqs):
         ent = enterprises.get(r.enterprise_id) or session.get(Enterprise, r.enterprise_id)
         if ent is None:
@@ -207,13 +215,13 @@ def build_round_input(
                 eligible=[i.id for i in insts],
                 release=max(0, inp.minutes(release)),
                 deadline=min(H, inp.minutes(r.deadline)),
-                weight=solver.weight_of(
-                    r.priority, ent.innovation_points, waiting, voucher_until.get(ent.id, t0) > r.earliest_start, weights
-                ),
+                weight=solver.weight_of(r.priority, ent.innovation_points, waiting, r.id in fundable, weights),
                 price_per_hour={i.id: i.fee_hour_external_fen for i in insts},
                 needs_operator=str(r.service_mode) in {str(m) for m in OPERATOR_MODES},
                 preferred_start=inp.minutes(r.preferred_start) if r.preferred_start else None,
                 submitted=order,
+                funding="cash" if r.funding == Funding.cash else "voucher",
+                cash_fallback=r.cash_fallback,
             )
         )
         inp.requests[r.id] = r

@@ -3,9 +3,11 @@
 A round (1) reads the open requests and the current schedule in a short read transaction,
 (2) solves with no transaction open (instant bookings go on meanwhile), (3) checks the solution
 with the solver's independent checker and falls back to value-greedy if it fails, and (4) writes
-tentative bookings, the explanations, notifications and the round record in ONE transaction,
-re-running every booking rule for each placement (a slot taken by an instant booking made during
-the solve becomes an explained 'capacity_taken'). Any failure in (4) rolls everything back: the
+tentative bookings, the voucher reservations of the placements the solver funded (through the
+ledger, ``vouchers.reserve_for_booking``), the explanations, notifications and the round record
+in ONE transaction, re-running every booking rule for each placement (a slot taken by an instant
+booking made during the solve becomes an explained 'capacity_taken'; a voucher spent meanwhile,
+'voucher_taken'). Any failure in (4) rolls everything back: the
 database is left as it was. Existing bookings are fixed busy time: a round never moves them.
 """
 
@@ -19,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 import solver
 from instruments.actor import Actor
@@ -38,6 +40,8 @@ from scheduler.booking.bookings import Booking, BookingStatus, collision_text, f
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
+from scheduler.money.request_funding import draft_booking
+from scheduler.money.vouchers import SPENDABLE, Voucher, locked, reservation_problems, reserve_for_booking
 from scheduler.shared.notifications import notify
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -206,12 +210,21 @@ def _write(
             "enterprises_served": len(served),
             "solver_objective": alloc.objective,
             "unplaced_reasons": dict(Counter(e[0]["code"] for e in explanations.values() if e)),
+            "voucher_fen_reserved": _reserved_fen(session, [b.id for b in placed_bookings.values()]),
         },
     )
     session.add(rnd)
     session.flush()
     record(session, actor, "round.run", "allocation_round", rnd.id, after=snapshot(rnd))
     return rnd
+
+
+def _reserved_fen(session: Session, booking_ids: list[str]) -> int:
+    """What the round's vouchers reserved for its bookings (fen)."""
+    if not booking_ids:
+        return 0
+    rows = session.exec(select(Voucher.reserved_fen).where(col(Voucher.booking_id).in_(booking_ids))).all()
+    return int(sum(rows))
 
 
 def _place(
@@ -247,6 +260,10 @@ def _place(
                 inst.timezone,
             )
         ]
+    price = booking_price_fen(inst, req.duration_minutes, req.sample_count)
+    voucher, why = _voucher_for(session, req, p, inst, start, end)
+    if why:
+        return None, why
     operator_id = None
     if str(req.service_mode) in {str(m) for m in OPERATOR_MODES}:
         free = [o.id for o in attempt.operators]
@@ -264,7 +281,7 @@ def _place(
         blocked_start=lo,
         blocked_end=hi,
         status=BookingStatus.tentative,
-        price_fen=booking_price_fen(inst, req.duration_minutes, req.sample_count),
+        price_fen=price,
         sample_count=req.sample_count,
         notes=req.notes,
         source="round",
@@ -284,7 +301,47 @@ def _place(
             )
         ]
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
+    if voucher is not None:  # in this transaction: the round's failure leaves no reservation
+        reserve_for_booking(session, actor, voucher, booking, inst)
     return booking, []
+
+
+def _voucher_for(
+    session: Session,
+    req: BookingRequest,
+    p: solver.Placement,
+    inst: Instrument,
+    start: datetime,
+    end: datetime,
+) -> tuple[Voucher | None, list[dict[str, Any]]]:
+    """The voucher the solver matched to the placement, locked and checked again (it may have been
+    spent, revoked or transferred while the round solved); if it can no longer pay, the request
+    is placed in cash when it allows that, else it is explained and left out."""
+    if p.voucher is None:
+        return None, []
+    v = locked(session, p.voucher)
+    draft = draft_booking(req, inst, start, end)
+    problems = []
+    if v.status not in SPENDABLE or v.holder_enterprise_id != req.enterprise_id:
+        problems.append(f"voucher {v.code} is {v.status} and no longer held for this request")
+    else:
+        problems += [x.message for x in reservation_problems(session, v, draft, inst)[0]]
+    if not problems:
+        return v, []
+    if req.cash_fallback:
+        return None, []
+    slot = f"{local(start, inst.timezone)}–{local(end, inst.timezone)[-5:]} ({inst.timezone})"
+    return None, [
+        reason(
+            "voucher_taken",
+            f"The round placed it on {inst.name}, {slot}, with voucher {v.code}, but the voucher can no longer "
+            f"pay for it: {'; '.join(problems)}. It stays open for the next round.",
+            [inst],
+            start,
+            end,
+            inst.timezone,
+        )
+    ]
 
 
 def _notify(

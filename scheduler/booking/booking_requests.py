@@ -32,6 +32,14 @@ class RequestStatus(StrEnum):
 OPEN_STATUSES = (RequestStatus.pending, RequestStatus.unplaced)
 
 
+class Funding(StrEnum):
+    """How a request will pay (checked by ``scheduler.money.request_funding``)."""
+
+    cash = "cash"  # the enterprise pays the whole fee
+    any_voucher = "any_voucher"  # any spendable voucher of the enterprise that can pay for it
+    voucher = "voucher"  # the one voucher named by ``voucher_id``
+
+
 class BookingRequest(SQLModel, table=True):
     __tablename__ = "booking_request"
 
@@ -48,6 +56,11 @@ class BookingRequest(SQLModel, table=True):
     preferred_start: datetime | None = utc_field(nullable=True, default=None)
     notes: str = ""
     priority: int = Field(default=0, ge=0, le=10)
+    funding: Funding = Field(default=Funding.cash, description="cash, any_voucher or voucher (with voucher_id)")
+    voucher_id: str | None = Field(default=None, index=True, description="The voucher asked for (funding voucher)")
+    cash_fallback: bool = Field(
+        default=False, description="With a voucher funding: may be placed paying cash when no voucher can fund it"
+    )
     status: RequestStatus = Field(default=RequestStatus.pending, index=True)
     explanation: list[dict[str, Any]] = json_field(list)
     created_at: datetime = utc_field(default_factory=utcnow)

@@ -391,16 +391,36 @@ def apply_to_booking(
         raise Forbidden("A voucher pays only for its holder's bookings.")
     if session.exec(select(Voucher.id).where(Voucher.booking_id == booking.id)).first():
         raise Conflict(f"Booking {booking.id} already has a voucher.")
+    return reserve_for_booking(session, actor, v, booking, inst)
+
+
+def reservation_problems(
+    session: Session, v: Voucher, booking: Booking, inst: Instrument
+) -> tuple[list[Violation], int]:
+    """Why the voucher cannot pay for the booking (the programme's refusals, nothing to pay),
+    and what it would pay: the checks :func:`reserve_for_booking` makes, for a caller that wants
+    to decide before writing (an allocation round)."""
     prog = get_programme(session, v.programme_id)
     rules = prog.parsed
     ent = session.get(Enterprise, booking.enterprise_id)
     unit = session.get(OwnerUnit, inst.owner_unit_id)
     violations = refusals(rules, v, booking, inst, ent, unit)
+    amount = rules.voucher_part_fen(booking.price_fen, unit is not None and is_local(rules, unit), v.face_value_fen)
+    if amount <= 0 and not violations:
+        violations.append(Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay."))
+    return violations, amount
+
+
+def reserve_for_booking(session: Session, actor: Actor, v: Voucher, booking: Booking, inst: Instrument) -> Voucher:
+    """Reserve the voucher's share of the booking's fee through the ledger (voucher → booking
+    account), the voucher row naming the booking and the amount. ``v`` is locked FOR UPDATE,
+    spendable and held by the booking's enterprise (the caller checked); the programme's rules
+    are checked here. The one path behind applying a voucher by hand and an allocation round."""
+    violations, amount = reservation_problems(session, v, booking, inst)
     if violations:
         raise PolicyViolation(violations)
-    amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
-    if amount <= 0:
-        raise PolicyViolation([Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay.")])
+    unit = session.get(OwnerUnit, inst.owner_unit_id)
+    prog = get_programme(session, v.programme_id)
     before = snapshot(v)
     v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
     session.add(v)

@@ -169,14 +169,15 @@ def test_round_respects_a_lab_filled_by_existing_bookings(db, session, world):
 
 
 def test_a_valid_voucher_raises_the_weight_of_its_holders_requests(db, session, world):
+    """Of requests that want a voucher, those a voucher can pay for weigh more."""
     from fixtures.voucher_presets import PRESETS
     from scheduler.allocation.round_problem import build_round_input
     from scheduler.money import vouchers as v
 
     w = world
     now = w.at(8) - timedelta(days=2)
-    a = request(session, w, w.member_a, 3)
-    b = request(session, w, w.member_b, 3)
+    a = request(session, w, w.member_a, 3, funding="any_voucher")
+    b = request(session, w, w.member_b, 3, funding="any_voucher")
     session.commit()
     before = {r.id: r.weight for r in build_round_input(session, now).problem.requests}
     prog = v.create_programme(
