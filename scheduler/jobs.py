@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -27,6 +28,7 @@ from instruments.db import get_engine
 from instruments.run_lock import Busy
 from instruments.settings import get_settings
 from scheduler.allocation.rounds import run_round
+from scheduler.shared.mail_prefs import MailKind
 
 log = logging.getLogger("labshare.jobs")
 LEADER_KEY = 0x1AB5_4A2E  # advisory lock id of the job leader
@@ -100,8 +102,96 @@ def _window_notice(session: Session, programme_id: str, today: date) -> int:
     subject = f"{prog.name}: redemption window {window} is open"
     if not window or session.exec(select(Notification).where(Notification.subject == subject)).first():
         return 0
-    notify(session, subject, "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims")
+    notify(
+        session,
+        subject,
+        "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims",
+        kind=MailKind.redemption_window_open,
+        key=f"redemption_window_open:{prog.id}:{window}",
+        data={"programme": prog.name, "window": str(window)},
+        roles=("lab_manager",),
+    )
     return 1
+
+
+def run_reminders(database_url: str, now: datetime | None = None) -> int:
+    """Hourly: mail a reminder for every tentative or confirmed booking that starts within the
+    next 24 hours, once per booking and start time (a moved booking is reminded again)."""
+    from sqlmodel import col, select
+
+    from instruments.catalogue import get_instrument
+    from instruments.db import session_scope, utcnow
+    from scheduler.booking.bookings import Booking, BookingStatus
+    from scheduler.money.price_split import mail_data
+    from scheduler.shared.outbox import already_told, enqueue
+
+    now = now or utcnow()
+    sent = 0
+    with session_scope(get_engine(database_url)) as session:
+        due = session.exec(
+            select(Booking)
+            .where(
+                col(Booking.status).in_((BookingStatus.tentative, BookingStatus.confirmed)),
+                Booking.start > now,
+                Booking.start <= now + timedelta(hours=24),
+            )
+            .order_by(Booking.start, Booking.id)
+        ).all()
+        for b in due:
+            key = f"booking_reminder:{b.id}:{b.start.isoformat()}"
+            if already_told(session, key):
+                continue
+            data = mail_data(session, b, get_instrument(session, b.instrument_id))
+            sent += len(enqueue(session, MailKind.booking_reminder, key, data, user_id=b.user_id, enterprise_id=b.enterprise_id, now=now))
+    return sent
+
+
+def run_voucher_warnings(database_url: str, now: datetime | None = None, days: int = 30) -> int:
+    """Daily: warn the holders of every unused voucher that expires within ``days`` days, once
+    per voucher."""
+    from sqlmodel import col, select
+
+    from instruments.db import session_scope, utcnow
+    from scheduler.money.vouchers import SPENDABLE, Voucher, get_programme, voucher_mail_data
+    from scheduler.shared.outbox import already_told, enqueue
+
+    now = now or utcnow()
+    sent = 0
+    with session_scope(get_engine(database_url)) as session:
+        due = session.exec(
+            select(Voucher)
+            .where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at > now, Voucher.expires_at <= now + timedelta(days=days))
+            .order_by(Voucher.id)
+        ).all()
+        for v in due:
+            key = f"voucher_expiring:{v.id}"
+            if already_told(session, key):
+                continue
+            data = voucher_mail_data(v, get_programme(session, v.programme_id)) | {"days": days}
+            sent += len(enqueue(session, MailKind.voucher_expiring, key, data, enterprise_id=v.holder_enterprise_id, now=now))
+    return sent
+
+
+def run_mail_delivery(database_url: str, now: datetime | None = None) -> dict[str, int]:
+    """Every ``mail_interval_seconds``: send due mail from the outbox (nothing without
+    ``LABSHARE_SMTP_URL``: the mail waits, readable in the app)."""
+    from instruments.db import utcnow
+    from scheduler.shared.outbox import deliver_due
+    from scheduler.shared.smtp import SmtpConfig, sender_for
+
+    settings = get_settings()
+    if not settings.smtp_url:
+        return {"sent": 0, "retry": 0, "failed": 0}
+    config = SmtpConfig.from_url(settings.smtp_url, settings.smtp_timeout)
+    return deliver_due(
+        get_engine(database_url),
+        sender_for(config),
+        now or utcnow(),
+        sender=settings.mail_from,
+        max_attempts=settings.mail_max_attempts,
+        backoff_seconds=settings.mail_backoff_seconds,
+        lease_seconds=settings.mail_lease_seconds,
+    )
 
 
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:
@@ -135,6 +225,30 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
         args=[database_url],
         id="year_end_rewards",
         name="Year-end open-sharing evaluation and rewards",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_reminders,
+        CronTrigger(minute=5, timezone=tz),
+        args=[database_url],
+        id="booking_reminders",
+        name="Remind bookings that start within a day",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_voucher_warnings,
+        CronTrigger(hour=9, minute=0, timezone=tz),
+        args=[database_url],
+        id="voucher_warnings",
+        name="Warn of vouchers expiring within 30 days",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_mail_delivery,
+        IntervalTrigger(seconds=settings.mail_interval_seconds, timezone=tz),
+        args=[database_url],
+        id="mail_delivery",
+        name="Send due mail from the outbox",
         replace_existing=True,
     )
     return scheduler
