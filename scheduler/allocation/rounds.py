@@ -40,8 +40,8 @@ from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money.price_split import mail_data
 from scheduler.shared.mail_prefs import MailKind
-from scheduler.shared.outbox import enqueue
 from scheduler.shared.notifications import notify
+from scheduler.shared.outbox import enqueue
 
 Progress = Callable[[str, dict[str, Any]], None]
 ROUND_LOCK = "allocation_round"

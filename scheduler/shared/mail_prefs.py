@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
 from sqlalchemy import Boolean, String, column, select, table, text
 from sqlmodel import Field, Session, SQLModel
 
