@@ -87,3 +87,71 @@ def render(kind: MailKind | str, language: str, data: dict[str, Any]) -> Rendere
         f'<body style="font-family: sans-serif; line-height: 1.5">{paragraphs}</body></html>'
     )
     return Rendered(subject.strip(), body, html)
+
+
+_BOOKING = {
+    "booking_id": "bkg_example00001",
+    "request_id": None,
+    "instrument": "Powder XRD",
+    "tz": "Asia/Shanghai",
+    "start": "2026-12-08T01:00:00+00:00",
+    "end": "2026-12-08T03:00:00+00:00",
+    "status": "tentative",
+    "price_fen": 40000,
+    "voucher_fen": 20000,
+    "enterprise_fen": 20000,
+}
+_VOUCHER = {
+    "voucher_id": "vch_example00001",
+    "code": "TJ2026A0000000001X",
+    "programme": "Tianjin 2026 innovation vouchers",
+    "face_value_fen": 5000000,
+    "expires_at": "2026-12-31T15:59:59+00:00",
+    "tz": "Asia/Shanghai",
+}
+SAMPLES: dict[MailKind, dict[str, Any]] = {
+    MailKind.booking_created: _BOOKING,
+    MailKind.booking_confirmed: _BOOKING | {"status": "confirmed"},
+    MailKind.booking_moved: _BOOKING
+    | {"old_start": "2026-12-07T06:00:00+00:00", "old_end": "2026-12-07T08:00:00+00:00"},
+    MailKind.booking_cancelled: _BOOKING | {"status": "cancelled", "reason": "instrument maintenance"},
+    MailKind.booking_no_show: _BOOKING | {"status": "no_show", "grace_minutes": 30},
+    MailKind.booking_reminder: _BOOKING | {"status": "confirmed"},
+    MailKind.request_placed: _BOOKING | {"request_id": "req_example00001"},
+    MailKind.request_unplaced: {
+        "request_id": "req_example00002",
+        "instrument": "FE-SEM",
+        "reason": "No free time on FE-SEM within your window 2026-12-08 – 2026-12-10 fits 4 h.",
+    },
+    MailKind.time_offered: _BOOKING
+    | {"request_id": "req_example00003", "expires_at": "2026-12-07T02:00:00+00:00"},
+    MailKind.voucher_issued: _VOUCHER,
+    MailKind.voucher_expiring: _VOUCHER | {"days": 30},
+    MailKind.voucher_lapsed: _VOUCHER,
+    MailKind.redemption_window_open: {"programme": "Tianjin 2026 innovation vouchers", "window": "2026Q4"},
+    MailKind.claim_decided: {
+        "item_id": "cli_example00001",
+        "programme": "Tianjin 2026 innovation vouchers",
+        "voucher_code": "TJ2026A0000000001X",
+        "amount_fen": 20000,
+        "bonus_fen": 2000,
+        "approved": True,
+        "reason": "",
+    },
+    MailKind.batch_paid: {
+        "batch_id": "pay_example00001",
+        "programme": "Tianjin 2026 innovation vouchers",
+        "items": 3,
+        "amount_fen": 123450,
+        "bonus_fen": 12345,
+        "paid_at": "2026-12-06T02:00:00+00:00",
+        "tz": "Asia/Shanghai",
+    },
+    MailKind.report_published: {
+        "report_id": "rrp_example00001",
+        "year": 2026,
+        "rule_set": "tianjin-university@1",
+        "total_reward_fen": 500000000,
+    },
+}
+"""Example data of every kind (the ``labshare mail samples`` command, the template tests)."""
