@@ -77,7 +77,7 @@ def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> 
                     if step == "expiry":
                         expired += len(expire_due(session, SYSTEM, now, programme_id))
                     else:
-                        notices += _window_notice(session, programme_id, today)
+                        notices += _window_notice(session, programme_id, today, now)
             except Exception:
                 log.exception(
                     "voucher housekeeping: %s failed for programme %s (%s); the other programmes go on",
@@ -90,7 +90,7 @@ def run_voucher_housekeeping(database_url: str, now: datetime | None = None) -> 
     return {"expired": expired, "window_notices": notices, "failed_programmes": failed}
 
 
-def _window_notice(session: Session, programme_id: str, today: date) -> int:
+def _window_notice(session: Session, programme_id: str, today: date, now: datetime | None = None) -> int:
     """Announce the programme's redemption window if one is open ``today`` (once per window)."""
     from sqlmodel import select
 
@@ -110,6 +110,7 @@ def _window_notice(session: Session, programme_id: str, today: date) -> int:
         key=f"redemption_window_open:{prog.id}:{window}",
         data={"programme": prog.name, "window": str(window)},
         roles=("lab_manager",),
+        now=now,
     )
     return 1
 

@@ -233,6 +233,7 @@ def decide(
         },
         owner_unit_id=claim.owner_unit_id,
         link=f"/api/v1/redemption-claims/{claim.id}",
+        now=item.decided_at,
     )
     return item
 
@@ -320,6 +321,7 @@ def _tell_paid(session: Session, batch: PaymentBatch, items: list[ClaimItem]) ->
                 "tz": get_settings().default_timezone,
             },
             owner_unit_id=unit_id,
+            now=batch.paid_at,
         )
 
 

@@ -98,6 +98,7 @@ def enqueue(
     written again, so a job that runs twice mails once."""
     kind = MailKind(kind)
     now = now or utcnow()
+    due = min(now, utcnow())  # due at once, by the caller's clock and the real one
     people = (
         to
         if to is not None
@@ -120,7 +121,7 @@ def enqueue(
             html_body=msg.html,
             template=f"{r.language}/{kind}",
             data=data,
-            next_attempt_at=now,
+            next_attempt_at=due,
             created_at=now,
         )
         session.add(mail)
@@ -148,9 +149,9 @@ def message_of(mail: OutboxMail, sender: str) -> EmailMessage:
     msg["Date"] = format_datetime(mail.created_at)
     msg["Message-ID"] = f"<{mail.id}@labshare>"
     msg["X-Labshare-Kind"] = mail.kind
-    msg["Content-Language"] = mail.language
     msg.set_content(mail.text_body)
     msg.add_alternative(mail.html_body, subtype="html")
+    msg["Content-Language"] = mail.language  # after the parts: set_content clears Content-* headers
     return msg
 
 
