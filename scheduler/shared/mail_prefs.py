@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, String, column, select, table, text
+from sqlalchemy import Boolean, String, cast, column, select, table, text
 from sqlmodel import Field, Session, SQLModel
 
 from instruments.db import json_field, utc_field, utcnow
@@ -120,15 +120,16 @@ def recipients(
     named user if there is one, else the enterprise's members or the unit's lab managers, else the
     holders of ``roles`` platform-wide. An enterprise without accounts is reached at its contact
     address, in the default language."""
+    role = cast(_user.c.role, String)  # an enum type on PostgreSQL, compared as text
     q = select(_user.c.id, _user.c.email).where(_user.c.active.is_(True))
     if user_id:
         q = q.where(_user.c.id == user_id)
     elif enterprise_id:
-        q = q.where(_user.c.enterprise_id == enterprise_id, _user.c.role == "enterprise_member")
+        q = q.where(_user.c.enterprise_id == enterprise_id, role == "enterprise_member")
     elif owner_unit_id:
-        q = q.where(_user.c.owner_unit_id == owner_unit_id, _user.c.role == "lab_manager")
+        q = q.where(_user.c.owner_unit_id == owner_unit_id, role == "lab_manager")
     elif roles:
-        q = q.where(_user.c.role.in_(roles))
+        q = q.where(role.in_(roles))
     else:
         return []
     rows = list(session.execute(q.order_by(_user.c.id)).all())
