@@ -39,7 +39,7 @@ def mail_list(
             _say(f"{m.id}  {m.status:<7} ×{m.attempts}  {m.kind:<22} {m.language:<5} {m.recipient}  {m.subject}")
             if m.last_error:
                 _say(f"    last error: {m.last_error}")
-            for line in m.text_body.splitlines()[:lines]:
+            for line in [x for x in m.text_body.splitlines() if x.strip()][:lines]:
                 _say(f"    | {line}")
     if not rows:
         _say("No mail.")
