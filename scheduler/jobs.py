@@ -33,6 +33,7 @@ from scheduler.shared.mail_prefs import MailKind
 log = logging.getLogger("labshare.jobs")
 LEADER_KEY = 0x1AB5_4A2E  # advisory lock id of the job leader
 ROUND_JOB = "allocation_round"
+MAIL_BATCH, MAIL_PASSES = 20, 10  # mails claimed at once, passes per delivery run
 
 
 def run_scheduled_round(database_url: str, time_limit: float | None = None) -> str:
@@ -184,15 +185,22 @@ def run_mail_delivery(database_url: str, now: datetime | None = None) -> dict[st
     if not settings.smtp_url:
         return {"sent": 0, "retry": 0, "failed": 0}
     config = SmtpConfig.from_url(settings.smtp_url, settings.smtp_timeout)
-    return deliver_due(
-        get_engine(database_url),
-        sender_for(config),
-        now or utcnow(),
-        sender=settings.mail_from,
-        max_attempts=settings.mail_max_attempts,
-        backoff_seconds=settings.mail_backoff_seconds,
-        lease_seconds=settings.mail_lease_seconds,
-    )
+    total = {"sent": 0, "retry": 0, "failed": 0}
+    for _ in range(MAIL_PASSES):  # bounded: a backlog goes out over several runs
+        done = deliver_due(
+            get_engine(database_url),
+            sender_for(config),
+            now or utcnow(),
+            sender=settings.mail_from,
+            max_attempts=settings.mail_max_attempts,
+            backoff_seconds=settings.mail_backoff_seconds,
+            lease_seconds=settings.mail_lease_seconds,
+            limit=MAIL_BATCH,
+        )
+        total = {k: total[k] + done[k] for k in total}
+        if sum(done.values()) < MAIL_BATCH:
+            break
+    return total
 
 
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:

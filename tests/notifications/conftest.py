@@ -3,9 +3,12 @@ that sends the outbox there with the clock passed in."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +20,12 @@ SENDER = "labshare <noreply@labshare.test>"
 
 
 @pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as s:
+def sink(request: pytest.FixtureRequest) -> Iterator[MailSink]:
+    """The SMTP server; with LABSHARE_TEST_MAIL_DIR set, what it receives is also written there
+    as .eml files, one folder per test (to read the mails the tests send)."""
+    keep = os.environ.get("LABSHARE_TEST_MAIL_DIR")
+    folder = Path(keep) / re.sub(r"[^\w.-]+", "_", request.node.name) if keep else None
+    with MailSink(folder=folder) as s:
         yield s
 
 
