@@ -133,7 +133,8 @@ def enqueue(
 
 def already_told(session: Session, key: str) -> bool:
     """Whether any mail of event ``key`` is in the outbox (jobs use it to tell once)."""
-    return session.exec(select(OutboxMail.id).where(col(OutboxMail.idempotency_key).startswith(f"{key}:"))).first() is not None
+    q = select(OutboxMail.id).where(col(OutboxMail.idempotency_key).startswith(f"{key}:", autoescape=True))
+    return session.exec(q).first() is not None
 
 
 # --- delivery ---------------------------------------------------------------------------------
