@@ -156,9 +156,16 @@ def message_of(mail: OutboxMail, sender: str) -> EmailMessage:
     return msg
 
 
-def claim_due(engine: Engine, now: datetime, limit: int = 20, lease: timedelta = timedelta(minutes=10)) -> list[OutboxMail]:
+def claim_due(
+    engine: Engine,
+    now: datetime,
+    limit: int = 20,
+    lease: timedelta = timedelta(minutes=10),
+    max_attempts: int | None = None,
+) -> list[OutboxMail]:
     """Claim up to ``limit`` due mails for this deliverer (``sending``, a fresh claim token each).
-    A ``sending`` row whose lease ran out (its deliverer died) is due again."""
+    A ``sending`` row whose lease ran out (its deliverer died) is due again, unless that was its
+    last attempt: then it is ``failed``, for an admin to look at and retry."""
     due = (col(OutboxMail.status) == MailStatus.queued) & (col(OutboxMail.next_attempt_at) <= now)
     stale = (col(OutboxMail.status) == MailStatus.sending) & (col(OutboxMail.claimed_at) <= now - lease)
     claimed: list[OutboxMail] = []
@@ -172,6 +179,18 @@ def claim_due(engine: Engine, now: datetime, limit: int = 20, lease: timedelta =
             guard = (col(OutboxMail.id) == mail_id) & (col(OutboxMail.status) == status)
             if token is not None:
                 guard &= col(OutboxMail.claim_token) == token
+            if status == MailStatus.sending and max_attempts is not None:
+                res = session.execute(
+                    update(OutboxMail)
+                    .where(guard, col(OutboxMail.attempts) >= max_attempts)
+                    .values(
+                        status=MailStatus.failed,
+                        claim_token=None,
+                        last_error="The deliverer stopped during the last attempt; the server may or may not have it.",
+                    )
+                )
+                if res.rowcount == 1:
+                    continue
             res = session.execute(
                 update(OutboxMail)
                 .where(guard)
@@ -215,7 +234,7 @@ def deliver_due(
     """One pass of the deliverer: claim due mails, send each with ``send`` (raises on failure),
     and record sent, retry later (exponential back-off) or failed after ``max_attempts``."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for mail in claim_due(engine, now, limit, timedelta(seconds=lease_seconds)):
+    for mail in claim_due(engine, now, limit, timedelta(seconds=lease_seconds), max_attempts):
         try:
             send(message_of(mail, sender))
         except Exception as exc:  # any SMTP or network failure: the row says why
