@@ -20,6 +20,7 @@ from .routers import (
     credit,
     enterprises,
     instruments,
+    mail,
     redemption,
     requests,
     rewards,
@@ -76,6 +77,7 @@ def create_app(
         app.include_router(r.router)
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)
+    app.include_router(mail.router)  # mail preferences and the outbox
 
     app.include_router(pages.router)
     web.install(app)  # sign-in, account pages, /docs and /redoc from vendored assets, /static

@@ -1,4 +1,4 @@
-"""The ``labshare`` command: serve, demo, db upgrade (or migrate), round, vouchers, usage, rewards.
+"""The ``labshare`` command: serve, demo, db upgrade (or migrate), round, vouchers, usage, rewards, mail.
 
 Every command works on the same database as the demo unless told otherwise
 (``booking_api/cli_database.py``)."""
@@ -20,6 +20,7 @@ from instruments.settings import DEFAULT_DATABASE_URL, get_settings
 
 from . import tables  # noqa: F401 - every table known before any query
 from .cli_database import DbUrl, command_engine, resolve, sqlite_file
+from .cli_mail import mail_app
 from .cli_usage import rewards_cmd, usage_app
 
 app = typer.Typer(help="labshare: shared scientific instruments for enterprises.", no_args_is_help=True)
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(usage_app, name="usage")  # labshare usage import FILE.csv --instrument …
 app.command("rewards")(rewards_cmd)  # labshare rewards YEAR
+app.add_typer(mail_app, name="mail")  # labshare mail list | show | retry | deliver | samples
 console = Console()
 
 
@@ -113,8 +115,13 @@ def demo(
     tokens_file: Path = typer.Option(
         None, "--tokens-file", help="Also write the tokens as JSON [{role, who, token}] (for scripts such as make fuzz)"
     ),
+    mail_port: int = typer.Option(0, "--mail-port", help="Port of the demo's SMTP sink (0: a free one)"),
+    mail_dir: Path = typer.Option(
+        Path("~/.cache/labshare/demo-mail"), "--mail-dir", help="Where the demo's SMTP sink writes received mail"
+    ),
 ) -> None:
-    """Build a fresh database with realistic demo data, print tokens and example calls, and serve."""
+    """Build a fresh database with realistic demo data, print tokens and example calls, and serve
+    (with a local SMTP sink receiving the platform's mail)."""
     from fixtures.demo import build_demo
 
     from .migrate import upgrade
@@ -153,8 +160,12 @@ def demo(
         tokens_file.write_text(json.dumps(tokens, ensure_ascii=False, indent=1))
     console.print(f"Demo database: {database_url}", highlight=False, markup=False, soft_wrap=True)
     if serve_after:
-        run_server(database_url, host, port)
-
+        sink = _start_mail_sink(mail_port, mail_dir, database_url)
+        try:
+            run_server(database_url, host, port)
+        finally:
+            if sink is not None:
+                sink.stop()
 
 def _non_demo_users(database_url: str) -> int:
     """How many users of an existing database the demo did not create (0: missing, empty or a demo)."""
@@ -175,6 +186,30 @@ def _non_demo_users(database_url: str) -> int:
             return session.exec(others).one()
     finally:
         engine.dispose()  # no pooled connection may outlive the file the demo is about to delete
+
+
+def _start_mail_sink(port: int, folder: Path, database_url: str):  # noqa: ANN202 - a MailSink or None
+    """The demo's SMTP sink: the delivery job sends the outbox there (unless LABSHARE_SMTP_URL
+    names a real server), and every mail lands in ``folder`` as an .eml file."""
+    import os
+
+    from .mail_sink import MailSink
+
+    if get_settings().smtp_url:
+        console.print(f"Mail goes to LABSHARE_SMTP_URL ({get_settings().smtp_url.split('@')[-1]}).")
+        return None
+    sink = MailSink(port=port or None, folder=folder.expanduser()).start()
+    os.environ["LABSHARE_SMTP_URL"] = sink.url
+    os.environ.setdefault("LABSHARE_MAIL_INTERVAL_SECONDS", "10")
+    get_settings.cache_clear()
+    console.print(
+        f"[bold]Mail[/bold]: a local SMTP sink listens on {sink.url}; the platform's mail arrives there every "
+        f"{get_settings().mail_interval_seconds} s and lands in {sink.folder} as .eml files. "
+        f"Read the outbox: labshare mail list --database-url {database_url}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return sink
 
 
 @app.command("round")

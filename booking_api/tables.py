@@ -10,7 +10,7 @@ from scheduler.allocation import rounds  # noqa: F401
 from scheduler.booking import booking_requests, bookings, enterprises  # noqa: F401
 from scheduler.calendars import calendar_feeds  # noqa: F401
 from scheduler.money import credit, ledger, redemption, vouchers  # noqa: F401
-from scheduler.shared import notifications  # noqa: F401
+from scheduler.shared import mail_prefs, notifications, outbox  # noqa: F401
 from scheduler.sharing import rewards, usage  # noqa: F401
 
 from . import accounts, browser_sessions, idempotency  # noqa: F401

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
         default=3, ge=0, description="Seconds requests in flight get after SIGTERM before the server stops"
     )
 
+    # --- e-mail (the outbox in scheduler/shared/outbox.py) --------------------------------------
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://host:port, smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465; "
+        "unset: mail waits in the outbox (status queued) and stays readable in the app",
+    )
+    mail_from: str = Field(default="labshare <noreply@labshare.localhost>", description="From: of every mail")
+    mail_interval_seconds: int = Field(default=30, ge=1, description="How often the delivery job sends due mail")
+    mail_max_attempts: int = Field(default=6, ge=1, description="Attempts before a mail is marked failed")
+    mail_backoff_seconds: int = Field(
+        default=60, ge=1, description="Wait after the first failed attempt; doubles after each further one"
+    )
+    mail_lease_seconds: int = Field(
+        default=600, ge=10, description="A mail claimed this long ago without a result is tried again"
+    )
+    smtp_timeout: float = Field(default=20.0, gt=0, description="Seconds one SMTP conversation may take")
+
     # --- rate limits (the ``limits`` package; "N/second|minute|hour|day") ----------------------
     rate_limit_enabled: bool = Field(default=True, description="Answer 429 past the limits below")
     rate_limit_anonymous: str = Field(

@@ -26,6 +26,9 @@ from scheduler.booking.enterprises import Enterprise, booking_for
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money import credit, vouchers
+from scheduler.money.price_split import mail_data
+from scheduler.shared.mail_prefs import MailKind
+from scheduler.shared.notifications import tell
 
 
 @dataclass
@@ -110,7 +113,23 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         session.add(req)
         record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
+    _tell(session, MailKind.booking_created, booking, inst, "created")
     return booking
+
+
+def _tell(
+    session: Session, kind: MailKind, booking: Booking, inst: Instrument, key: str, data: dict | None = None
+) -> None:
+    """Tell the booking's user (else its enterprise's members) what happened, in the app and by mail."""
+    tell(
+        session,
+        kind,
+        f"{kind}:{booking.id}:{key}",
+        data or mail_data(session, booking, inst),
+        enterprise_id=booking.enterprise_id,
+        user_id=booking.user_id,
+        link=f"/api/v1/bookings/{booking.id}",
+    )
 
 
 def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:
@@ -131,10 +150,12 @@ def _transition(session: Session, actor: Actor, booking: Booking, action: str, b
 
 
 def confirm(session: Session, actor: Actor, booking_id: str) -> Booking:
-    booking, _ = _managed(session, actor, booking_id)
+    booking, inst = _managed(session, actor, booking_id)
     if booking.status != BookingStatus.tentative:
         raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; only tentative bookings can be confirmed.")
-    return _transition(session, actor, booking, "confirm", snapshot(booking), status=BookingStatus.confirmed)
+    done = _transition(session, actor, booking, "confirm", snapshot(booking), status=BookingStatus.confirmed)
+    _tell(session, MailKind.booking_confirmed, done, inst, "confirmed")
+    return done
 
 
 def move(
@@ -172,6 +193,8 @@ def move(
     )
     flush_or_conflict(session, booking, changes, actor=actor)
     record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
+    data = mail_data(session, booking, inst) | {"old_start": before["start"], "old_end": before["end"]}
+    _tell(session, MailKind.booking_moved, booking, inst, str(booking.sequence), data)
     return booking
 
 
@@ -201,8 +224,9 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
             )
         if now > cutoff and booking.enterprise_id:  # a tentative booking dropped late: a credit event
             credit.note_event(session, actor, booking.enterprise_id, credit.CreditKind.late_cancel, booking.id, now=now)
+    data = mail_data(session, booking, inst) | {"reason": reason}  # the split before the voucher is released
     vouchers.release_for_booking(session, actor, booking.id)
-    return _transition(
+    done = _transition(
         session,
         actor,
         booking,
@@ -212,6 +236,8 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
         cancelled_at=now,
         cancel_reason=reason,
     )
+    _tell(session, MailKind.booking_cancelled, done, inst, "cancelled", data | {"status": str(done.status)})
+    return done
 
 
 def _may_run(actor: Actor, booking: Booking, inst: Instrument) -> bool:
@@ -264,7 +290,10 @@ def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime 
         )
     if now < booking.start + timedelta(minutes=policy.no_show_grace_minutes):
         raise InvalidState(f"A booking becomes a no-show only {policy.no_show_grace_minutes} min after its start.")
+    data = mail_data(session, booking, inst) | {"grace_minutes": policy.no_show_grace_minutes}
     vouchers.release_for_booking(session, actor, booking.id)
     if booking.enterprise_id:
         credit.note_event(session, actor, booking.enterprise_id, credit.CreditKind.no_show, booking.id, now=now)
-    return _transition(session, actor, booking, "no_show", snapshot(booking), status=BookingStatus.no_show)
+    done = _transition(session, actor, booking, "no_show", snapshot(booking), status=BookingStatus.no_show)
+    _tell(session, MailKind.booking_no_show, done, inst, "no_show", data | {"status": str(done.status)})
+    return done

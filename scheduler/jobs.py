@@ -33,6 +33,7 @@ from instruments.leader import LeaderElection
 from instruments.run_lock import Busy, holding
 from instruments.settings import get_settings
 from scheduler.allocation.rounds import run_round
+from scheduler.shared.mail_prefs import MailKind
 
 log = logging.getLogger("labshare.jobs")
 LEADER_LOCK = "job_leader"  # the run lock row whose lease makes a process the job leader
@@ -92,6 +93,7 @@ def jobs_heartbeat(database_url: str) -> None:
     """The leader's pulse: a run every ``LABSHARE_JOBS_HEARTBEAT_SECONDS`` shows in ``job_run``
     which process runs the jobs and that its scheduler is alive."""
     record_run(database_url, "heartbeat", "ok")
+MAIL_BATCH, MAIL_PASSES = 20, 10  # mails claimed at once, passes per delivery run
 
 
 def run_scheduled_round(database_url: str, time_limit: float | None = None) -> str:
@@ -144,7 +146,7 @@ def _housekeeping(database_url: str, now: datetime | None) -> dict[str, Any]:
                     if step == "expiry":
                         expired += len(expire_due(session, SYSTEM, now, programme_id))
                     else:
-                        notices += _window_notice(session, programme_id, today)
+                        notices += _window_notice(session, programme_id, today, now)
             except Exception:
                 log.exception(
                     "voucher housekeeping: %s failed for programme %s (%s); the other programmes go on",
@@ -157,7 +159,7 @@ def _housekeeping(database_url: str, now: datetime | None) -> dict[str, Any]:
     return {"expired": expired, "window_notices": notices, "failed_programmes": failed}
 
 
-def _window_notice(session: Session, programme_id: str, today: date) -> int:
+def _window_notice(session: Session, programme_id: str, today: date, now: datetime | None = None) -> int:
     """Announce the programme's redemption window if one is open ``today`` (once per window)."""
     from sqlmodel import select
 
@@ -169,7 +171,16 @@ def _window_notice(session: Session, programme_id: str, today: date) -> int:
     subject = f"{prog.name}: redemption window {window} is open"
     if not window or session.exec(select(Notification).where(Notification.subject == subject)).first():
         return 0
-    notify(session, subject, "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims")
+    notify(
+        session,
+        subject,
+        "File claims for completed voucher orders with proof: POST /api/v1/redemption-claims",
+        kind=MailKind.redemption_window_open,
+        key=f"redemption_window_open:{prog.id}:{window}",
+        data={"programme": prog.name, "window": str(window)},
+        roles=("lab_manager",),
+        now=now,
+    )
     return 1
 
 
@@ -178,6 +189,93 @@ def run_year_end_rewards(database_url: str) -> list[str] | None:
     from scheduler.sharing.rewards import run_scheduled_rewards
 
     return _guarded(database_url, "year_end_rewards", timedelta(hours=6), lambda: run_scheduled_rewards(database_url))
+
+
+def run_reminders(database_url: str, now: datetime | None = None) -> int:
+    """Hourly: mail a reminder for every tentative or confirmed booking that starts within the
+    next 24 hours, once per booking and start time (a moved booking is reminded again)."""
+    from sqlmodel import col, select
+
+    from instruments.catalogue import get_instrument
+    from instruments.db import session_scope, utcnow
+    from scheduler.booking.bookings import Booking, BookingStatus
+    from scheduler.money.price_split import mail_data
+    from scheduler.shared.outbox import already_told, enqueue
+
+    now = now or utcnow()
+    sent = 0
+    with session_scope(get_engine(database_url)) as session:
+        due = session.exec(
+            select(Booking)
+            .where(
+                col(Booking.status).in_((BookingStatus.tentative, BookingStatus.confirmed)),
+                Booking.start > now,
+                Booking.start <= now + timedelta(hours=24),
+            )
+            .order_by(Booking.start, Booking.id)
+        ).all()
+        for b in due:
+            key = f"booking_reminder:{b.id}:{b.start.isoformat()}"
+            if already_told(session, key):
+                continue
+            data = mail_data(session, b, get_instrument(session, b.instrument_id))
+            sent += len(enqueue(session, MailKind.booking_reminder, key, data, user_id=b.user_id, enterprise_id=b.enterprise_id, now=now))
+    return sent
+
+
+def run_voucher_warnings(database_url: str, now: datetime | None = None, days: int = 30) -> int:
+    """Daily: warn the holders of every unused voucher that expires within ``days`` days, once
+    per voucher."""
+    from sqlmodel import col, select
+
+    from instruments.db import session_scope, utcnow
+    from scheduler.money.vouchers import SPENDABLE, Voucher, get_programme, voucher_mail_data
+    from scheduler.shared.outbox import already_told, enqueue
+
+    now = now or utcnow()
+    sent = 0
+    with session_scope(get_engine(database_url)) as session:
+        due = session.exec(
+            select(Voucher)
+            .where(col(Voucher.status).in_(SPENDABLE), Voucher.expires_at > now, Voucher.expires_at <= now + timedelta(days=days))
+            .order_by(Voucher.id)
+        ).all()
+        for v in due:
+            key = f"voucher_expiring:{v.id}"
+            if already_told(session, key):
+                continue
+            data = voucher_mail_data(v, get_programme(session, v.programme_id)) | {"days": days}
+            sent += len(enqueue(session, MailKind.voucher_expiring, key, data, enterprise_id=v.holder_enterprise_id, now=now))
+    return sent
+
+
+def run_mail_delivery(database_url: str, now: datetime | None = None) -> dict[str, int]:
+    """Every ``mail_interval_seconds``: send due mail from the outbox (nothing without
+    ``LABSHARE_SMTP_URL``: the mail waits, readable in the app)."""
+    from instruments.db import utcnow
+    from scheduler.shared.outbox import deliver_due
+    from scheduler.shared.smtp import SmtpConfig, sender_for
+
+    settings = get_settings()
+    if not settings.smtp_url:
+        return {"sent": 0, "retry": 0, "failed": 0}
+    config = SmtpConfig.from_url(settings.smtp_url, settings.smtp_timeout)
+    total = {"sent": 0, "retry": 0, "failed": 0}
+    for _ in range(MAIL_PASSES):  # bounded: a backlog goes out over several runs
+        done = deliver_due(
+            get_engine(database_url),
+            sender_for(config),
+            now or utcnow(),
+            sender=settings.mail_from,
+            max_attempts=settings.mail_max_attempts,
+            backoff_seconds=settings.mail_backoff_seconds,
+            lease_seconds=settings.mail_lease_seconds,
+            limit=MAIL_BATCH,
+        )
+        total = {k: total[k] + done[k] for k in total}
+        if sum(done.values()) < MAIL_BATCH:
+            break
+    return total
 
 
 def make_scheduler(database_url: str, cron: str | None = None, timezone: str | None = None) -> BackgroundScheduler:
@@ -204,6 +302,12 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
          "Year-end open-sharing evaluation and rewards"),
         (jobs_heartbeat, IntervalTrigger(seconds=settings.jobs_heartbeat_seconds, timezone=tz), "jobs_heartbeat",
          "Job leader heartbeat"),
+        (run_reminders, CronTrigger(minute=5, timezone=tz), "booking_reminders",
+         "Remind bookings that start within a day"),
+        (run_voucher_warnings, CronTrigger(hour=9, minute=0, timezone=tz), "voucher_warnings",
+         "Warn of vouchers expiring within 30 days"),
+        (run_mail_delivery, IntervalTrigger(seconds=settings.mail_interval_seconds, timezone=tz), "mail_delivery",
+         "Send due mail from the outbox"),
     ]
     for func, trigger, job_id, name in jobs:
         kept: dict[str, Any] = {}

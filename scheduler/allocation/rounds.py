@@ -40,9 +40,12 @@ from scheduler.booking.bookings import Booking, BookingStatus, collision_text, f
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
+from scheduler.money.price_split import mail_data
 from scheduler.money.request_funding import draft_booking
 from scheduler.money.vouchers import SPENDABLE, Voucher, locked, reservation_problems, reserve_for_booking
+from scheduler.shared.mail_prefs import MailKind
 from scheduler.shared.notifications import notify
+from scheduler.shared.outbox import enqueue
 
 Progress = Callable[[str, dict[str, Any]], None]
 ROUND_LOCK = "allocation_round"
@@ -359,6 +362,7 @@ def _notify(
     for rid, why in explanations.items():
         if rid in inp.requests and why:
             missed[inp.requests[rid].enterprise_id].append(f"{rid}: {why[0]['message']}")
+    _mail_requests(session, inp, placed, explanations)
     for ent in sorted(set(by_ent) | set(missed)):
         lines = ["Placed (tentative, awaiting the lab's confirmation):"] + by_ent[ent] if by_ent[ent] else []
         lines += ["Not placed:"] + missed[ent] if missed[ent] else []
@@ -368,6 +372,38 @@ def _notify(
             "\n".join(lines),
             enterprise_id=ent,
             link="/api/v1/requests",
+        )
+
+
+def _mail_requests(
+    session: Session, inp: RoundInput, placed: dict[str, Booking], explanations: dict[str, list[dict[str, Any]]]
+) -> None:
+    """One mail per request to the person who made it: where and when it was placed and who pays
+    what, or why not. A request left out again for the same reason is not mailed again."""
+    for rid, b in placed.items():
+        inst = inp.instruments.get(b.instrument_id)
+        if inst is not None:
+            req = inp.requests[rid]
+            enqueue(
+                session,
+                MailKind.request_placed,
+                f"request_placed:{rid}:{b.id}",
+                mail_data(session, b, inst),
+                user_id=req.user_id,
+                enterprise_id=req.enterprise_id,
+            )
+    for rid, why in explanations.items():
+        req = inp.requests.get(rid)
+        if req is None or not why:
+            continue
+        inst = inp.instruments.get(req.instrument_id or "")
+        enqueue(
+            session,
+            MailKind.request_unplaced,
+            f"request_unplaced:{rid}:{why[0]['code']}",
+            {"request_id": rid, "instrument": inst.name if inst else "—", "reason": why[0]["message"]},
+            user_id=req.user_id,
+            enterprise_id=req.enterprise_id,
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -85,6 +86,24 @@ def splits_of(session: Session, bookings: Iterable[Booking]) -> dict[str, PriceS
         paid = sum(s.pays_fen for s in shares)
         out[b.id] = PriceSplit(b.price_fen, paid, b.price_fen - paid, sum(s.lapses_fen for s in shares), shares)
     return out
+
+
+def mail_data(session: Session, booking: Booking, inst: Instrument) -> dict[str, Any]:
+    """What a mail about ``booking`` says (plain JSON): the instrument, its zone, the times, the
+    price and who pays what."""
+    split = splits_of(session, [booking])[booking.id]
+    return {
+        "booking_id": booking.id,
+        "request_id": booking.request_id,
+        "instrument": inst.name,
+        "tz": inst.timezone,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "status": str(booking.status),
+        "price_fen": split.price_fen,
+        "voucher_fen": split.voucher_fen,
+        "enterprise_fen": split.enterprise_fen,
+    }
 
 
 @dataclass(frozen=True)

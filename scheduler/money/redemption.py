@@ -17,9 +17,12 @@ from instruments.audit import record, snapshot
 from instruments.db import json_field, utc_field, utcnow
 from instruments.errors import Conflict, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
+from instruments.settings import get_settings
 from instruments.units import OwnerUnit
 from scheduler.money import ledger
 from scheduler.money.vouchers import Voucher, VoucherStatus, get_programme, is_local
+from scheduler.shared.mail_prefs import MailKind
+from scheduler.shared.notifications import tell
 
 PROOFS = ("contract", "invoice", "payment_proof", "service_record")
 
@@ -214,6 +217,24 @@ def decide(
         before=before,
         after=snapshot(item),
     )
+    v = session.get(Voucher, item.voucher_id)
+    tell(
+        session,
+        MailKind.claim_decided,
+        f"claim_decided:{item.id}",
+        {
+            "item_id": item.id,
+            "programme": get_programme(session, claim.programme_id).name,
+            "voucher_code": v.code if v else item.voucher_id,
+            "amount_fen": item.amount_fen,
+            "bonus_fen": item.bonus_fen,
+            "approved": approve,
+            "reason": reason,
+        },
+        owner_unit_id=claim.owner_unit_id,
+        link=f"/api/v1/redemption-claims/{claim.id}",
+        now=item.decided_at,
+    )
     return item
 
 
@@ -275,7 +296,33 @@ def mark_paid(session: Session, actor: Actor, batch_id: str, now: datetime | Non
     batch.paid_at = now or utcnow()
     session.add(batch)
     record(session, actor, "batch.paid", "payment_batch", batch.id, before=before, after=snapshot(batch))
+    _tell_paid(session, batch, items)
     return batch
+
+
+def _tell_paid(session: Session, batch: PaymentBatch, items: list[ClaimItem]) -> None:
+    """Each unit paid in ``batch`` hears what it was paid for."""
+    per_unit: dict[str, list[ClaimItem]] = {}
+    for i in items:
+        per_unit.setdefault(session.get(RedemptionClaim, i.claim_id).owner_unit_id, []).append(i)
+    name = get_programme(session, batch.programme_id).name
+    for unit_id, mine in sorted(per_unit.items()):
+        tell(
+            session,
+            MailKind.batch_paid,
+            f"batch_paid:{batch.id}:{unit_id}",
+            {
+                "batch_id": batch.id,
+                "programme": name,
+                "items": len(mine),
+                "amount_fen": sum(i.amount_fen for i in mine),
+                "bonus_fen": sum(i.bonus_fen for i in mine),
+                "paid_at": batch.paid_at.isoformat(),
+                "tz": get_settings().default_timezone,
+            },
+            owner_unit_id=unit_id,
+            now=batch.paid_at,
+        )
 
 
 def claw_back(session: Session, v: Voucher, reason: str) -> None:

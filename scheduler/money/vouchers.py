@@ -25,12 +25,15 @@ from instruments.db import json_field, utc_field, utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, PolicyViolation, Violation
 from instruments.ids import new_id
 from instruments.inventory import Instrument
+from instruments.settings import get_settings
 from instruments.units import OwnerUnit
 from scheduler.booking import credit_code
 from scheduler.booking.bookings import Booking, BookingStatus, get_visible
 from scheduler.booking.enterprises import Enterprise
 from scheduler.money import ledger
 from scheduler.money.voucher_rules import ProgrammeRules, expiry_for
+from scheduler.shared.mail_prefs import MailKind
+from scheduler.shared.notifications import tell
 
 
 class VoucherStatus(StrEnum):
@@ -276,7 +279,28 @@ def issue_voucher(
     session.flush()
     ledger.post(session, "issue", prog.id, [(ledger.budget(prog.id), ledger.voucher(v.id), face)], voucher_id=v.id)
     record(session, actor, "voucher.issue", "voucher", v.id, after=snapshot(v))
+    tell(
+        session,
+        MailKind.voucher_issued,
+        f"voucher_issued:{v.id}",
+        voucher_mail_data(v, prog),
+        enterprise_id=ent.id,
+        link=f"/api/v1/vouchers/{v.id}",
+        now=now,
+    )
     return v
+
+
+def voucher_mail_data(v: Voucher, prog: VoucherProgramme) -> dict[str, Any]:
+    """What a mail about voucher ``v`` says (plain JSON), its times shown in the platform's zone."""
+    return {
+        "voucher_id": v.id,
+        "code": v.code,
+        "programme": prog.name,
+        "face_value_fen": v.face_value_fen,
+        "expires_at": v.expires_at.isoformat(),
+        "tz": get_settings().default_timezone,
+    }
 
 
 # --- holder actions ---------------------------------------------------------------------------
@@ -557,6 +581,15 @@ def expire_due(
         v.status = VoucherStatus.expired
         session.add(v)
         record(session, actor, "voucher.expire", "voucher", v.id, before=before, after=snapshot(v))
+        tell(
+            session,
+            MailKind.voucher_lapsed,
+            f"voucher_lapsed:{v.id}",
+            voucher_mail_data(v, get_programme(session, v.programme_id)),
+            enterprise_id=v.holder_enterprise_id,
+            link=f"/api/v1/vouchers/{v.id}",
+            now=now,
+        )
     return list(due)
 
 

@@ -1,13 +1,18 @@
-"""In-platform notifications (what a round decided, a booking that moved…), read via the API."""
+"""In-platform notifications (what a round decided, a booking that moved…), read via the API, and
+the e-mail each event sends: ``notify`` with a ``kind`` also writes the event's mails into the
+outbox (``scheduler/shared/outbox.py``) in the caller's transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Field, Session, SQLModel
 
 from instruments.db import utc_field, utcnow
 from instruments.ids import new_id
+from scheduler.shared.mail_prefs import DEFAULT_LANGUAGE, MailKind
+from scheduler.shared.mail_templates import render
 
 
 class Notification(SQLModel, table=True):
@@ -31,7 +36,60 @@ def notify(
     enterprise_id: str | None = None,
     owner_unit_id: str | None = None,
     link: str = "",
+    kind: MailKind | None = None,
+    key: str | None = None,
+    data: dict[str, Any] | None = None,
+    user_id: str | None = None,
+    roles: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> Notification:
+    """An in-app note; with ``kind`` (and the event's ``key`` and ``data``) also its mails, to
+    ``user_id`` if given, else the enterprise's members, the unit's lab managers, or ``roles``."""
     note = Notification(enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, subject=subject, body=body, link=link)
     session.add(note)
+    if kind is not None:
+        from scheduler.shared.outbox import enqueue
+
+        enqueue(
+            session,
+            kind,
+            key or f"{kind}:{note.id}",
+            data or {},
+            user_id=user_id,
+            enterprise_id=enterprise_id,
+            owner_unit_id=owner_unit_id,
+            roles=roles,
+            now=now,
+        )
     return note
+
+
+def tell(
+    session: Session,
+    kind: MailKind,
+    key: str,
+    data: dict[str, Any],
+    *,
+    enterprise_id: str | None = None,
+    owner_unit_id: str | None = None,
+    user_id: str | None = None,
+    roles: tuple[str, ...] = (),
+    link: str = "",
+    now: datetime | None = None,
+) -> Notification:
+    """An event told in the app (in the platform's language) and by mail (in each reader's)."""
+    words = render(kind, DEFAULT_LANGUAGE, data)
+    return notify(
+        session,
+        words.subject,
+        words.text,
+        enterprise_id=enterprise_id,
+        owner_unit_id=owner_unit_id,
+        link=link,
+        kind=kind,
+        key=key,
+        data=data,
+        user_id=user_id,
+        roles=roles,
+        now=now,
+    )

@@ -44,6 +44,8 @@ from instruments.availability import zone
 from instruments.db import MAX_FEN, json_field, utc_field, utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, NotFound
 from instruments.ids import new_id
+from scheduler.shared.mail_prefs import MailKind
+from scheduler.shared.notifications import tell
 from scheduler.sharing import indicators as ind
 
 INDICATORS = (
@@ -559,6 +561,19 @@ def run_year_end(
         "reward_report",
         report.id,
         after={"year": year, "rule_set": f"{rs.code}@{rs.version}", "digest": digest, "total": report.total_reward_fen},
+    )
+    tell(
+        session,
+        MailKind.report_published,
+        f"report_published:{report.id}",
+        {
+            "report_id": report.id,
+            "year": year,
+            "rule_set": f"{rs.code}@{rs.version}",
+            "total_reward_fen": report.total_reward_fen,
+        },
+        roles=("lab_manager", "programme_admin"),
+        link=f"/api/v1/rewards/reports/{report.id}",
     )
     return RunOutcome(report, True)
 

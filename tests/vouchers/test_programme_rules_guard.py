@@ -86,7 +86,7 @@ def test_one_bad_programme_does_not_stop_housekeeping_for_the_others(db, session
     assert any(broken.id in r.getMessage() and "Broken" in r.getMessage() for r in caplog.records)
     with db.session() as s:
         assert [s.get(v.Voucher, x.id).status for x in vouchers] == [v.VoucherStatus.expired] * 2
-        subjects = [n.subject for n in s.exec(select(Notification)).all()]
-        assert subjects == ["Good: redemption window 2026Q4 is open"]
+        subjects = [n.subject for n in s.exec(select(Notification)).all() if "redemption window" in n.subject]
+        assert subjects == ["Good: redemption window 2026Q4 is open"]  # (voucher issued/lapsed notes aside)
     again = run_voucher_housekeeping(db.url, now=now + timedelta(hours=1))
     assert again["expired"] == 0 and again["window_notices"] == 0 and again["failed_programmes"] == [broken.id]
