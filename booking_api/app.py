@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import pages, problems, rate_limit, tables, web  # noqa: F401 - tables: every mapper known
+from . import problems, rate_limit, tables, web  # noqa: F401 - tables: every mapper known
 from .rate_limit import RateLimits
 from .routers import (
     accounts,
@@ -78,8 +78,7 @@ def create_app(
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)
 
-    app.include_router(pages.router)
-    web.install(app)  # sign-in, account pages, /docs and /redoc from vendored assets, /static
+    web.install(app)  # the catalogue pages, sign-in, account pages, /docs and /redoc from vendored assets, /static
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
