@@ -19,9 +19,8 @@
     slotMinTime: el.dataset.min,
     slotMaxTime: el.dataset.max,
     slotDuration: "00:30:00",
-    expandRows: true,
     nowIndicator: false,
-    headerToolbar: { left: "prev,next", center: "title", right: "" },
+    headerToolbar: false, // the page's own week links move the calendar and the list together
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     events: function (info, success, failure) {
