@@ -23,6 +23,7 @@
     headerToolbar: false, // the page's own week links move the calendar and the list together
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    displayEventEnd: false, // an event marks where a booking may start, not how long it lasts
     events: function (info, success, failure) {
       var url = new URL(el.dataset.src, window.location.origin);
       url.searchParams.delete("week");
