@@ -355,16 +355,18 @@ def instrument_page(
             }
         ),
     )
-    lo, hi = datetime.combine(first, time(0), tz), datetime.combine(first + WEEK, time(0), tz)
-    published = opening_time(session, inst.id, lo, hi)
-    context["hours"] = _calendar_hours(published.open, tz)
     if not context["can_book"]:
+        lo, hi = datetime.combine(first, time(0), tz), datetime.combine(first + WEEK, time(0), tz)
+        published = opening_time(session, inst.id, lo, hi)
         days = _days(first, tz, published.closed, _, open_=published.open)
         return render(request, "instrument.html", days=days, blocked=[], **context)
     try:
         bt = _bookable_week(session, web_user, inst, choice, first)
     except DomainError as e:
         return render(request, "instrument.html", status_code=e.status, error=e.detail, days=[], **context)
+    context["hours"] = _calendar_hours(
+        list(bt.slots) + [(c.start, c.end) for c in bt.closed if c.reason not in SHUT], tz
+    )
     slots = [
         (s, e, book_url(inst.id, choice.service_mode, s.astimezone(tz), bt.duration_minutes, choice.sample_count))
         for s, e in bt.slots
@@ -382,8 +384,12 @@ def instrument_page(
     )
 
 
+SHUT = ("outside_opening_hours", "holiday", "blackout")
+"""Closed time outside the opening hours; the rest of the closed time lies within them."""
+
+
 def _calendar_hours(open_: list[tuple[datetime, datetime]], tz) -> tuple[str, str]:
-    """The calendar's first and last hour: the week's opening time, whole hours (08:00–18:00 if shut)."""
+    """The calendar's first and last hour: the week's open time in whole hours (08:00–18:00 if none)."""
     if not open_:
         return "08:00:00", "18:00:00"
     local = [(s.astimezone(tz), e.astimezone(tz)) for s, e in open_]

@@ -319,3 +319,40 @@ def test_pages_escape_what_units_publish(client, world, session):
     r = client.get(f"/owner-units/{evil.id}")
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
     assert "<img src=x" not in r.text and "javascript:" not in r.text
+
+
+def test_closed_days_name_their_holiday_or_maintenance(client, world, session):
+    """A declared closure (calendar override) shows its name; a maintenance blackout its title."""
+    from instruments.availability import AvailabilityException, ExceptionKind
+    from instruments.catalogue import add_exception
+    from instruments.workdays import CalendarOverride
+
+    holiday, maintenance = world.day, world.day + timedelta(days=1)
+    session.add(CalendarOverride(day=holiday, is_workday=False, name="校庆"))
+    add_exception(
+        session,
+        SYSTEM,
+        world.xrd,
+        AvailabilityException(
+            instrument_id=world.xrd.id,
+            kind=ExceptionKind.closed,
+            start=world.at(8, 0, maintenance),
+            end=world.at(18, 0, maintenance),
+            reason="annual service",
+        ),
+    )
+    session.commit()
+    week = {"week": holiday.isoformat()}
+    zh = client.get(f"/instruments/{world.xrd.id}", params=week).text
+    assert "节假日：校庆" in zh and "维护：annual service" in zh
+    en = client.get(f"/instruments/{world.xrd.id}", params=week, headers=EN).text
+    assert "Public holiday: 校庆" in en and "Maintenance: annual service" in en
+    sign_in(client, session, "a@t.cn")
+    body = client.get(
+        f"/instruments/{world.xrd.id}/bookable.json",
+        params={"service_mode": "operator_run", "duration_minutes": "60", "start": holiday.isoformat()},
+        headers=EN,
+    ).json()
+    labels = {c["label"] for c in body["closed"]}
+    assert {"Public holiday: 校庆", "Maintenance: annual service"} <= labels
+    assert not any(s["start"].startswith((holiday.isoformat(), maintenance.isoformat())) for s in body["slots"])
