@@ -27,7 +27,7 @@ from instruments.catalogue import get_instrument
 from instruments.db import MAX_FEN, utcnow
 from instruments.errors import DomainError, NotFound
 from instruments.inventory import Instrument, ServiceMode
-from instruments.policy import BookingPolicy, minutes_for_samples, policy_of
+from instruments.policy import BookingPolicy, policy_of
 from instruments.search import search
 from instruments.units import Lab, OwnerUnit
 from scheduler.booking.bookable import BookableTime, ClosedTime, bookable_time, opening_time
@@ -257,9 +257,6 @@ class Choice:
     service_mode: str
     duration_minutes: int | None
     sample_count: int | None
-
-    def minutes(self, policy: BookingPolicy) -> int:
-        return self.duration_minutes or minutes_for_samples(policy, self.sample_count or 0)
 
 
 def _choice(inst: Instrument, policy: BookingPolicy, mode: str, duration: str, samples: str, _: Any) -> Choice:
