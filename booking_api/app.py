@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from instruments.db import get_engine
 from instruments.settings import get_settings
 
-from . import pages, problems, rate_limit, tables, web  # noqa: F401 - tables: every mapper known
+from . import problems, rate_limit, tables, web  # noqa: F401 - tables: every mapper known
 from .rate_limit import RateLimits
 from .routers import (
     accounts,
@@ -79,8 +79,7 @@ def create_app(
         app.include_router(r.router)
     app.include_router(mail.router)  # mail preferences and the outbox
 
-    app.include_router(pages.router)
-    web.install(app)  # sign-in, account pages, /docs and /redoc from vendored assets, /static
+    web.install(app)  # the catalogue pages, sign-in, account pages, /docs and /redoc from vendored assets, /static
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -64,6 +64,8 @@ class ClosedTime:
     end: datetime
     reason: str
     message: str
+    detail: str = ""
+    """The holiday's name or the maintenance's title (for pages that word the reason themselves)."""
 
 
 @dataclass
@@ -132,14 +134,18 @@ def _closed_outside(facts: InstrumentFacts, lo: datetime, hi: datetime) -> list[
             continue
         for s, e in clip(shut, exc.start.astimezone(tz), exc.end.astimezone(tz)):
             why = exc.reason or "closure"
-            out.append(ClosedTime(s, e, "blackout", f"{name} is closed: {why}."))
+            out.append(ClosedTime(s, e, "blackout", f"{name} is closed: {why}.", exc.reason))
         rest = subtract(rest, [(exc.start.astimezone(tz), exc.end.astimezone(tz))])
     cal = facts.calendar
     for s, e in _by_day(rest, tz):
         day = s.date()
         if cal.kind(day) == DayKind.holiday:
             holiday = cal.holiday_name(day) or "public holiday"
-            out.append(ClosedTime(s, e, "holiday", f"{name} is closed on {_fmt_day(day)}: {holiday}."))
+            out.append(
+                ClosedTime(
+                    s, e, "holiday", f"{name} is closed on {_fmt_day(day)}: {holiday}.", cal.holiday_name(day) or ""
+                )
+            )
             continue
         hours = [f"{a:%H:%M}–{b:%H:%M}" for a, b in facts.opening if a.astimezone(tz).date() == day]
         said = f"open {', '.join(hours)}" if hours else "closed all day"
@@ -159,8 +165,41 @@ def _merge_closed(items: list[ClosedTime]) -> list[ClosedTime]:
         if out and out[-1].reason == c.reason and out[-1].end >= c.start and c.reason not in PER_DAY:
             out[-1].end = max(out[-1].end, c.end)
         else:
-            out.append(ClosedTime(c.start, c.end, c.reason, c.message))
+            out.append(ClosedTime(c.start, c.end, c.reason, c.message, c.detail))
     return out
+
+
+@dataclass
+class OpeningTime:
+    """An instrument's published time over a window, for anyone (no booking rules applied)."""
+
+    instrument: Instrument
+    timezone: str
+    start: datetime
+    end: datetime
+    open: list[tuple[datetime, datetime]]
+    closed: list[ClosedTime]
+    warnings: list[str]
+
+
+def opening_time(session: Session, instrument_id: str, start: datetime, end: datetime) -> OpeningTime:
+    """The opening intervals in [start, end) and the rest labelled like ``bookable_time`` labels
+    it (maintenance, holiday, outside opening hours): what a signed-out visitor may see."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("start and end need a UTC offset, e.g. 2026-12-01T00:00:00+08:00.", field="start")
+    inst = get_instrument(session, instrument_id)
+    tz = zone(inst.timezone)
+    lo, hi = start.astimezone(tz), end.astimezone(tz)
+    facts = InstrumentFacts.load(session, inst, lo, hi, None, None, utcnow())
+    return OpeningTime(
+        inst,
+        inst.timezone,
+        lo,
+        hi,
+        clip(merge(facts.opening), lo, hi),
+        _merge_closed(_closed_outside(facts, lo, hi)),
+        facts.warnings,
+    )
 
 
 def bookable_time(

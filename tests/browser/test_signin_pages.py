@@ -125,10 +125,12 @@ def test_no_serious_accessibility_violations(page, server, lang):
     assert all(v == [] for v in found.values()), found
 
 
-def _axe(page, path: str, lang: str) -> list[str]:
+def _axe(page, path: str, lang: str, wait_for: str | None = None) -> list[str]:
     """Labels on every visible input, then axe-core's serious and critical violations; a screenshot
-    of each page in each language on the way."""
+    of each page in each language on the way (after ``wait_for`` shows, for pages that load more)."""
     page.goto(path)
+    if wait_for:
+        expect(page.locator(wait_for).first).to_be_visible(timeout=10_000)
     shot(page, f"page{path.replace('/', '-')}-{lang}")
     for inp in page.locator("input:not([type=hidden]):not([hidden])").all():
         ident = inp.get_attribute("id")
