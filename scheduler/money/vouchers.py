@@ -479,6 +479,41 @@ def release_for_booking(session: Session, actor: Actor, booking_id: str) -> Vouc
     return v
 
 
+def reprice_for_booking(session: Session, actor: Actor, booking: Booking, inst: Instrument) -> Voucher | None:
+    """A booking with a reserved voucher moved (new time, maybe a new fee): the programme's rules
+    are asked again for the new time — a voucher that would not pay for it refuses the move
+    (``PolicyViolation``) — and the reservation follows the new fee, the difference posted to the
+    ledger, so the voucher's share is what ``apply_to_booking`` would reserve now."""
+    v = voucher_of(session, booking.id)
+    if v is None or v.status != VoucherStatus.reserved:
+        return v
+    prog = get_programme(session, v.programme_id)
+    rules = prog.parsed
+    ent = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
+    unit = session.get(OwnerUnit, inst.owner_unit_id)
+    violations = refusals(rules, v, booking, inst, ent, unit)
+    if violations:
+        raise PolicyViolation(violations)
+    amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
+    if amount == v.reserved_fen:
+        return v
+    before = snapshot(v)
+    more, less = max(amount - v.reserved_fen, 0), max(v.reserved_fen - amount, 0)
+    ledger.post(
+        session,
+        "reserve" if more else "release",
+        prog.id,
+        [(ledger.voucher(v.id), ledger.booking(booking.id), more), (ledger.booking(booking.id), ledger.voucher(v.id), less)],
+        voucher_id=v.id,
+        booking_id=booking.id,
+        memo="booking moved",
+    )
+    v.reserved_fen = amount
+    session.add(v)
+    record(session, actor, "voucher.reprice", "voucher", v.id, before=before, after=snapshot(v))
+    return v
+
+
 def consume_for_booking(
     session: Session, actor: Actor, booking: Booking, now: datetime | None = None
 ) -> Voucher | None:
