@@ -58,7 +58,9 @@ def _raise_for(violations: list[Violation], a: Attempt) -> None:
     if not violations:
         return
     if all(v.code == "overlap" for v in violations):
-        raise Conflict(violations[0].message, conflicts=_conflicts(a))
+        err = Conflict(violations[0].message, conflicts=_conflicts(a))
+        err.violations = violations  # for pages that say it in their language (not in the API's body)
+        raise err
     extra = {"conflicts": _conflicts(a)} if any(v.code == "overlap" for v in violations) else {}
     raise PolicyViolation(violations, **extra)
 
