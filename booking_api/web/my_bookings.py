@@ -19,6 +19,7 @@ from instruments.actor import Actor
 from instruments.errors import DomainError, NotFound
 from instruments.inventory import Instrument
 from instruments.policy import policy_of
+from instruments.settings import get_settings
 from scheduler import booking_actions as actions
 from scheduler.booking.bookable import bookable_time
 from scheduler.booking.bookings import Booking, BookingStatus, get_visible, visible_query
@@ -45,6 +46,10 @@ def _zones(session: Session, rows: list[Booking]) -> dict[str, Instrument]:
     return {i.id: i for i in session.exec(select(Instrument).where(col(Instrument.id).in_(ids)))} if ids else {}
 
 
+def _wall(at: datetime, zone: str) -> str:
+    return at.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat()
+
+
 def _not_found(request: Request) -> Response:
     _ = translations(request.state.lang).gettext
     return render(
@@ -69,6 +74,7 @@ def my_bookings(request: Request, session: SessionDep, me: WebUserDep, now: NowD
         status_name=lambda s: status_name(str(s), lang),
         mode_name=lambda m: mode_name(m, lang),
         fc_locale="zh-cn" if lang == "zh-CN" else "en",
+        zone=get_settings().default_timezone,
     )
 
 
@@ -76,7 +82,9 @@ def my_bookings(request: Request, session: SessionDep, me: WebUserDep, now: NowD
 def calendar_events(
     request: Request, session: SessionDep, me: WebUserDep, now: NowDep, start: str = "", end: str = ""
 ) -> Response:
-    """My bookings as FullCalendar events over [start, end) (its view's range)."""
+    """My bookings as FullCalendar events over [start, end) (its view's range), each in its
+    instrument's wall-clock time without an offset: the calendar runs in "UTC" and so shows the
+    times as they are, whatever zone the browser is in (FullCalendar names no zone of its own)."""
     actor = me.user.actor()
     try:
         lo = parse_start(start) if start else now - timedelta(days=CALENDAR_DAYS)
@@ -92,8 +100,8 @@ def calendar_events(
         {
             "id": b.id,
             "title": f"{insts[b.instrument_id].name} · {status_name(str(b.status), lang)}",
-            "start": b.start.astimezone(ZoneInfo(insts[b.instrument_id].timezone)).isoformat(),
-            "end": b.end.astimezone(ZoneInfo(insts[b.instrument_id].timezone)).isoformat(),
+            "start": _wall(b.start, insts[b.instrument_id].timezone),
+            "end": _wall(b.end, insts[b.instrument_id].timezone),
             "url": f"/my/bookings/{b.id}",
             "classNames": [f"status-{b.status}"],
         }

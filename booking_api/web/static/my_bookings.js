@@ -17,6 +17,7 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   var calendar = new FullCalendar.Calendar(el, {
     locale: el.dataset.locale,
+    timeZone: "UTC", // events come as the instruments' wall-clock times: show them as they are
     initialView: "dayGridMonth",
     headerToolbar: { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listMonth" },
     events: el.dataset.events,
