@@ -216,6 +216,7 @@ def _move_page(
         now=now,
         start=now,
         end=now + timedelta(days=MOVE_DAYS),
+        moving=booking,
     )
     lang = request.state.lang
     return _booking_page(

@@ -325,3 +325,35 @@ def test_every_rule_and_voucher_code_has_words_in_both_languages():
     assert all(set(t) == {"zh-CN", "en"} for t in TEMPLATES.values())
     # an unknown code (a rule added later) falls back to the API's English message
     assert say("brand_new_rule", "Some English.", {"x": 1}, "zh-CN") == "Some English."
+
+
+def test_the_move_page_offers_times_at_the_future_booking_limit(setup, client, session):
+    """At its limit of future bookings (3 here) the enterprise may still move one of them."""
+    w, _, now = setup
+    made = [
+        actions.book(session, w.member_a, actions.BookingInput(w.xrd.id, w.at(hh), w.at(hh + 1), "operator_run"), now=now)
+        for hh in (9, 10, 14)
+    ]
+    session.commit()
+    page = client.get(f"/my/bookings/{made[0].id}/move")
+    assert page.status_code == 200 and 'data-testid="slots"' in page.text
+    assert w.at(15).isoformat() in page.text and w.at(10).isoformat() not in page.text  # held by another
+
+
+def test_the_api_lets_the_enterprise_move_its_own_booking(world, client):
+    w = world
+    member = {"Authorization": f"Bearer {w.tokens['member_a']}"}
+    other = {"Authorization": f"Bearer {w.tokens['member_b']}"}
+    slot = {"instrument_id": w.xrd.id, "start": w.at(9).isoformat(), "end": w.at(11).isoformat()}
+    r = client.post("/api/v1/bookings", json={**slot, "service_mode": "operator_run"}, headers=member)
+    assert r.status_code == 201, r.text
+    bid = r.json()["id"]
+    moved = {"start": w.at(14).isoformat(), "end": w.at(16).isoformat()}
+    assert client.post(f"/api/v1/bookings/{bid}/move", json=moved, headers=other).status_code == 404
+    bad = client.post(f"/api/v1/bookings/{bid}/move", json={"start": w.at(6).isoformat(), "end": w.at(8).isoformat()}, headers=member)
+    assert bad.status_code == 422
+    assert "outside_opening_hours" in {v["code"] for v in bad.json()["violations"]}
+    assert all(set(v) <= {"code", "message", "field"} for v in bad.json()["violations"])  # the API's shape as before
+    r = client.post(f"/api/v1/bookings/{bid}/move", json=moved, headers=member)
+    assert r.status_code == 200, r.text
+    assert r.json()["start"] == w.at(14).isoformat()
