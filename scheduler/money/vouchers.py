@@ -495,6 +495,8 @@ def reprice_for_booking(session: Session, actor: Actor, booking: Booking, inst: 
     if violations:
         raise PolicyViolation(violations)
     amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
+    if amount <= 0:
+        raise PolicyViolation([Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay.")])
     if amount == v.reserved_fen:
         return v
     before = snapshot(v)
@@ -503,7 +505,10 @@ def reprice_for_booking(session: Session, actor: Actor, booking: Booking, inst: 
         session,
         "reserve" if more else "release",
         prog.id,
-        [(ledger.voucher(v.id), ledger.booking(booking.id), more), (ledger.booking(booking.id), ledger.voucher(v.id), less)],
+        [
+            (ledger.voucher(v.id), ledger.booking(booking.id), more),
+            (ledger.booking(booking.id), ledger.voucher(v.id), less),
+        ],
         voucher_id=v.id,
         booking_id=booking.id,
         memo="booking moved",

@@ -17,6 +17,7 @@ from booking_api.web.clock import web_now
 from booking_api.web.refusals import RULE_CODES_OUTSIDE_RULES, TEMPLATES, VOUCHER_CODES, say
 from fixtures.voucher_presets import PRESETS
 from instruments.actor import SYSTEM
+from instruments.errors import NotFound, PolicyViolation
 from instruments.inventory import ServiceMode
 from scheduler import booking_actions as actions
 from scheduler.booking.bookings import Booking, BookingStatus
@@ -266,9 +267,13 @@ def test_self_move_reprices_the_voucher_with_the_fee(setup, session):
     actions.move(session, w.member_a, b.id, w.at(14), w.at(15), now=now)
     assert voucher.reserved_fen == 10_000 and ledger.balance(session, ledger.voucher(voucher.id)) == 40_000
     assert ledger.total(session) == 0
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(NotFound):  # another enterprise does not see it
         actions.move(session, w.member_b, b.id, w.at(15), w.at(16), now=now)
-    assert type(refused.value).__name__ == "NotFound"  # another enterprise does not see it
+    voucher.expires_at = w.at(15)  # valid for the booking's 14:00, expired by 15:00
+    session.add(voucher)
+    with pytest.raises(PolicyViolation) as refused:
+        actions.move(session, w.member_a, b.id, w.at(15), w.at(16), now=now)
+    assert [x.code for x in refused.value.violations] == ["expires_first"]
 
 
 def test_the_ics_download_is_the_apis(setup, client):
