@@ -7,6 +7,7 @@ a complaint about it. Same services as the API; a booking not yours to see is a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -186,17 +187,36 @@ def cancel(
 ) -> Response:
     check_csrf(request, csrf)
     actor = me.user.actor()
+    return _act(
+        request,
+        session,
+        booking_id,
+        lambda: actions.cancel(session, actor, booking_id, reason.strip(), now=now),
+        "cancelled",
+        lambda status, errors: _booking_page(request, session, actor, booking_id, now, status=status, errors=errors),
+    )
+
+
+def _act(
+    request: Request,
+    session: Session,
+    booking_id: str,
+    action: Callable[[], object],
+    done: str,
+    refused: Callable[[int, list[str]], Response],
+) -> Response:
+    """Run a booking action and commit: then back to the booking's page saying it is ``done``;
+    a booking not theirs is the 404 page, a refusal the ``refused`` page with every reason."""
     try:
-        actions.cancel(session, actor, booking_id, reason.strip(), now=now)
+        action()
         commit(session)
     except NotFound:
         session.rollback()
         return _not_found(request)
     except DomainError as exc:
         session.rollback()
-        errors = refusal_messages(exc, request.state.lang)
-        return _booking_page(request, session, actor, booking_id, now, status=exc.status, errors=errors)
-    return RedirectResponse(f"/my/bookings/{booking_id}?done=cancelled", status_code=303)
+        return refused(exc.status, refusal_messages(exc, request.state.lang))
+    return RedirectResponse(f"/my/bookings/{booking_id}?done={done}", status_code=303)
 
 
 def _move_page(
@@ -251,17 +271,18 @@ def move(
 ) -> Response:
     check_csrf(request, csrf)
     actor = me.user.actor()
-    try:
+
+    def to_new_start() -> None:
         booking, _inst = get_visible(session, actor, booking_id)
         new_start = parse_start(start)
         actions.move(session, actor, booking_id, new_start, new_start + (booking.end - booking.start), now=now)
-        commit(session)
-    except NotFound:
-        session.rollback()
-        return _not_found(request)
-    except DomainError as exc:
-        session.rollback()
-        errors = refusal_messages(exc, request.state.lang)
-        return _move_page(request, session, actor, booking_id, now, status=exc.status, errors=errors)
-    return RedirectResponse(f"/my/bookings/{booking_id}?done=moved", status_code=303)
+
+    return _act(
+        request,
+        session,
+        booking_id,
+        to_new_start,
+        "moved",
+        lambda status, errors: _move_page(request, session, actor, booking_id, now, status=status, errors=errors),
+    )
 

@@ -391,16 +391,7 @@ def apply_to_booking(
         raise Forbidden("A voucher pays only for its holder's bookings.")
     if session.exec(select(Voucher.id).where(Voucher.booking_id == booking.id)).first():
         raise Conflict(f"Booking {booking.id} already has a voucher.")
-    prog = get_programme(session, v.programme_id)
-    rules = prog.parsed
-    ent = session.get(Enterprise, booking.enterprise_id)
-    unit = session.get(OwnerUnit, inst.owner_unit_id)
-    violations = refusals(rules, v, booking, inst, ent, unit)
-    if violations:
-        raise PolicyViolation(violations)
-    amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
-    if amount <= 0:
-        raise PolicyViolation([Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay.")])
+    prog, unit, amount = _share_of(session, v, booking, inst)
     before = snapshot(v)
     v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
     session.add(v)
@@ -418,6 +409,24 @@ def apply_to_booking(
     )
     record(session, actor, "voucher.apply", "voucher", v.id, before=before, after=snapshot(v))
     return v
+
+
+def _share_of(
+    session: Session, v: Voucher, booking: Booking, inst: Instrument
+) -> tuple[VoucherProgramme, OwnerUnit, int]:
+    """What the voucher pays for the booking by its programme's rules (its programme, the
+    provider unit, the amount), or ``PolicyViolation`` naming every reason it cannot pay."""
+    prog = get_programme(session, v.programme_id)
+    rules = prog.parsed
+    ent = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
+    unit = session.get(OwnerUnit, inst.owner_unit_id)
+    violations = refusals(rules, v, booking, inst, ent, unit)
+    if violations:
+        raise PolicyViolation(violations)
+    amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
+    if amount <= 0:
+        raise PolicyViolation([Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay.")])
+    return prog, unit, amount
 
 
 def refusals(
@@ -487,16 +496,7 @@ def reprice_for_booking(session: Session, actor: Actor, booking: Booking, inst: 
     v = voucher_of(session, booking.id)
     if v is None or v.status != VoucherStatus.reserved:
         return v
-    prog = get_programme(session, v.programme_id)
-    rules = prog.parsed
-    ent = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
-    unit = session.get(OwnerUnit, inst.owner_unit_id)
-    violations = refusals(rules, v, booking, inst, ent, unit)
-    if violations:
-        raise PolicyViolation(violations)
-    amount = rules.voucher_part_fen(booking.price_fen, is_local(rules, unit), v.face_value_fen)
-    if amount <= 0:
-        raise PolicyViolation([Violation("nothing_to_pay", f"Booking {booking.id} has no fee for the voucher to pay.")])
+    prog, _unit, amount = _share_of(session, v, booking, inst)
     if amount == v.reserved_fen:
         return v
     before = snapshot(v)
