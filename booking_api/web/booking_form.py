@@ -143,7 +143,7 @@ def _without_voucher(q: Quote) -> PriceSplit:
     return PriceSplit(q.price_fen, 0, q.price_fen, 0, [])
 
 
-def _context(request: Request, slot: Slot, q: Quote, chosen: str, lang: str) -> dict:
+def _context(slot: Slot, q: Quote, chosen: str, lang: str) -> dict:
     refusals_of = {v.voucher_id: [say(r["code"], r["message"], None, lang) for r in v.refusals] for v in q.vouchers}
     chosen_share = next((v for v in q.vouchers if v.code == chosen), None)
     return dict(
@@ -179,7 +179,7 @@ def _form(
         status_code=status,
         notes=notes,
         errors=errors or [],
-        **_context(request, slot, q, chosen, lang),
+        **_context(slot, q, chosen, lang),
     )
 
 
@@ -224,7 +224,7 @@ def split_partial(
         q, chosen = voucher_quote(session, actor, slot, voucher, now)
     except DomainError as exc:
         return error_page(request, exc)
-    return render(request, "_split.html", **_context(request, slot, q, chosen, request.state.lang))
+    return render(request, "_split.html", **_context(slot, q, chosen, request.state.lang))
 
 
 def refusal_messages(exc: DomainError, lang: str) -> list[str]:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from instruments.errors import DomainError, NotFound
+from instruments.settings import get_settings
 from scheduler.calendars import calendar_feeds as feeds
 from scheduler.calendars.calendar_feeds import ScopeKind
 
@@ -32,7 +33,7 @@ def _page(request: Request, session: SessionDep, me: WebUser, status: int = 200,
         status_code=status,
         subscriptions=feeds.list_subscriptions(session, actor),
         may_subscribe=bool(actor.enterprise_id),
-        zone="Asia/Shanghai",
+        zone=get_settings().default_timezone,
         **extra,
     )
 
