@@ -7,16 +7,20 @@ Each error carries a human message a person can act on; rule failures carry a li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One failed rule: ``code`` is stable (clients may switch on it), ``message`` is for people."""
+    """One failed rule: ``code`` is stable (clients may switch on it), ``message`` is for people
+    (English, data in it). ``params`` holds the same data structured (names, local times, limits),
+    so a page can say it in the reader's language; the API's ``as_dict`` leaves it out."""
 
     code: str
     message: str
     field: str | None = None
+    params: dict[str, Any] = dataclass_field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"code": self.code, "message": self.message}

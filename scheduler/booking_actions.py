@@ -1,4 +1,5 @@
 """What people do with bookings: book a free slot, confirm, move, cancel, check in/out, no-show.
+The booking enterprise cancels, and moves, its own bookings itself up to the cancellation cut-off.
 
 Each action is one transaction (the caller's session), checks the actor's scope, runs the booking
 rules where times change, and writes an audit row. The database has the last word on overlaps:
@@ -18,7 +19,7 @@ from instruments.availability import zone
 from instruments.db import utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
-from instruments.policy import policy_of
+from instruments.policy import BookingPolicy, policy_of
 from instruments.tariffs import booking_price_fen
 from scheduler.booking.booking_requests import RequestStatus, request_to_fulfil
 from scheduler.booking.bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
@@ -60,7 +61,9 @@ def _raise_for(violations: list[Violation], a: Attempt) -> None:
     if not violations:
         return
     if all(v.code == "overlap" for v in violations):
-        raise Conflict(violations[0].message, conflicts=_conflicts(a))
+        err = Conflict(violations[0].message, conflicts=_conflicts(a))
+        err.violations = violations  # for pages that say it in their language (not in the API's body)
+        raise err
     extra = {"conflicts": _conflicts(a)} if any(v.code == "overlap" for v in violations) else {}
     raise PolicyViolation(violations, **extra)
 
@@ -158,13 +161,42 @@ def confirm(session: Session, actor: Actor, booking_id: str) -> Booking:
     return done
 
 
+def cancel_cutoff(booking: Booking, policy: BookingPolicy) -> datetime:
+    """Until when the booking enterprise may cancel a confirmed booking, or move it, itself."""
+    return booking.start - timedelta(minutes=policy.cancel_cutoff_minutes)
+
+
+def _own_before_cutoff(session: Session, actor: Actor, booking: Booking, inst: Instrument, now: datetime) -> None:
+    """An enterprise moves its own booking itself only up to the cancellation cut-off."""
+    if actor.role != Role.enterprise_member or not booking.enterprise_id or actor.enterprise_id != booking.enterprise_id:
+        raise Forbidden(f"Only the booking enterprise or the lab managers of the unit that owns {inst.name} may move it.")
+    cutoff = cancel_cutoff(booking, policy_of(session, inst.id))
+    if now > cutoff:
+        local = f"{cutoff.astimezone(zone(inst.timezone)):%Y-%m-%d %H:%M}"
+        raise PolicyViolation(
+            [
+                Violation(
+                    "move_cutoff",
+                    f"Bookings of {inst.name} can be moved by the enterprise until {local}; "
+                    f"ask the lab ({inst.contact or 'its manager'}) to move it.",
+                    params={"instrument": inst.name, "until": local, "contact": inst.contact or ""},
+                )
+            ]
+        )
+
+
 def move(
     session: Session, actor: Actor, booking_id: str, start: datetime, end: datetime, now: datetime | None = None
 ) -> Booking:
-    """A lab manager moves a booking; every non-exempt rule runs again for the new time."""
+    """Move a booking: a lab manager of the unit any time, the booking enterprise itself until the
+    cancellation cut-off. Every rule that binds the mover runs again for the new time (staff stay
+    exempt from lead times and limits), and a reserved voucher follows: asked again for the new
+    time and re-priced (``vouchers.reprice_for_booking``), in the same transaction."""
     now = now or utcnow()
     _check_times(start, end)
-    booking, inst = _managed(session, actor, booking_id)
+    booking, inst = get_visible(session, actor, booking_id, lock=True)
+    if not actor.manages_unit(inst.owner_unit_id):
+        _own_before_cutoff(session, actor, booking, inst, now)
     lock_instrument(session, inst.id)
     if booking.status not in (BookingStatus.tentative, BookingStatus.confirmed):
         raise InvalidState(
@@ -192,6 +224,7 @@ def move(
         updated_at=utcnow(),
     )
     flush_or_conflict(session, booking, changes, actor=actor)
+    vouchers.reprice_for_booking(session, actor, booking, inst)
     record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
     data = mail_data(session, booking, inst) | {"old_start": before["start"], "old_end": before["end"]}
     _tell(session, MailKind.booking_moved, booking, inst, str(booking.sequence), data)
@@ -210,7 +243,7 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
         if actor.role != Role.enterprise_member:
             raise Forbidden("Only the booking enterprise or the unit's lab managers may cancel a booking.")
         policy = policy_of(session, inst.id)
-        cutoff = booking.start - timedelta(minutes=policy.cancel_cutoff_minutes)
+        cutoff = cancel_cutoff(booking, policy)
         if now > cutoff and booking.status == BookingStatus.confirmed:
             tz = zone(inst.timezone)
             raise PolicyViolation(
@@ -219,6 +252,12 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
                         "cancel_cutoff",
                         f"Confirmed bookings of {inst.name} can be cancelled up to {policy.cancel_cutoff_minutes // 60} h before "
                         f"start (until {cutoff.astimezone(tz):%Y-%m-%d %H:%M}); ask the lab ({inst.contact or 'its manager'}) to cancel.",
+                        params={
+                            "instrument": inst.name,
+                            "hours": policy.cancel_cutoff_minutes // 60,
+                            "until": f"{cutoff.astimezone(tz):%Y-%m-%d %H:%M}",
+                            "contact": inst.contact or "",
+                        },
                     )
                 ]
             )

@@ -132,7 +132,7 @@ def confirm(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut
     return _done(session, actions.confirm(session, actor, booking_id))
 
 
-@router.post("/{booking_id}/move", response_model=BookingOut, summary="Move a booking (lab manager)")
+@router.post("/{booking_id}/move", response_model=BookingOut, summary="Move a booking (lab manager; the booking enterprise until the cancellation cut-off)")
 def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) -> BookingOut:
     return _done(session, actions.move(session, actor, booking_id, body.start, body.end))
 

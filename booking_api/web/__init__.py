@@ -2,7 +2,8 @@
 Jinja2 pages with htmx, zh-CN by default and English by a switch (``i18n``), the public
 catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
-(``account``), and the API's /docs and /redoc from vendored assets (``docs``). Every third-party
+(``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
+``feeds``), and the API's /docs and /redoc from vendored assets (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
@@ -16,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from instruments.settings import get_settings
 
-from . import account, catalogue, docs, signin
+from . import account, booking_form, catalogue, docs, feeds, my_bookings, signin
 from .i18n import COOKIE, negotiate, translations
 from .signin import CsrfRejected, LoginThrottle, SignInRequired, login_url
 from .templating import render
@@ -34,7 +35,15 @@ def install(app: FastAPI) -> None:
     settings = get_settings()
     app.state.login_throttle = LoginThrottle(settings.login_failure_limit, settings.redis_url)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for r in (docs.router, signin.router, account.router, catalogue.router):
+    for r in (
+        docs.router,
+        signin.router,
+        account.router,
+        catalogue.router,
+        booking_form.router,
+        my_bookings.router,
+        feeds.router,
+    ):
         app.include_router(r, dependencies=[Depends(page_language)])
 
     @app.exception_handler(SignInRequired)

@@ -90,3 +90,14 @@ def local_time(at: datetime, zone: str) -> str:
     if at.tzinfo is None:
         raise ValueError("local_time needs a timezone-aware datetime")
     return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+
+
+def local_span(start: datetime, end: datetime, zone: str) -> str:
+    """A span in a named zone, the end's date left out when it is the start's:
+    2026-12-07 09:00–11:00 (Asia/Shanghai)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("local_span needs timezone-aware datetimes")
+    tz = ZoneInfo(zone)
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    tail = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M}"
+    return f"{a:%Y-%m-%d %H:%M}–{tail} ({zone})"

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .i18n import local_time, translations, yuan
+from .i18n import local_span, local_time, translations, yuan
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,6 +28,7 @@ def environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["yuan"] = yuan
     env.filters["local_time"] = local_time
+    env.globals["local_span"] = local_span
     return env
 
 

@@ -38,6 +38,7 @@ from instruments.intervals import clip, merge, subtract
 from instruments.inventory import Instrument
 from instruments.policy import minutes_for_samples, policy_of
 from instruments.workdays import DayKind
+from scheduler.booking.bookings import Booking
 from scheduler.booking.enterprises import booking_for
 from scheduler.booking.rule_facts import InstrumentFacts
 from scheduler.booking.rules import RULES, Attempt, evaluate
@@ -215,10 +216,15 @@ def bookable_time(
     enterprise_id: str | None = None,
     now: datetime | None = None,
     max_days: int = 92,
+    moving: Booking | None = None,
 ) -> BookableTime:
     """The slots of ``duration_minutes`` (or the time ``sample_count`` samples take) that
     ``actor`` could book now on the instrument over [start, end) (default: from now, four
-    weeks), with the closed time labelled and any refusal that applies to every slot."""
+    weeks), with the closed time labelled and any refusal that applies to every slot.
+
+    ``moving``: the slots offered to move this booking to; the rules about the actor then see a
+    move (its enterprise's limit of future bookings does not count it twice). Its own time is
+    still held by it: a new time overlapping the old one is not offered."""
     now = now or utcnow()
     if (duration_minutes is None) == (sample_count is None):
         raise InvalidInput("Give either duration_minutes or sample_count.", field="duration_minutes")
@@ -255,7 +261,9 @@ def bookable_time(
 
     closed = _closed_outside(facts, lo, hi)
     result = BookableTime(inst, inst.timezone, service_mode, minutes, lo, hi, [], [], [], facts.warnings)
-    blocked = evaluate(attempt(lo), ACTOR_RULES)
+    first = attempt(lo)
+    first.moving = moving
+    blocked = evaluate(first, ACTOR_RULES)
     if blocked:
         result.blocked, result.closed = blocked, _merge_closed(closed)
         return result

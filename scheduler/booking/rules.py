@@ -223,8 +223,9 @@ class Rule:
     def check(self, a: Attempt) -> Violation | None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def fail(self, message: str, field: str | None = None) -> Violation:
-        return Violation(self.code, message, field)
+    def fail(self, message: str, field: str | None = None, **params: object) -> Violation:
+        """A failure of this rule; ``params`` are the message's data, for pages that translate it."""
+        return Violation(self.code, message, field, params)
 
 
 class InstrumentOpenForSharing(Rule):
@@ -234,11 +235,15 @@ class InstrumentOpenForSharing(Rule):
     def check(self, a: Attempt) -> Violation | None:
         if a.instrument.status not in BOOKABLE_STATUSES:
             return self.fail(
-                f"{a.instrument.name} is {str(a.instrument.status).replace('_', ' ')} and cannot be booked now."
+                f"{a.instrument.name} is {str(a.instrument.status).replace('_', ' ')} and cannot be booked now.",
+                instrument=a.instrument.name,
+                status=str(a.instrument.status),
             )
         if a.enterprise is not None and a.instrument.sharing_mode != SharingMode.external:
             return self.fail(
-                f"{a.instrument.name} is not open to external users (sharing mode {str(a.instrument.sharing_mode)})."
+                f"{a.instrument.name} is not open to external users (sharing mode {str(a.instrument.sharing_mode)}).",
+                instrument=a.instrument.name,
+                sharing_mode=str(a.instrument.sharing_mode),
             )
         return None
 
@@ -251,7 +256,11 @@ class ServiceModeOffered(Rule):
         if a.service_mode not in a.instrument.service_modes:
             offered = ", ".join(a.instrument.service_modes) or "none"
             return self.fail(
-                f"{a.instrument.name} does not offer {a.service_mode}; it offers: {offered}.", "service_mode"
+                f"{a.instrument.name} does not offer {a.service_mode}; it offers: {offered}.",
+                "service_mode",
+                instrument=a.instrument.name,
+                mode=a.service_mode,
+                offered=list(a.instrument.service_modes),
             )
         return None
 
@@ -264,7 +273,9 @@ class EnterpriseInGoodStanding(Rule):
         e = a.enterprise
         if e is not None and e.booking_suspended_until is not None and e.booking_suspended_until > a.now:
             return self.fail(
-                f"{e.name} may not book until {_fmt(e.booking_suspended_until, a.tz)} (credit suspension)."
+                f"{e.name} may not book until {_fmt(e.booking_suspended_until, a.tz)} (credit suspension).",
+                enterprise=e.name,
+                until=_fmt(e.booking_suspended_until, a.tz),
             )
         return None
 
@@ -274,7 +285,7 @@ class StartsInFuture(Rule):
 
     def check(self, a: Attempt) -> Violation | None:
         if a.start < a.now:
-            return self.fail(f"The booking would start in the past ({_fmt(a.start, a.tz)}).", "start")
+            return self.fail(f"The booking would start in the past ({_fmt(a.start, a.tz)}).", "start", start=_fmt(a.start, a.tz))
         return None
 
 
@@ -287,7 +298,12 @@ class OnSlotGrid(Rule):
             local = t.astimezone(a.tz)
             if local.second or local.microsecond or (local.hour * 60 + local.minute) % step:
                 return self.fail(
-                    f"{name} {local:%H:%M:%S} is not on the {step}-minute grid of {a.instrument.name}.", name
+                    f"{name} {local:%H:%M:%S} is not on the {step}-minute grid of {a.instrument.name}.",
+                    name,
+                    which=name,
+                    time=f"{local:%H:%M:%S}",
+                    step=step,
+                    instrument=a.instrument.name,
                 )
         return None
 
@@ -303,11 +319,19 @@ class LengthWithinLimits(Rule):
             return self.fail(
                 f"Bookings of {a.instrument.name} last at least {_span(p.min_minutes)}; this one lasts {_span(a.minutes)}.",
                 "end",
+                instrument=a.instrument.name,
+                bound="min",
+                limit_minutes=p.min_minutes,
+                minutes=a.minutes,
             )
         if a.minutes > p.max_minutes:
             return self.fail(
                 f"Bookings of {a.instrument.name} last at most {_span(p.max_minutes)}; this one lasts {_span(a.minutes)}.",
                 "end",
+                instrument=a.instrument.name,
+                bound="max",
+                limit_minutes=p.max_minutes,
+                minutes=a.minutes,
             )
         return None
 
@@ -324,6 +348,10 @@ class LeadTime(Rule):
                 f"{a.service_mode} bookings of {a.instrument.name} must be made {_span(lead)} ahead; "
                 f"the earliest start now is {_fmt(earliest, a.tz)}.",
                 "start",
+                mode=a.service_mode,
+                instrument=a.instrument.name,
+                lead_minutes=lead,
+                earliest=_fmt(earliest, a.tz),
             )
         return None
 
@@ -338,6 +366,9 @@ class AdvanceWindow(Rule):
             return self.fail(
                 f"{a.instrument.name} can be booked at most {a.policy.max_advance_days} days ahead (until {_fmt(latest, a.tz)}).",
                 "start",
+                instrument=a.instrument.name,
+                days=a.policy.max_advance_days,
+                latest=_fmt(latest, a.tz),
             )
         return None
 
@@ -357,6 +388,12 @@ class WithinOpeningHours(Rule):
             f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M} is not within one opening period of "
             f"{a.instrument.name}; on {day}{note} it is open: {hours}.",
             "start",
+            start=_fmt(a.start, a.tz),
+            end=f"{a.end.astimezone(a.tz):%H:%M}",
+            instrument=a.instrument.name,
+            day=str(day),
+            holiday=name or "",
+            hours=same_day,
         )
 
 
@@ -378,6 +415,8 @@ class QualifiedForSelfOperation(Rule):
         return self.fail(
             f"Self-operated use of {a.instrument.name} needs training: {why}. Book operator_run (sample submission) instead, or ask the lab for training.",
             "service_mode",
+            instrument=a.instrument.name,
+            expired_on=str(expired[0].expires_on) if expired else "",
         )
 
 
@@ -394,6 +433,9 @@ class OperatorAvailable(Rule):
         return self.fail(
             f"No operator of {a.instrument.name} is at work and free {_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time.",
             "start",
+            instrument=a.instrument.name,
+            start=_fmt(a.start, a.tz),
+            end=f"{a.end.astimezone(a.tz):%H:%M}",
         )
 
 
@@ -409,7 +451,11 @@ class LabCapacity(Rule):
         if a.lab_load >= lab.capacity:
             return self.fail(
                 f"{lab.name} hosts at most {lab.capacity} booking(s) at a time and is full "
-                f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time."
+                f"{_fmt(a.start, a.tz)}–{a.end.astimezone(a.tz):%H:%M}; choose another time.",
+                lab=lab.name,
+                capacity=lab.capacity,
+                start=_fmt(a.start, a.tz),
+                end=f"{a.end.astimezone(a.tz):%H:%M}",
             )
         return None
 
@@ -426,7 +472,11 @@ class FutureBookingLimit(Rule):
         if count >= a.policy.max_future_bookings:
             return self.fail(
                 f"{a.enterprise.name} already holds {count} future bookings of {a.instrument.name}; "
-                f"the limit is {a.policy.max_future_bookings}. Cancel one or wait until one is done."
+                f"the limit is {a.policy.max_future_bookings}. Cancel one or wait until one is done.",
+                enterprise=a.enterprise.name,
+                count=count,
+                instrument=a.instrument.name,
+                limit=a.policy.max_future_bookings,
             )
         return None
 
@@ -442,6 +492,10 @@ class NoOverlap(Rule):
             f"The time collides with {seen}"
             f"{', with set-up/clean-up buffers' if a.policy.setup_minutes or a.policy.cleanup_minutes else ''}.",
             "start",
+            booking_id=a.collisions[0].id if seen.startswith("booking ") else "",
+            start=_fmt(a.collisions[0].start, a.tz),
+            end=f"{a.collisions[0].end.astimezone(a.tz):%H:%M}",
+            buffers=bool(a.policy.setup_minutes or a.policy.cleanup_minutes),
         )
 
 

@@ -426,7 +426,7 @@ def reservation_problems(
     to decide before writing (an allocation round)."""
     prog = get_programme(session, v.programme_id)
     rules = prog.parsed
-    ent = session.get(Enterprise, booking.enterprise_id)
+    ent = session.get(Enterprise, booking.enterprise_id) if booking.enterprise_id else None
     unit = session.get(OwnerUnit, inst.owner_unit_id)
     violations = refusals(rules, v, booking, inst, ent, unit)
     amount = rules.voucher_part_fen(booking.price_fen, unit is not None and is_local(rules, unit), v.face_value_fen)
@@ -440,11 +440,7 @@ def reserve_for_booking(session: Session, actor: Actor, v: Voucher, booking: Boo
     account), the voucher row naming the booking and the amount. ``v`` is locked FOR UPDATE,
     spendable and held by the booking's enterprise (the caller checked); the programme's rules
     are checked here. The one path behind applying a voucher by hand and an allocation round."""
-    violations, amount = reservation_problems(session, v, booking, inst)
-    if violations:
-        raise PolicyViolation(violations)
-    unit = session.get(OwnerUnit, inst.owner_unit_id)
-    prog = get_programme(session, v.programme_id)
+    prog, unit, amount = _share_of(session, v, booking, inst)
     before = snapshot(v)
     v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
     session.add(v)
@@ -462,6 +458,17 @@ def reserve_for_booking(session: Session, actor: Actor, v: Voucher, booking: Boo
     )
     record(session, actor, "voucher.apply", "voucher", v.id, before=before, after=snapshot(v))
     return v
+
+
+def _share_of(
+    session: Session, v: Voucher, booking: Booking, inst: Instrument
+) -> tuple[VoucherProgramme, OwnerUnit, int]:
+    """What the voucher pays for the booking by its programme's rules (its programme, the
+    provider unit, the amount), or ``PolicyViolation`` naming every reason it cannot pay."""
+    violations, amount = reservation_problems(session, v, booking, inst)
+    if violations:
+        raise PolicyViolation(violations)
+    return get_programme(session, v.programme_id), session.get(OwnerUnit, inst.owner_unit_id), amount
 
 
 def refusals(
@@ -520,6 +527,37 @@ def release_for_booking(session: Session, actor: Actor, booking_id: str) -> Vouc
     v.booking_id, v.provider_unit_id, v.reserved_fen = None, None, 0
     session.add(v)
     record(session, actor, "voucher.release", "voucher", v.id, before=before, after=snapshot(v))
+    return v
+
+
+def reprice_for_booking(session: Session, actor: Actor, booking: Booking, inst: Instrument) -> Voucher | None:
+    """A booking with a reserved voucher moved (new time, maybe a new fee): the programme's rules
+    are asked again for the new time — a voucher that would not pay for it refuses the move
+    (``PolicyViolation``) — and the reservation follows the new fee, the difference posted to the
+    ledger, so the voucher's share is what ``apply_to_booking`` would reserve now."""
+    v = voucher_of(session, booking.id)
+    if v is None or v.status != VoucherStatus.reserved:
+        return v
+    prog, _unit, amount = _share_of(session, v, booking, inst)
+    if amount == v.reserved_fen:
+        return v
+    before = snapshot(v)
+    more, less = max(amount - v.reserved_fen, 0), max(v.reserved_fen - amount, 0)
+    ledger.post(
+        session,
+        "reserve" if more else "release",
+        prog.id,
+        [
+            (ledger.voucher(v.id), ledger.booking(booking.id), more),
+            (ledger.booking(booking.id), ledger.voucher(v.id), less),
+        ],
+        voucher_id=v.id,
+        booking_id=booking.id,
+        memo="booking moved",
+    )
+    v.reserved_fen = amount
+    session.add(v)
+    record(session, actor, "voucher.reprice", "voucher", v.id, before=before, after=snapshot(v))
     return v
 
 
