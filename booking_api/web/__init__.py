@@ -1,7 +1,8 @@
 """The web app for people, beside the API for programs, in the same process: server-rendered
 Jinja2 pages with htmx, zh-CN by default and English by a switch (``i18n``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
-(``account``), and the API's /docs and /redoc from vendored assets (``docs``). Every third-party
+(``account``), the enterprise's requests, vouchers, notifications and complaints
+(``my_requests``, ``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
@@ -15,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 from instruments.settings import get_settings
 
-from . import account, docs, signin
+from . import account, complaints, docs, inbox, my_requests, my_vouchers, signin
+from .enterprise import MembersOnly, members_only_page
 from .i18n import COOKIE, negotiate, translations
 from .signin import CsrfRejected, LoginThrottle, SignInRequired, login_url
 from .templating import render
@@ -33,12 +35,24 @@ def install(app: FastAPI) -> None:
     settings = get_settings()
     app.state.login_throttle = LoginThrottle(settings.login_failure_limit, settings.redis_url)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for r in (docs.router, signin.router, account.router):
+    for r in (
+        docs.router,
+        signin.router,
+        account.router,
+        my_requests.router,
+        my_vouchers.router,
+        inbox.router,
+        complaints.router,
+    ):
         app.include_router(r, dependencies=[Depends(page_language)])
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+    @app.exception_handler(MembersOnly)
+    async def _members_only(request: Request, exc: MembersOnly) -> Response:
+        return members_only_page(request)
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:
