@@ -123,7 +123,9 @@ def reason_text(_: Gettext, reason: dict[str, Any], minutes: int | None = None) 
             "in this round. It stays open for the next round; a later deadline gives it more room."
         )
     elif code == "not_selected":
-        text = _("It fits on {instruments} in {span} but was not selected in this round; it stays open for the next round.")
+        text = _(
+            "It fits on {instruments} in {span} but was not selected in this round; it stays open for the next round."
+        )
     else:  # a booking rule refused the slot the round found
         text = _("The time the round found on {instruments}, {span}, is no longer free.")
     return text.format(**facts)

@@ -73,7 +73,9 @@ def _lines(_: Gettext, note: Notification) -> tuple[str, list[dict]]:
 @router.get("/my/notifications")
 def inbox(request: Request, session: SessionDep, actor: MemberDep) -> Response:
     _ = gettext(request)
-    notes = session.exec(_mine(actor).order_by(col(Notification.created_at).desc(), col(Notification.id)).limit(200)).all()
+    notes = session.exec(
+        _mine(actor).order_by(col(Notification.created_at).desc(), col(Notification.id)).limit(200)
+    ).all()
     items = []
     for n in notes:
         heading, lines = _lines(_, n)
@@ -127,4 +129,6 @@ def badge(request: Request, session: SessionDep, web_user: MaybeWebUser) -> Resp
         return HTMLResponse("")
     _ = gettext(request)
     label = escape(_("{n} unread").format(n=n))
-    return HTMLResponse(f'<span class="badge" data-testid="unread-count" title="{label}">{n}<span class="visually-hidden"> {label}</span></span>')
+    return HTMLResponse(
+        f'<span class="badge" data-testid="unread-count" title="{label}">{n}<span class="visually-hidden"> {label}</span></span>'
+    )

@@ -69,7 +69,9 @@ def my_requests(request: Request, session: SessionDep, actor: MemberDep) -> Resp
     items = [
         {
             "r": r,
-            "what": names.get(r.instrument_id or "", r.instrument_id) if r.instrument_id else _("any {category} instrument").format(category=r.category),
+            "what": names.get(r.instrument_id or "", r.instrument_id)
+            if r.instrument_id
+            else _("any {category} instrument").format(category=r.category),
             "status": status_label(_, str(r.status)),
             "window": span(r.earliest_start, r.deadline, zone_of(session, r)),
             "booking_id": booked.get(r.id),
@@ -130,12 +132,20 @@ def _service_error(_: Gettext, exc: DomainError) -> tuple[str, str]:
         return "instrument_id", _("There is no such instrument.")
     known = [
         ("Give exactly one of", "instrument_id", _("Choose an instrument or a category, not both.")),
-        ("Give duration_minutes", "duration_minutes", _("Give the duration, or a number of samples to derive it from.")),
+        (
+            "Give duration_minutes",
+            "duration_minutes",
+            _("Give the duration, or a number of samples to derive it from."),
+        ),
         ("deadline must be after", "deadline", _("The window must end after it starts.")),
         ("The window from", "deadline", _("The window is shorter than the duration.")),
         ("deadline is already past", "deadline", _("The end of the window has already passed.")),
         ("Instrument ", "service_mode", _("This instrument does not offer this service mode to enterprises.")),
-        ("No instrument of category", "category", _("No instrument of this category offers this service mode to enterprises.")),
+        (
+            "No instrument of category",
+            "category",
+            _("No instrument of this category offers this service mode to enterprises."),
+        ),
         ("preferred_start", "earliest_start", _("The preferred start must lie inside the window.")),
     ]
     for prefix, field, text in known:

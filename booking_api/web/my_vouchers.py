@@ -49,7 +49,11 @@ def _rows(request: Request, session, actor) -> list[dict]:
         rules = prog.parsed if prog else None
         vtype = next((t for t in rules.voucher_types if t.code == v.voucher_type), None) if rules else None
         categories = (vtype.categories if vtype else None) or []
-        modes = [m for m in ((vtype.service_modes if vtype else None) or []) if m not in (rules.excluded_service_modes if rules else [])]
+        modes = [
+            m
+            for m in ((vtype.service_modes if vtype else None) or [])
+            if m not in (rules.excluded_service_modes if rules else [])
+        ]
         live = str(v.status) in ("issued", "claimed", "reserved")
         rows.append(
             {
@@ -70,7 +74,9 @@ def _rows(request: Request, session, actor) -> list[dict]:
 
 
 def _page(request: Request, session, actor, status: int = 200, **extra) -> Response:
-    return render(request, "my_vouchers.html", status_code=status, rows=_rows(request, session, actor), zone=zone(), **extra)
+    return render(
+        request, "my_vouchers.html", status_code=status, rows=_rows(request, session, actor), zone=zone(), **extra
+    )
 
 
 @router.get("/my/vouchers")
