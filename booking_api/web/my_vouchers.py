@@ -61,7 +61,7 @@ def _rows(request: Request, session, actor) -> list[dict]:
                 "programme": prog.name if prog else v.programme_id,
                 "type": vtype.name if vtype else v.voucher_type,
                 "balance_fen": ledger.balance(session, ledger.voucher(v.id)),
-                "share": f"{rules.share_bp / 100:g}" if rules else None,
+                "share": _("{share}% of the fee").format(share=f"{rules.share_bp / 100:g}") if rules else None,
                 "categories": categories,
                 "modes": [mode_label(_, m) for m in modes],
                 "excluded": [mode_label(_, m) for m in (rules.excluded_service_modes if rules else [])],
