@@ -27,6 +27,7 @@ from scheduler.booking.booking_requests import (
     withdraw_request,
     zone_of,
 )
+from scheduler.booking.bookings import Booking
 from scheduler.money.vouchers import SPENDABLE, find_by_code, list_vouchers
 
 from ..deps import SessionDep
@@ -262,6 +263,14 @@ def _detail(request: Request, session, actor, request_id: str, error: str = "", 
         except DomainError:
             suggestions = []
     inst = session.get(Instrument, r.instrument_id) if r.instrument_id else None
+    placed = ""
+    booking = session.get(Booking, booking_id) if booking_id else None
+    if booking is not None:
+        where = session.get(Instrument, booking.instrument_id)
+        tz_b = where.timezone if where else tz
+        placed = _("Placed on {instrument}, {time}: awaiting the lab's confirmation.").format(
+            instrument=where.name if where else booking.instrument_id, time=span(booking.start, booking.end, tz_b)
+        )
     return render(
         request,
         "request_detail.html",
@@ -272,6 +281,7 @@ def _detail(request: Request, session, actor, request_id: str, error: str = "", 
         mode=mode_label(_, str(r.service_mode)),
         window=span(r.earliest_start, r.deadline, tz),
         booking_id=booking_id,
+        placed=placed,
         reasons=[{"text": reason_text(_, x, r.duration_minutes), "raw": x.get("message", "")} for x in r.explanation],
         suggestions=suggestions,
         can_withdraw=r.status in OPEN_STATUSES,
