@@ -31,12 +31,12 @@ from scheduler.booking.bookings import Booking
 from scheduler.money.vouchers import SPENDABLE, find_by_code, list_vouchers
 
 from ..deps import SessionDep
+from ..timefields import FIRST_YEAR, LAST_YEAR
 from .enterprise import Gettext, MemberDep, gettext, mode_label, not_found_page, reason_text, span, status_label, zone
 from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
-FIELDS = ("instrument_id", "category", "earliest_start", "deadline", "duration_minutes", "sample_count")
 
 
 def _instruments(session) -> list[Instrument]:
@@ -110,9 +110,13 @@ def new_request(
 
 
 def _local(value: str, tz: str) -> datetime | None:
+    """A ``datetime-local`` field's wall-clock time in ``tz`` (None when it is not one, or outside
+    the years the platform supports, like the API's times)."""
     try:
         at = datetime.fromisoformat(value.strip())
     except ValueError:
+        return None
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
         return None
     return at.replace(tzinfo=ZoneInfo(tz)) if at.tzinfo is None else at
 

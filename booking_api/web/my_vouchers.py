@@ -13,11 +13,13 @@ from fastapi.responses import Response
 
 from instruments.db import utcnow
 from instruments.errors import DomainError, InvalidInput, InvalidState, NotFound
+from instruments.inventory import Instrument
+from scheduler.booking.bookings import Booking
 from scheduler.money import ledger
 from scheduler.money.vouchers import VoucherProgramme, claim, list_vouchers
 
 from ..deps import SessionDep
-from .enterprise import Gettext, MemberDep, gettext, mode_label, zone
+from .enterprise import Gettext, MemberDep, gettext, mode_label, span, zone
 from .signin import check_csrf
 from .templating import render
 
@@ -35,6 +37,13 @@ def voucher_status_label(_: Gettext, status: str) -> str:
         "expired": _("expired"),
         "revoked": _("revoked"),
     }.get(status, status)
+
+
+def _booking_label(session, booking_id: str) -> str:
+    """A booking as people know it: the instrument and its local time."""
+    b = session.get(Booking, booking_id)
+    inst = session.get(Instrument, b.instrument_id) if b else None
+    return f"{inst.name}, {span(b.start, b.end, inst.timezone)}" if b and inst else booking_id
 
 
 def _rows(request: Request, session, actor) -> list[dict]:
@@ -67,7 +76,7 @@ def _rows(request: Request, session, actor) -> list[dict]:
                 "excluded": [mode_label(_, m) for m in (rules.excluded_service_modes if rules else [])],
                 "status": voucher_status_label(_, str(v.status)),
                 "expiring": live and v.expires_at - now <= SOON,
-                "uses": ledger.voucher_uses(session, v.id),
+                "uses": [(u, _booking_label(session, u.booking_id)) for u in ledger.voucher_uses(session, v.id)],
             }
         )
     return rows

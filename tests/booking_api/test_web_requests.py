@@ -166,6 +166,14 @@ def test_refusals_of_the_service_are_said_in_words_next_to_the_field(a, world, s
     assert session.exec(select(BookingRequest)).all() == []
 
 
+@pytest.mark.parametrize(
+    "odd", ["0001-01-01T00:00", "9999-12-31T23:59", "2026-02-30T08:00", "2026-12-07T25:00", "x" * 40]
+)
+def test_odd_dates_are_field_errors_not_server_errors(a, world, odd):
+    r = _form(a, EN, instrument_id=world.xrd.id, earliest_start=odd, deadline=odd, duration_minutes="60")
+    assert r.status_code == 422 and 'data-testid="error-earliest_start">Enter a date and time.<' in r.text
+
+
 def test_a_form_without_its_csrf_token_is_refused(a, world, session):
     r = a.post(
         "/my/requests/new",
@@ -280,8 +288,22 @@ def test_vouchers_page_amounts_match_the_ledger_and_claiming_works(a, world, ses
     session.commit()
     assert (held, left) == (24_000, 76_000)
     assert 'data-testid="balance">¥760.00<' in card and 'data-testid="face">¥1,000.00<' in card
-    assert f'<a href="/my/bookings/{b.id}">' in card and "¥240.00" in card and "held until the service is done" in card
+    assert f'<a href="/my/bookings/{b.id}">Powder XRD, {w.day:%Y-%m-%d} 09:00 – 11:00 (Asia/Shanghai)</a>' in card
+    assert "¥240.00" in card and 'data-testid="expiring"' not in card and "held until the service is done" in card
     assert "60% of the fee" in card and "reserved by a booking" in card
+
+
+def test_a_voucher_expiring_within_30_days_stands_out(a, world, session):
+    w = world
+    rules = PRESETS["shandong_jinan"].model_copy(update={"validity_days": 20}).model_dump(mode="json")
+    prog = v.create_programme(
+        session, w.admin, v.VoucherProgramme(name="短期券", year=2026, total_budget_fen=1_000_000, rules=rules)
+    )
+    soon = v.issue_voucher(session, w.admin, prog.id, w.ent_a.id, "testing", 10_000)
+    session.commit()
+    page = a.get("/my/vouchers", headers=ZH).text
+    card = re.search(rf'<article data-voucher="{soon.code}" class="expiring">.*?</article>', page, re.S).group(0)
+    assert "30 天内到期" in card
 
 
 def test_the_inbox_marks_unread_and_reads(a, world, session):
