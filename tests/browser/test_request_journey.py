@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import PASSWORD, shot, sign_in
-from .test_signin_pages import AXE
+from .test_signin_pages import axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one chromium at a time
 
@@ -46,15 +46,9 @@ WORDS = {
 
 
 def _axe(page, path: str) -> list[str]:
-    """Labels on every visible input, then axe-core's serious and critical violations (the
-    sign-in pages' check, without their screenshot: this journey names its own)."""
+    """The sign-in pages' accessibility check on ``path`` (this journey names its own screenshots)."""
     page.goto(path)
-    for inp in page.locator("input:not([type=hidden]):not([hidden]), select, textarea").all():
-        ident = inp.get_attribute("id")
-        assert ident and page.locator(f"label[for='{ident}']").count() == 1, f"{path}: an input without a label"
-    page.add_script_tag(url=AXE)
-    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
-    return [f"{v['id']}: {v['help']}" for v in result if v["impact"] in ("serious", "critical")]
+    return axe_violations(page, path)
 
 
 @dataclass

@@ -130,6 +130,12 @@ def _axe(page, path: str, lang: str) -> list[str]:
     of each page in each language on the way."""
     page.goto(path)
     shot(page, f"page{path.replace('/', '-')}-{lang}")
+    return axe_violations(page, path)
+
+
+def axe_violations(page, path: str) -> list[str]:
+    """On the page as it is: labels on every visible input, then axe-core's serious and critical
+    violations."""
     for inp in page.locator("input:not([type=hidden]):not([hidden])").all():
         ident = inp.get_attribute("id")
         assert ident and page.locator(f"label[for='{ident}']").count() == 1, f"{path}: an input without a label"
