@@ -37,6 +37,8 @@ from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
+SHOWN = {"instrument_id", "category", "service_mode", "earliest_start", "deadline", "duration_minutes", "sample_count"}
+"""The form's fields that show an error beside them; any other refusal is shown above the form."""
 
 
 def _instruments(session) -> list[Instrument]:
@@ -156,7 +158,8 @@ def _service_error(_: Gettext, exc: DomainError) -> tuple[str, str]:
     for prefix, field, text in known:
         if detail.startswith(prefix):
             return field, text
-    return (getattr(exc, "field", None) or "form"), detail
+    field = getattr(exc, "field", None)
+    return (field if field in SHOWN else "form"), detail
 
 
 @router.post("/my/requests/new")
