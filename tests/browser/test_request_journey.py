@@ -155,6 +155,7 @@ def test_request_round_inbox_booking_vouchers_complaint(page, server, instrument
     sign_in(page, me.email)
     expect(page.get_by_test_id("who")).to_contain_text(f"赵{lang}")
     problems = {"/my/requests/new": _axe(page, "/my/requests/new")}
+    shot(page, f"request-form-{lang}")
 
     # the form, by keyboard only: fields filled without the mouse, submitted with Enter on the button
     tomorrow = datetime.now(TZ).date() + timedelta(days=1)
