@@ -3,7 +3,9 @@ Jinja2 pages with htmx, zh-CN by default and English by a switch (``i18n``), the
 catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
-``feeds``), and the API's /docs and /redoc from vendored assets (``docs``). Every third-party
+``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
+``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
+(``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
@@ -17,7 +19,20 @@ from fastapi.staticfiles import StaticFiles
 
 from instruments.settings import get_settings
 
-from . import account, booking_form, catalogue, docs, feeds, my_bookings, signin
+from . import (
+    account,
+    booking_form,
+    catalogue,
+    complaints,
+    docs,
+    feeds,
+    inbox,
+    my_bookings,
+    my_requests,
+    my_vouchers,
+    signin,
+)
+from .enterprise import MembersOnly, members_only_page
 from .i18n import COOKIE, negotiate, translations
 from .signin import CsrfRejected, LoginThrottle, SignInRequired, login_url
 from .templating import render
@@ -43,12 +58,20 @@ def install(app: FastAPI) -> None:
         booking_form.router,
         my_bookings.router,
         feeds.router,
+        my_requests.router,
+        my_vouchers.router,
+        inbox.router,
+        complaints.router,
     ):
         app.include_router(r, dependencies=[Depends(page_language)])
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+    @app.exception_handler(MembersOnly)
+    async def _members_only(request: Request, exc: MembersOnly) -> Response:
+        return members_only_page(request)
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:

@@ -351,17 +351,32 @@ def _notify(
     session: Session, inp: RoundInput, placed: dict[str, Booking], explanations: dict[str, list[dict[str, Any]]]
 ) -> None:
     """One message per enterprise naming, for each placed request, the instrument and the local
-    time it got (and its booking), and for each one left out, why."""
+    time it got (and its booking), and for each one left out, why; ``data`` holds the same facts
+    structured (kind ``round_outcome``) for the web inbox to say in its reader's language."""
     by_ent: dict[str, list[str]] = defaultdict(list)
     missed: dict[str, list[str]] = defaultdict(list)
+    facts: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"placed": [], "unplaced": []})
     for rid, b in placed.items():
         inst = inp.instruments.get(b.instrument_id)
         name, tz = (inst.name, inst.timezone) if inst else (b.instrument_id, "Asia/Shanghai")
         when = f"{local(b.start, tz)}–{local(b.end, tz)[-5:]} ({tz})"
-        by_ent[inp.requests[rid].enterprise_id].append(f"{name}, {when}: request {rid}, booking {b.id}")
+        ent = inp.requests[rid].enterprise_id
+        by_ent[ent].append(f"{name}, {when}: request {rid}, booking {b.id}")
+        facts[ent]["placed"].append(
+            {
+                "request_id": rid,
+                "booking_id": b.id,
+                "instrument": {"id": b.instrument_id, "name": name},
+                "start": b.start.isoformat(),
+                "end": b.end.isoformat(),
+                "timezone": tz,
+            }
+        )
     for rid, why in explanations.items():
         if rid in inp.requests and why:
-            missed[inp.requests[rid].enterprise_id].append(f"{rid}: {why[0]['message']}")
+            ent = inp.requests[rid].enterprise_id
+            missed[ent].append(f"{rid}: {why[0]['message']}")
+            facts[ent]["unplaced"].append({"request_id": rid, "reason": why[0]})
     _mail_requests(session, inp, placed, explanations)
     for ent in sorted(set(by_ent) | set(missed)):
         lines = ["Placed (tentative, awaiting the lab's confirmation):"] + by_ent[ent] if by_ent[ent] else []
@@ -371,7 +386,9 @@ def _notify(
             f"Allocation round: {len(by_ent[ent])} placed, {len(missed[ent])} not placed",
             "\n".join(lines),
             enterprise_id=ent,
-            link="/api/v1/requests",
+            link="/my/requests",
+            kind="round_outcome",
+            data={k: sorted(v, key=lambda x: x["request_id"]) for k, v in facts[ent].items()},
         )
 
 

@@ -156,6 +156,16 @@ def file_complaint(session: Session, actor: Actor, booking_id: str, text: str) -
     return c
 
 
+def complaints_of(session: Session, actor: Actor) -> list[Complaint]:
+    """An enterprise member's complaints (their enterprise's), newest first; all for programme admins."""
+    q = select(Complaint)
+    if actor.role == Role.enterprise_member and actor.enterprise_id:
+        q = q.where(Complaint.enterprise_id == actor.enterprise_id)
+    elif not actor.is_admin:
+        raise Forbidden("Only enterprise members and programme admins list complaints.")
+    return list(session.exec(q.order_by(col(Complaint.created_at).desc(), col(Complaint.id))).all())
+
+
 def resolve_complaint(session: Session, actor: Actor, complaint_id: str, resolution: str) -> Complaint:
     actor.require_admin()
     c = session.get(Complaint, complaint_id)

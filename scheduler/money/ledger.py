@@ -16,6 +16,7 @@ Debit = positive amount, credit = negative amount.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column
@@ -127,6 +128,39 @@ def balances(session: Session, prefix: str) -> dict[str, int]:
         .group_by(LedgerLine.account)
     ).all()
     return {a: int(s) for a, s in rows}
+
+
+@dataclass(frozen=True)
+class VoucherUse:
+    """What a voucher pays for one booking: held while the service is pending, paid once consumed."""
+
+    booking_id: str
+    held_fen: int  # reserved on the booking's account, service not yet done
+    paid_fen: int  # consumed: gone to the provider's claimable account
+
+    @property
+    def fen(self) -> int:
+        return self.held_fen + self.paid_fen
+
+
+def voucher_uses(session: Session, voucher_id: str) -> list[VoucherUse]:
+    """Per booking a voucher was applied to, in the order it was, what it holds or paid there."""
+    rows = session.exec(
+        select(LedgerLine)
+        .where(LedgerLine.voucher_id == voucher_id, LedgerLine.booking_id.is_not(None))  # type: ignore[union-attr]
+        .order_by(LedgerLine.at, LedgerLine.id)
+    ).all()
+    held: dict[str, int] = {}
+    paid: dict[str, int] = {}
+    for line in rows:
+        b = line.booking_id or ""
+        held.setdefault(b, 0)
+        paid.setdefault(b, 0)
+        if line.account == booking(b):
+            held[b] += line.amount_fen
+        elif line.kind == "consume" and line.account.startswith("claimable:"):
+            paid[b] += line.amount_fen
+    return [VoucherUse(b, held[b], paid[b]) for b in held]
 
 
 def total(session: Session) -> int:

@@ -1,6 +1,9 @@
-"""In-platform notifications (what a round decided, a booking that moved…), read via the API, and
-the e-mail each event sends: ``notify`` with a ``kind`` also writes the event's mails into the
-outbox (``scheduler/shared/outbox.py``) in the caller's transaction."""
+"""In-platform notifications (what a round decided, a booking that moved…), read via the API and
+the web inbox, and the e-mail each event sends. ``subject``/``body`` are the platform's text;
+``kind`` and ``data`` carry the same facts structured (instrument names, instants with their zone,
+request and booking ids), so a page can say them in its reader's language; a ``kind`` that is a
+``MailKind`` also writes the event's mails into the outbox (``scheduler/shared/outbox.py``) in the
+caller's transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Field, Session, SQLModel
 
-from instruments.db import utc_field, utcnow
+from instruments.db import json_field, utc_field, utcnow
 from instruments.ids import new_id
 from scheduler.shared.mail_prefs import DEFAULT_LANGUAGE, MailKind
 from scheduler.shared.mail_templates import render
@@ -26,6 +29,8 @@ class Notification(SQLModel, table=True):
     link: str = ""
     created_at: datetime = utc_field(default_factory=utcnow, index=True)
     read_at: datetime | None = utc_field(nullable=True, default=None)
+    kind: str = Field(default="", description="What the message is about, e.g. round_outcome ('' for plain text)")
+    data: dict[str, Any] = json_field(dict)
 
 
 def notify(
@@ -36,18 +41,27 @@ def notify(
     enterprise_id: str | None = None,
     owner_unit_id: str | None = None,
     link: str = "",
-    kind: MailKind | None = None,
+    kind: MailKind | str | None = None,
     key: str | None = None,
     data: dict[str, Any] | None = None,
     user_id: str | None = None,
     roles: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> Notification:
-    """An in-app note; with ``kind`` (and the event's ``key`` and ``data``) also its mails, to
-    ``user_id`` if given, else the enterprise's members, the unit's lab managers, or ``roles``."""
-    note = Notification(enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, subject=subject, body=body, link=link)
+    """An in-app note; with a mail ``kind`` (and the event's ``key`` and ``data``) also its mails,
+    to ``user_id`` if given, else the enterprise's members, the unit's lab managers, or ``roles``.
+    Any other ``kind`` (e.g. ``round_outcome``) only labels the note's structured ``data``."""
+    note = Notification(
+        enterprise_id=enterprise_id,
+        owner_unit_id=owner_unit_id,
+        subject=subject,
+        body=body,
+        link=link,
+        kind=str(kind or ""),
+        data=data or {},
+    )
     session.add(note)
-    if kind is not None:
+    if kind in MailKind.__members__.values():
         from scheduler.shared.outbox import enqueue
 
         enqueue(

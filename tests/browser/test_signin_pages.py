@@ -132,6 +132,12 @@ def _axe(page, path: str, lang: str, wait_for: str | None = None) -> list[str]:
     if wait_for:
         expect(page.locator(wait_for).first).to_be_visible(timeout=10_000)
     shot(page, f"page{path.replace('/', '-')}-{lang}")
+    return axe_violations(page, path)
+
+
+def axe_violations(page, path: str) -> list[str]:
+    """On the page as it is: labels on every visible input, then axe-core's serious and critical
+    violations."""
     for inp in page.locator("input:not([type=hidden]):not([hidden])").all():
         ident = inp.get_attribute("id")
         assert ident and page.locator(f"label[for='{ident}']").count() == 1, f"{path}: an input without a label"

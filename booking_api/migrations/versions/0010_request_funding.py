@@ -1,7 +1,7 @@
 """request funding: how a booking request pays — cash, any voucher or one voucher (issue 24)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 05:30:00
 
 ``booking_request.funding`` (default ``cash``, what every existing request meant),
@@ -19,7 +19,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """job runs: how often each process ran each scheduled job (issue 25, several workers)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06 05:40:00
 
 ``job_run`` has one row per job and process (host, pid) with its run count and the last run's
@@ -20,7 +20,7 @@ from alembic import op
 import instruments.db
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,131 @@
+"""What the enterprise's own pages share (requests, vouchers, notifications, complaints): the
+signed-in enterprise member as an ``Actor`` (anyone else gets a 403 page), a 404 page, the words
+for request statuses and service modes, and a round's reason said in the page's language from its
+structured facts (instruments, local start and end, zone) rather than the platform's English."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from instruments.actor import Actor, Role
+from instruments.settings import get_settings
+
+from .i18n import translations
+from .signin import WebUserDep
+from .templating import render
+
+Gettext = Callable[[str], str]
+
+
+class MembersOnly(Exception):
+    """A signed-in person who is not an enterprise member asked for an enterprise's page."""
+
+
+def member_actor(me: WebUserDep) -> Actor:
+    if str(me.user.role) != Role.enterprise_member.value or not me.user.enterprise_id:
+        raise MembersOnly()
+    return me.user.actor()
+
+
+MemberDep = Annotated[Actor, Depends(member_actor)]
+
+
+def gettext(request: Request) -> Gettext:
+    return translations(request.state.lang).gettext
+
+
+def members_only_page(request: Request) -> Response:
+    _ = gettext(request)
+    return render(
+        request,
+        "error.html",
+        status_code=403,
+        message=_("These pages are for enterprise members: sign in with your enterprise's account."),
+    )
+
+
+def not_found_page(request: Request) -> Response:
+    _ = gettext(request)
+    return render(request, "error.html", status_code=404, message=_("Nothing of yours is here."))
+
+
+def zone() -> str:
+    return get_settings().default_timezone
+
+
+def status_label(_: Gettext, status: str) -> str:
+    return {
+        "pending": _("waiting for the next round"),
+        "allocated": _("placed (awaiting the lab's confirmation)"),
+        "booked": _("booked"),
+        "unplaced": _("not placed"),
+        "withdrawn": _("withdrawn"),
+        "expired": _("expired"),
+    }.get(status, status)
+
+
+def mode_label(_: Gettext, mode: str) -> str:
+    return {
+        "operator_run": _("Operator runs the samples (委托测试)"),
+        "self_operated": _("Self-operated"),
+        "guided": _("Guided by staff"),
+        "remote": _("Remote"),
+    }.get(mode, mode)
+
+
+def when(at: datetime | str, tz: str) -> str:
+    """An instant on the wall clock of ``tz``, without the zone (a span names it once)."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return f"{at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+
+
+def span(start: datetime | str | None, end: datetime | str | None, tz: str) -> str:
+    """``2026-12-07 08:00 – 2026-12-08 18:00 (Asia/Shanghai)``, the end's date left out on the same day."""
+    if start is None or end is None:
+        return ""
+    a, b = when(start, tz), when(end, tz)
+    if a[:10] == b[:10]:
+        b = b[11:]
+    return f"{a} – {b} ({tz})"
+
+
+def reason_text(_: Gettext, reason: dict[str, Any], minutes: int | None = None) -> str:
+    """Why a round did not place a request, in the page's language, from the reason's facts."""
+    names = "、".join(i["name"] for i in reason.get("instruments") or []) or _("no instrument that serves it")
+    tz = reason.get("timezone") or zone()
+    facts = {"instruments": names, "span": span(reason.get("start"), reason.get("end"), tz), "minutes": minutes or ""}
+    code = reason.get("code", "")
+    if code == "no_window":
+        text = _(
+            "No free window of {minutes} minutes on {instruments} in {span}: the opening hours there are closed "
+            "or already booked. Widen the window or choose another instrument."
+        )
+    elif code == "operator_unavailable":
+        text = _(
+            "No qualified operator is free for {minutes} minutes on {instruments} in {span}. "
+            "Try a self-operated booking or a later deadline."
+        )
+    elif code == "voucher_budget":
+        text = _(
+            "It fits on {instruments} in {span}, but the voucher money it needs is more than what is left "
+            "of the programme's budget for it."
+        )
+    elif code == "capacity_taken":
+        text = _(
+            "Every time {instruments} could serve it in {span} is taken by other bookings or by requests placed "
+            "in this round. It stays open for the next round; a later deadline gives it more room."
+        )
+    elif code == "not_selected":
+        text = _(
+            "It fits on {instruments} in {span} but was not selected in this round; it stays open for the next round."
+        )
+    else:  # a booking rule refused the slot the round found
+        text = _("The time the round found on {instruments}, {span}, is no longer free.")
+    return text.format(**facts)
