@@ -20,14 +20,15 @@ from scheduler.allocation.suggestions import suggest
 from scheduler.booking.booking_requests import (
     OPEN_STATUSES,
     BookingRequest,
+    Funding,
     bookings_of,
     get_request,
     list_requests,
-    submit_request,
     withdraw_request,
     zone_of,
 )
 from scheduler.booking.bookings import Booking
+from scheduler.money.request_funding import submit_funded_request
 from scheduler.money.vouchers import SPENDABLE, find_by_code, list_vouchers
 
 from ..deps import SessionDep
@@ -36,6 +37,7 @@ from .enterprise import Gettext, MemberDep, gettext, mode_label, not_found_page,
 from .signin import check_csrf
 from .templating import render
 
+ANY_VOUCHER = "any"  # the form's choice: any voucher of the enterprise that can pay
 router = APIRouter(include_in_schema=False)
 SHOWN = {"instrument_id", "category", "service_mode", "earliest_start", "deadline", "duration_minutes", "sample_count"}
 """The form's fields that show an error beside them; any other refusal is shown above the form."""
@@ -154,6 +156,8 @@ def _service_error(_: Gettext, exc: DomainError) -> tuple[str, str]:
             _("No instrument of this category offers this service mode to enterprises."),
         ),
         ("preferred_start", "earliest_start", _("The preferred start must lie inside the window.")),
+        ("No voucher", "voucher", _("This is not a voucher of yours.")),
+        ("Voucher ", "voucher", _("This voucher cannot pay for this request: {reason}").format(reason=detail)),
     ]
     for prefix, field, text in known:
         if detail.startswith(prefix):
@@ -175,9 +179,13 @@ def submit(
     sample_count: Annotated[str, Form(max_length=10)] = "",
     service_mode: Annotated[str, Form(max_length=40)] = "operator_run",
     voucher: Annotated[str, Form(max_length=40)] = "",
+    cash_fallback: Annotated[str, Form(max_length=5)] = "",
     notes: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    """Submit a request; ``voucher`` is empty (pay cash), ``any`` (any voucher of the enterprise
+    that can pay, chosen by the round) or one voucher's code; ``cash_fallback`` lets a request no
+    voucher can fund be placed paying cash."""
     check_csrf(request, csrf)
     _ = gettext(request)
     values = {
@@ -189,6 +197,7 @@ def submit(
         "sample_count": sample_count,
         "service_mode": service_mode,
         "voucher": voucher,
+        "cash_fallback": cash_fallback,
         "notes": notes,
     }
     errors: dict[str, str] = {}
@@ -213,15 +222,16 @@ def submit(
         errors["sample_count"] = _("Enter a whole number of samples from 0 to 10000.")
     if service_mode not in {m.value for m in ServiceMode}:
         errors["service_mode"] = _("Choose a service mode.")
-    if voucher:
+    funding, voucher_id = Funding.cash, None
+    if voucher == ANY_VOUCHER:
+        funding = Funding.any_voucher
+    elif voucher:
         try:
-            find_by_code(session, actor, voucher)
+            funding, voucher_id = Funding.voucher, find_by_code(session, actor, voucher).id
         except DomainError:
             errors["voucher"] = _("This is not a voucher of yours.")
     if not errors:
         text = notes.strip()
-        if voucher:  # the request keeps the voucher the enterprise means to pay with, for the lab to see
-            text = (text + "\n" if text else "") + f"Voucher / 创新券: {voucher}"
         req = BookingRequest(
             enterprise_id="",
             instrument_id=instrument_id or None,
@@ -232,9 +242,12 @@ def submit(
             earliest_start=start,
             deadline=end,
             notes=text,
+            funding=funding,
+            voucher_id=voucher_id,
+            cash_fallback=bool(cash_fallback) and funding != Funding.cash,
         )
         try:
-            req = submit_request(session, actor, req)
+            req = submit_funded_request(session, actor, req)
         except (InvalidInput, NotFound) as exc:
             session.rollback()
             field, text = _service_error(_, exc)

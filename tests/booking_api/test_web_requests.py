@@ -17,7 +17,7 @@ from fixtures.voucher_presets import PRESETS
 from instruments.actor import SYSTEM
 from scheduler import booking_actions as actions
 from scheduler.allocation.rounds import run_round
-from scheduler.booking.booking_requests import BookingRequest, RequestStatus, submit_request
+from scheduler.booking.booking_requests import BookingRequest, Funding, RequestStatus, submit_request
 from scheduler.booking.bookings import Booking
 from scheduler.money import ledger
 from scheduler.money import vouchers as v
@@ -97,6 +97,26 @@ def test_submit_a_category_request_with_samples(a, world, session):
     assert req.instrument_id is None and req.category == "SEM" and req.sample_count == 3 and req.duration_minutes > 0
     detail = a.get(f"/my/requests/{rid}", headers=EN)
     assert "Request for any SEM instrument" in detail.text and "3 samples" in detail.text
+
+
+def test_the_form_says_how_the_request_pays_cash_any_voucher_or_one_voucher(a, world, session):
+    w = world
+    rules = PRESETS["shandong_jinan"].model_dump(mode="json")
+    prog = v.create_programme(
+        session, w.admin, v.VoucherProgramme(name="2026 测试创新券", year=2026, total_budget_fen=10_000_000, rules=rules)
+    )
+    mine = v.issue_voucher(session, w.admin, prog.id, w.ent_a.id, "testing", 100_000)
+    theirs = v.issue_voucher(session, w.admin, prog.id, w.ent_b.id, "testing", 100_000)
+    session.commit()
+    cash = _row(session, BookingRequest, _submit(a, w))
+    assert (cash.funding, cash.voucher_id, cash.cash_fallback) == (Funding.cash, None, False)
+    anyv = _row(session, BookingRequest, _submit(a, w, voucher="any", cash_fallback="1"))
+    assert (anyv.funding, anyv.voucher_id, anyv.cash_fallback) == (Funding.any_voucher, None, True)
+    one = _row(session, BookingRequest, _submit(a, w, voucher=mine.code))
+    assert (one.funding, one.voucher_id, one.cash_fallback) == (Funding.voucher, mine.id, False)
+    refused = _form(a, ZH, instrument_id=w.xrd.id, earliest_start=_local(w.at(0)),
+                    deadline=_local(w.at(0) + timedelta(days=1)), duration_minutes="120", voucher=theirs.code)  # fmt: skip
+    assert refused.status_code == 422 and "这不是您企业的创新券。" in refused.text
 
 
 @pytest.mark.parametrize(

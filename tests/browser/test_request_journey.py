@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from booking_api.web.i18n import yuan
+
 from .conftest import PASSWORD, shot, sign_in
 from .test_signin_pages import axe_violations
 
@@ -137,6 +139,16 @@ def _round(server) -> None:
     run_round(get_engine(server.db_url), SYSTEM, time_limit=5, workers=1, deterministic_time=2.0)
 
 
+def _voucher(server, code: str):
+    from sqlmodel import Session, select
+
+    from instruments.db import get_engine
+    from scheduler.money.vouchers import Voucher
+
+    with Session(get_engine(server.db_url)) as s:
+        return s.exec(select(Voucher).where(Voucher.code == code)).one()
+
+
 def _booking_of(server, request_id: str):
     from sqlmodel import Session, select
 
@@ -181,7 +193,8 @@ def test_request_round_inbox_booking_vouchers_complaint(page, server, instrument
     local = f"{booking.start.astimezone(TZ):%Y-%m-%d %H:%M}"
 
     page.goto("/my/notifications")
-    expect(page.get_by_test_id("unread-count")).to_have_text(re.compile(r"^1\b"))
+    # two unread: the voucher issued to the enterprise (in the set-up) and the round's outcome
+    expect(page.get_by_test_id("unread-count")).to_have_text(re.compile(r"^2\b"))
     note = page.locator("article", has_text=INSTRUMENT)
     expect(note).to_contain_text(local)
     expect(note).to_contain_text("(Asia/Shanghai)")
@@ -204,7 +217,9 @@ def test_request_round_inbox_booking_vouchers_complaint(page, server, instrument
 
     page.goto("/my/vouchers")
     card = page.locator(f"article[data-voucher='{me.voucher_code}']")
-    expect(card.get_by_test_id("balance")).to_have_text("¥500.00")
+    held = _voucher(server, me.voucher_code)
+    assert held.booking_id == booking.id and held.reserved_fen > 0  # the round reserved the chosen voucher
+    expect(card.get_by_test_id("balance")).to_have_text(yuan(50_000 - held.reserved_fen))
     expect(card.get_by_test_id("face")).to_have_text("¥500.00")
     shot(page, f"vouchers-{lang}")
     problems["/my/vouchers"] = _axe(page, "/my/vouchers")
