@@ -1,5 +1,5 @@
-"""The enterprise's booking journey in a real browser, in Chinese and English: the booking form of
-the first bookable slot, a voucher chosen and the split shown as ``price_split.quote`` says, the
+"""The enterprise's booking journey in a real browser, in Chinese and English: search, the
+instrument's week of bookable time, the booking form of the first bookable slot, a voucher chosen and the split shown as ``price_split.quote`` says, the
 booking made, seen in my bookings, cancelled; the same booking by keyboard alone; a calendar feed
 subscribed in the page and fetched; axe finds no serious violation on these pages.
 
@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from urllib.parse import quote as urlquote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -125,8 +126,20 @@ def test_book_with_a_voucher_see_it_and_cancel(page, server, journey, lang):
     zh = lang == "zh-CN"
     choose_language(page, server, lang)
     start, _end = first_slot(server, journey)
-    page.goto(form_url(journey, start))
-    expect(page.get_by_test_id("start")).to_contain_text("(Asia/Shanghai)")
+    # find it: the search box, the instrument's page, the hour in its week of bookable time
+    page.goto("/")
+    box = page.get_by_label(re.compile("按名称|Search by name"))
+    box.fill("电镜" if zh else "fe-sem")
+    box.press("Enter")
+    page.get_by_role("link", name="场发射扫描电镜 FE-SEM").first.click()
+    expect(page).to_have_url(re.compile(rf"/instruments/{journey.instrument_id}$"))
+    page.locator("#duration_minutes").fill(str(MINUTES))
+    page.locator("#duration_minutes").press("Enter")
+    local = start.astimezone(ZoneInfo("Asia/Shanghai"))
+    day = page.locator(f'section[data-day="{local:%Y-%m-%d}"]')
+    day.get_by_role("link", name=re.compile(rf"{local:%H:%M}–")).click()
+    expect(page).to_have_url(re.compile(rf"/instruments/{journey.instrument_id}/book\?"))
+    expect(page.get_by_test_id("start")).to_contain_text(f"{local:%Y-%m-%d %H:%M} (Asia/Shanghai)")
     expect(page.get_by_test_id("voucher-pays")).to_have_text("¥0.00")
     shot(page, f"book-form-{lang}")
     code = journey.codes[lang]
