@@ -30,7 +30,8 @@ from scheduler.money.price_split import PriceSplit, Quote, quote
 from ..deps import SessionDep, commit
 from .clock import NowDep
 from .i18n import translations
-from .refusals import mode_name, say, say_all
+from .instrument_words import service_mode_name
+from .refusals import say, say_all
 from .signin import WebUserDep, check_csrf
 from .templating import render
 
@@ -149,7 +150,7 @@ def _context(slot: Slot, q: Quote, chosen: str, lang: str) -> dict:
     return dict(
         slot=slot,
         zone=slot.instrument.timezone,
-        mode_label=mode_name(slot.service_mode, lang),
+        mode_label=service_mode_name(slot.service_mode, translations(lang).gettext),
         quote=q,
         chosen=chosen,
         chosen_share=chosen_share,

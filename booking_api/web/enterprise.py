@@ -17,6 +17,7 @@ from instruments.actor import Actor, Role
 from instruments.settings import get_settings
 
 from .i18n import translations
+from .instrument_words import service_mode_name
 from .signin import WebUserDep
 from .templating import render
 
@@ -71,12 +72,8 @@ def status_label(_: Gettext, status: str) -> str:
 
 
 def mode_label(_: Gettext, mode: str) -> str:
-    return {
-        "operator_run": _("Operator runs the samples (委托测试)"),
-        "self_operated": _("Self-operated"),
-        "guided": _("Guided by staff"),
-        "remote": _("Remote"),
-    }.get(mode, mode)
+    """A service mode's name (one wording on every page: ``instrument_words``)."""
+    return service_mode_name(mode, _)
 
 
 def when(at: datetime | str, tz: str) -> str:

@@ -31,7 +31,8 @@ from ..deps import SessionDep, commit
 from .booking_form import parse_start, refusal_messages
 from .clock import NowDep
 from .i18n import translations
-from .refusals import mode_name, say_all, status_name
+from .instrument_words import service_mode_name
+from .refusals import say_all, status_name
 from .signin import WebUserDep, check_csrf
 from .templating import render
 
@@ -73,7 +74,7 @@ def my_bookings(request: Request, session: SessionDep, me: WebUserDep, now: NowD
         instruments=_zones(session, rows),
         splits=splits_of(session, rows),
         status_name=lambda s: status_name(str(s), lang),
-        mode_name=lambda m: mode_name(m, lang),
+        mode_name=lambda m: service_mode_name(m, translations(lang).gettext),
         fc_locale="zh-cn" if lang == "zh-CN" else "en",
         zone=get_settings().default_timezone,
     )
@@ -144,7 +145,7 @@ def _booking_page(
         movable=live and now <= cutoff,
         live=live,
         status_label=status_name(str(booking.status), lang),
-        mode_label=mode_name(booking.service_mode, lang),
+        mode_label=service_mode_name(booking.service_mode, translations(lang).gettext),
         done=request.query_params.get("done", ""),
         **extra,
     )
