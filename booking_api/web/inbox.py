@@ -1,7 +1,8 @@
 """Notifications: the enterprise's inbox, newest first, unread ones marked, read one by one or all
 at once, and the unread count the navigation shows (fetched by htmx). A round's outcome is said
 in the reader's language from the message's structured facts (instrument, local time, request and
-booking); other messages show their text. Reads and marks through the same table and scope as
+booking); an event that was also mailed (a booking made, moved, cancelled; a voucher issued…) is
+told with its mail's words in the reader's language; other messages show their text. Reads and marks through the same table and scope as
 ``routers/rounds.py``'s notifications."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, func, select
 
 from instruments.db import utcnow
+from scheduler.shared.mail_prefs import MailKind
+from scheduler.shared.mail_templates import render as mail_words
 from scheduler.shared.notifications import Notification
 
 from ..deps import SessionDep
@@ -22,6 +25,7 @@ from .signin import MaybeWebUser, check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
+MAIL_KINDS = {str(k) for k in MailKind}
 
 
 def _mine(actor):  # noqa: ANN001, ANN202 - a select
@@ -37,7 +41,7 @@ def _link(link: str) -> str:
     return link if link.startswith("/") and not link.startswith("//") else ""
 
 
-def _lines(_: Gettext, note: Notification) -> tuple[str, list[dict]]:
+def _lines(_: Gettext, note: Notification, lang: str) -> tuple[str, list[dict]]:
     """A message's heading and its lines, each with the page it leads to."""
     if note.kind == "round_outcome":
         placed, unplaced = note.data.get("placed", []), note.data.get("unplaced", [])
@@ -64,10 +68,17 @@ def _lines(_: Gettext, note: Notification) -> tuple[str, list[dict]]:
         ]
         return heading, lines
     href = _link(note.link)
-    body = [{"text": line, "href": "", "link": ""} for line in note.body.splitlines() if line.strip()]
+    subject, text = note.subject, note.body
+    if note.kind in MAIL_KINDS and note.data:  # an event that was also mailed: told in the reader's language
+        try:
+            words = mail_words(note.kind, lang, note.data)
+            subject, text = words.subject, words.text
+        except Exception:  # noqa: BLE001 - an older message whose facts no longer fit: its stored text
+            pass
+    body = [{"text": line, "href": "", "link": ""} for line in text.splitlines() if line.strip()]
     if href:
         body.append({"text": "", "href": href, "link": _("Open")})
-    return note.subject, body
+    return subject, body
 
 
 @router.get("/my/notifications")
@@ -78,7 +89,7 @@ def inbox(request: Request, session: SessionDep, actor: MemberDep) -> Response:
     ).all()
     items = []
     for n in notes:
-        heading, lines = _lines(_, n)
+        heading, lines = _lines(_, n, request.state.lang)
         items.append({"n": n, "heading": heading, "lines": lines})
     unread = sum(1 for n in notes if n.read_at is None)
     return render(request, "inbox.html", items=items, unread=unread, zone=zone())

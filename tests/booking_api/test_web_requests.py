@@ -350,6 +350,19 @@ def test_the_inbox_marks_unread_and_reads(a, world, session):
     assert others.read_at is None
 
 
+def test_an_event_that_was_mailed_is_told_in_the_readers_language(a, world, session):
+    from scheduler.shared.mail_prefs import MailKind
+    from scheduler.shared.mail_templates import SAMPLES
+    from scheduler.shared.notifications import tell
+
+    data = SAMPLES[MailKind.voucher_issued]
+    tell(session, MailKind.voucher_issued, "voucher_issued:test", data, enterprise_id=world.ent_a.id)
+    session.commit()
+    zh, en = a.get("/my/notifications", headers=ZH).text, a.get("/my/notifications", headers=EN).text
+    assert "创新券已发放" in zh and "Innovation voucher issued" not in zh
+    assert "Innovation voucher issued" in en and "创新券已发放" not in en
+
+
 def test_file_a_complaint_on_a_booking(a, world, session):
     w = world
     b = _booking(session, w)
