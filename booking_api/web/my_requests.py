@@ -29,7 +29,7 @@ from scheduler.booking.booking_requests import (
 )
 from scheduler.booking.bookings import Booking
 from scheduler.money.request_funding import submit_funded_request
-from scheduler.money.vouchers import SPENDABLE, find_by_code, list_vouchers
+from scheduler.money.vouchers import SPENDABLE, Voucher, find_by_code, list_vouchers
 
 from ..deps import SessionDep
 from ..timefields import FIRST_YEAR, LAST_YEAR
@@ -258,6 +258,18 @@ def submit(
     return _form_page(request, session, actor, values, errors, status=422)
 
 
+def _funding(_: Gettext, session, r: BookingRequest) -> str:  # noqa: ANN001 - the request's session
+    """How the request pays, in words."""
+    if r.funding == Funding.voucher:
+        v = session.get(Voucher, r.voucher_id)
+        text = _("Voucher {code}").format(code=v.code if v else r.voucher_id)
+    elif r.funding == Funding.any_voucher:
+        text = _("Any of my vouchers that can pay (the round chooses)")
+    else:
+        return _("Cash")
+    return text + (_(", or cash if no voucher can pay") if r.cash_fallback else "")
+
+
 def book_this_url(req: BookingRequest, s) -> str:  # noqa: ANN001 - a Suggestion
     query = urlencode(
         {"service_mode": str(req.service_mode), "start": s.start.isoformat(), "duration_minutes": req.duration_minutes}
@@ -299,6 +311,7 @@ def _detail(request: Request, session, actor, request_id: str, error: str = "", 
         what=inst.name if inst else _("any {category} instrument").format(category=r.category),
         status=status_label(_, str(r.status)),
         mode=mode_label(_, str(r.service_mode)),
+        funding=_funding(_, session, r),
         window=span(r.earliest_start, r.deadline, tz),
         booking_id=booking_id,
         placed=placed,

@@ -114,6 +114,8 @@ def test_the_form_says_how_the_request_pays_cash_any_voucher_or_one_voucher(a, w
     assert (anyv.funding, anyv.voucher_id, anyv.cash_fallback) == (Funding.any_voucher, None, True)
     one = _row(session, BookingRequest, _submit(a, w, voucher=mine.code))
     assert (one.funding, one.voucher_id, one.cash_fallback) == (Funding.voucher, mine.id, False)
+    assert f"创新券 {mine.code}" in a.get(f"/my/requests/{one.id}", headers=ZH).text
+    assert "or cash if no voucher can pay" in a.get(f"/my/requests/{anyv.id}", headers=EN).text
     refused = _form(a, ZH, instrument_id=w.xrd.id, earliest_start=_local(w.at(0)),
                     deadline=_local(w.at(0) + timedelta(days=1)), duration_minutes="120", voucher=theirs.code)  # fmt: skip
     assert refused.status_code == 422 and "这不是您企业的创新券。" in refused.text
