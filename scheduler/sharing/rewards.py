@@ -491,8 +491,10 @@ def run_year_end(
     rule_set_version: int | None = None,
     budget_fen: int | None = None,
     progress: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> RunOutcome:
-    """Evaluate ``year`` under a rule set and freeze the result (idempotent over unchanged data)."""
+    """Evaluate ``year`` under a rule set and freeze the result (idempotent over unchanged data);
+    ``now`` dates the announcement's mail (default: the clock)."""
     actor.require_admin()
     say = progress or (lambda _m: None)
     if not 2000 <= year <= 2200:
@@ -574,6 +576,7 @@ def run_year_end(
         },
         roles=("lab_manager", "programme_admin"),
         link=f"/api/v1/rewards/reports/{report.id}",
+        now=now,
     )
     return RunOutcome(report, True)
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from booking_api.accounts import User
 from instruments.db import read_engine_of
 from tests.booking_api.conftest import auth
-from tests.world import raw_booking
+from tests.world import next_workday, raw_booking
 
 API = "/api/v1"
 
@@ -63,7 +63,11 @@ def test_listing_bookings_takes_the_same_statements_for_3_rows_as_for_30(client,
 
 
 def _book(client, world, day: int):  # noqa: ANN001, ANN202
-    start = world.at(9) + timedelta(days=7 * day)
+    """Book 09:00–10:00 on the ``day``-th working day a week or more apart (holidays skipped)."""
+    d = world.day
+    for _ in range(day):
+        d = next_workday(d, 7)
+    start = world.at(9, day=d)
     body = {"instrument_id": world.xrd.id, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
             "service_mode": "operator_run"}  # fmt: skip
     return client.post(f"{API}/bookings", json=body, headers=auth(world, "manager"))

@@ -63,6 +63,9 @@ def workers(db, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
         "LABSHARE_JOBS_HEARTBEAT_SECONDS": "0.5",
         "LABSHARE_TIMEOUT_GRACEFUL_SHUTDOWN": "1",
         "PYTHONPATH": str(ROOT),
+        # under libfaketime (make test-future) the workers keep the real monotonic clock: with a
+        # faked one, their threads' timed waits (APScheduler's) sleep for the whole offset
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
     }
     cmd = [sys.executable, "-m", "booking_api.cli", "serve", "--workers", "2", "--port", str(port)]
     cmd += ["--database-url", db.url, "--no-migrate"]

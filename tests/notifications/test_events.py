@@ -180,7 +180,7 @@ def test_a_published_year_end_report_mails_lab_managers_and_admins(db, session, 
     build(session, w)
     save_rule_set(session, w.admin, {**PRESETS["national"], "code": "prog", "min_value_fen": 0})
     set_preferences(session, w.other_manager.user_id, language="en")
-    out = run_year_end(session, w.admin, 2026, "prog", budget_fen=10_000_000)
+    out = run_year_end(session, w.admin, 2026, "prog", budget_fen=10_000_000, now=datetime(2027, 1, 5, 1, tzinfo=TZ))
     session.commit()
     got = sorted(postman.new(datetime(2027, 1, 5, 2, tzinfo=TZ)), key=lambda m: m["To"])
     assert [m["To"] for m in got] == ["admin@t.cn", "m1@t.cn", "m2@t.cn"]
