@@ -116,7 +116,7 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         session.add(req)
         record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
     record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
-    _tell(session, MailKind.booking_created, booking, inst, "created")
+    _tell(session, MailKind.booking_created, booking, inst, "created", mail_data(session, booking, inst, new=True))
     return booking
 
 

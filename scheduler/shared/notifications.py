@@ -61,7 +61,7 @@ def notify(
         data=data or {},
     )
     session.add(note)
-    if kind in MailKind.__members__.values():
+    if kind in set(MailKind):  # a mail kind (enum or its string): also mailed
         from scheduler.shared.outbox import enqueue
 
         enqueue(
