@@ -24,6 +24,7 @@ from . import (
     booking_form,
     catalogue,
     complaints,
+    consoles,
     docs,
     feeds,
     inbox,
@@ -32,12 +33,28 @@ from . import (
     my_vouchers,
     signin,
 )
-from .enterprise import MembersOnly, members_only_page
+from .error_pages import wrong_role_page
 from .i18n import COOKIE, negotiate, translations
+from .roles import WrongRole
 from .signin import CsrfRejected, LoginThrottle, SignInRequired, login_url
 from .templating import render
 
 STATIC = Path(__file__).parent / "static"
+ROUTERS = (
+    docs.router,
+    signin.router,
+    account.router,
+    catalogue.router,
+    booking_form.router,
+    my_bookings.router,
+    feeds.router,
+    my_requests.router,
+    my_vouchers.router,
+    inbox.router,
+    complaints.router,
+    consoles.router,
+)
+"""Every page's router, in the order they are matched."""
 
 
 def page_language(request: Request) -> None:
@@ -50,28 +67,16 @@ def install(app: FastAPI) -> None:
     settings = get_settings()
     app.state.login_throttle = LoginThrottle(settings.login_failure_limit, settings.redis_url)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for r in (
-        docs.router,
-        signin.router,
-        account.router,
-        catalogue.router,
-        booking_form.router,
-        my_bookings.router,
-        feeds.router,
-        my_requests.router,
-        my_vouchers.router,
-        inbox.router,
-        complaints.router,
-    ):
+    for r in ROUTERS:
         app.include_router(r, dependencies=[Depends(page_language)])
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(login_url(exc.next_path), status_code=303)
 
-    @app.exception_handler(MembersOnly)
-    async def _members_only(request: Request, exc: MembersOnly) -> Response:
-        return members_only_page(request)
+    @app.exception_handler(WrongRole)
+    async def _wrong_role(request: Request, exc: WrongRole) -> Response:
+        return wrong_role_page(request, exc.role)
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:

@@ -34,6 +34,7 @@ from scheduler.booking.bookable import BookableTime, ClosedTime, bookable_time, 
 from scheduler.booking.free_time import free_within
 
 from ..deps import SessionDep
+from .error_pages import not_found_page
 from .instrument_words import (
     category_name,
     closed_label,
@@ -59,10 +60,6 @@ MAX_SAMPLES = 10_000
 
 class BadFilter(ValueError):
     """A query parameter a person could have typed wrong: the page says which, with status 400."""
-
-
-def _not_found(request: Request, message: str) -> Response:
-    return render(request, "not_found.html", status_code=404, message=message)
 
 
 def _yuan_to_fen(value: str | None, label: str, _: Any) -> int | None:
@@ -307,7 +304,7 @@ def instrument_page(
     try:
         inst = get_instrument(session, instrument_id)
     except NotFound:
-        return _not_found(request, _("There is no instrument {id} in the catalogue.").format(id=instrument_id[:80]))
+        return not_found_page(request, _("There is no instrument {id} in the catalogue.").format(id=instrument_id[:80]))
     policy = policy_of(session, inst.id)
     unit = session.get(OwnerUnit, inst.owner_unit_id)
     lab = session.get(Lab, inst.lab_id) if inst.lab_id else None
@@ -480,7 +477,7 @@ def unit_page(request: Request, unit_id: str, session: SessionDep, web_user: May
     _ = gettext(lang)
     unit = session.get(OwnerUnit, unit_id)
     if unit is None:
-        return _not_found(request, _("There is no owner unit {id}.").format(id=unit_id[:80]))
+        return not_found_page(request, _("There is no owner unit {id}.").format(id=unit_id[:80]))
     labs = session.exec(select(Lab).where(Lab.owner_unit_id == unit.id).order_by(Lab.name)).all()
     insts = session.exec(
         select(Instrument)

@@ -16,7 +16,8 @@ from scheduler.booking.bookings import Booking, visible_query
 from scheduler.money.credit import complaints_of, file_complaint
 
 from ..deps import SessionDep
-from .enterprise import MemberDep, gettext, span, zone
+from .enterprise import gettext, span, zone
+from .roles import MemberDep
 from .signin import check_csrf
 from .templating import render
 

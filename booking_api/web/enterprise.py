@@ -1,5 +1,5 @@
 """What the enterprise's own pages share (requests, vouchers, notifications, complaints): the
-signed-in enterprise member as an ``Actor`` (anyone else gets a 403 page), a 404 page, the words
+signed-in enterprise member as an ``Actor`` (``roles.MemberDep``), the words
 for request statuses and service modes, and a round's reason said in the page's language from its
 structured facts (instruments, local start and end, zone) rather than the platform's English."""
 
@@ -7,53 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi import Request
 
-from instruments.actor import Actor, Role
 from instruments.settings import get_settings
 
 from .i18n import translations
 from .instrument_words import service_mode_name
-from .signin import WebUserDep
-from .templating import render
 
 Gettext = Callable[[str], str]
 
 
-class MembersOnly(Exception):
-    """A signed-in person who is not an enterprise member asked for an enterprise's page."""
-
-
-def member_actor(me: WebUserDep) -> Actor:
-    if str(me.user.role) != Role.enterprise_member.value or not me.user.enterprise_id:
-        raise MembersOnly()
-    return me.user.actor()
-
-
-MemberDep = Annotated[Actor, Depends(member_actor)]
-
-
 def gettext(request: Request) -> Gettext:
     return translations(request.state.lang).gettext
-
-
-def members_only_page(request: Request) -> Response:
-    _ = gettext(request)
-    return render(
-        request,
-        "error.html",
-        status_code=403,
-        message=_("These pages are for enterprise members: sign in with your enterprise's account."),
-    )
-
-
-def not_found_page(request: Request) -> Response:
-    _ = gettext(request)
-    return render(request, "error.html", status_code=404, message=_("Nothing of yours is here."))
 
 
 def zone() -> str:

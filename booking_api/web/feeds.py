@@ -17,6 +17,7 @@ from scheduler.calendars import calendar_feeds as feeds
 from scheduler.calendars.calendar_feeds import ScopeKind
 
 from ..deps import SessionDep, commit
+from .error_pages import not_found_page
 from .i18n import translations
 from .signin import WebUser, WebUserDep, check_csrf
 from .templating import render
@@ -61,7 +62,9 @@ def subscribe(
     actor = me.user.actor()
     _ = translations(request.state.lang).gettext
     if not actor.enterprise_id:
-        return _page(request, session, me, 403, error=_("Only members of an enterprise subscribe to their bookings here."))
+        return _page(
+            request, session, me, 403, error=_("Only members of an enterprise subscribe to their bookings here.")
+        )
     sub, plain = feeds.create_subscription(session, actor, ScopeKind.enterprise, actor.enterprise_id, label.strip())
     commit(session)
     return _page(request, session, me, created=sub, **_secret(request, plain))
@@ -75,8 +78,7 @@ def confirm(request: Request, sub_id: str, action: str, session: SessionDep, me:
             raise NotFound("No such action.")
         sub = feeds.own_subscription(session, me.user.actor(), sub_id)
     except NotFound:
-        _ = translations(request.state.lang).gettext
-        return render(request, "error.html", 404, message=_("There is no such page, or it is not yours to see."))
+        return not_found_page(request)
     return render(request, "feed_confirm.html", sub=sub, action=action)
 
 
@@ -104,7 +106,7 @@ def act(
         raise NotFound("No such action.")
     except NotFound:
         session.rollback()
-        return render(request, "error.html", 404, message=_("There is no such page, or it is not yours to see."))
+        return not_found_page(request)
     except DomainError as exc:  # rotating a revoked subscription
         session.rollback()
         return _page(request, session, me, exc.status, error=_("This subscription is revoked; create a new one."))

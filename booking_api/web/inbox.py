@@ -20,7 +20,9 @@ from scheduler.shared.mail_templates import render as mail_words
 from scheduler.shared.notifications import Notification
 
 from ..deps import SessionDep
-from .enterprise import Gettext, MemberDep, gettext, not_found_page, reason_text, span, zone
+from .enterprise import Gettext, gettext, reason_text, span, zone
+from .error_pages import not_found_page
+from .roles import MemberDep
 from .signin import MaybeWebUser, check_csrf
 from .templating import render
 

@@ -30,6 +30,7 @@ from scheduler.money.price_split import splits_of
 from ..deps import SessionDep, commit
 from .booking_form import parse_start, refusal_messages
 from .clock import NowDep
+from .error_pages import not_found_page
 from .i18n import translations
 from .instrument_words import service_mode_name
 from .refusals import say_all, status_name
@@ -50,13 +51,6 @@ def _zones(session: Session, rows: list[Booking]) -> dict[str, Instrument]:
 
 def _wall(at: datetime, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).replace(tzinfo=None).isoformat()
-
-
-def _not_found(request: Request) -> Response:
-    _ = translations(request.state.lang).gettext
-    return render(
-        request, "error.html", status_code=404, message=_("There is no such page, or it is not yours to see.")
-    )
 
 
 @router.get("/my/bookings")
@@ -125,7 +119,7 @@ def _booking_page(
     try:
         booking, inst = get_visible(session, actor, booking_id)
     except NotFound:
-        return _not_found(request)
+        return not_found_page(request)
     lang = request.state.lang
     policy = policy_of(session, inst.id)
     cutoff = actions.cancel_cutoff(booking, policy)
@@ -162,7 +156,7 @@ def booking_ics_file(request: Request, booking_id: str, session: SessionDep, me:
     try:
         booking, inst = get_visible(session, me.user.actor(), booking_id)
     except NotFound:
-        return _not_found(request)
+        return not_found_page(request)
     return Response(
         booking_ics(session, booking, inst),
         media_type="text/calendar; charset=utf-8",
@@ -213,7 +207,7 @@ def _act(
         commit(session)
     except NotFound:
         session.rollback()
-        return _not_found(request)
+        return not_found_page(request)
     except DomainError as exc:
         session.rollback()
         return refused(exc.status, refusal_messages(exc, request.state.lang))
@@ -226,7 +220,7 @@ def _move_page(
     try:
         booking, inst = get_visible(session, actor, booking_id)
     except NotFound:
-        return _not_found(request)
+        return not_found_page(request)
     offer = bookable_time(
         session,
         actor,
@@ -286,4 +280,3 @@ def move(
         "moved",
         lambda status, errors: _move_page(request, session, actor, booking_id, now, status=status, errors=errors),
     )
-

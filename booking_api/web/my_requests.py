@@ -33,7 +33,9 @@ from scheduler.money.vouchers import SPENDABLE, Voucher, find_by_code, list_vouc
 
 from ..deps import SessionDep
 from ..timefields import FIRST_YEAR, LAST_YEAR
-from .enterprise import Gettext, MemberDep, gettext, mode_label, not_found_page, reason_text, span, status_label, zone
+from .enterprise import Gettext, gettext, mode_label, reason_text, span, status_label, zone
+from .error_pages import not_found_page
+from .roles import MemberDep
 from .signin import check_csrf
 from .templating import render
 

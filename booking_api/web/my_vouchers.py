@@ -19,7 +19,8 @@ from scheduler.money import ledger
 from scheduler.money.vouchers import VoucherProgramme, claim, list_vouchers
 
 from ..deps import SessionDep
-from .enterprise import Gettext, MemberDep, gettext, mode_label, span, zone
+from .enterprise import Gettext, gettext, mode_label, span, zone
+from .roles import MemberDep
 from .signin import check_csrf
 from .templating import render
 

@@ -29,6 +29,9 @@ def environment(lang: str) -> Environment:
     env.filters["yuan"] = yuan
     env.filters["local_time"] = local_time
     env.globals["local_span"] = local_span
+    from .consoles import SECTIONS  # the staff consoles' nav (consoles imports this module)
+
+    env.globals["console_sections"] = SECTIONS
     return env
 
 
