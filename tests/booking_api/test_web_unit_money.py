@@ -337,7 +337,7 @@ def test_usage_upload_shows_row_and_column_errors_then_imports_and_the_dashboard
     pin_clock(client, datetime(2026, 6, 1, 12, tzinfo=TZ))
     web_sign_in(client, session, world.manager)
     page = client.get("/unit/usage", headers=ZH)
-    assert page.status_code == 200 and "2026 年利用情况" in page.text and world.xrd.name in page.text
+    assert page.status_code == 200 and "2026 年使用情况" in page.text and world.xrd.name in page.text
     csrf = csrf_of(page.text)
     bad = (
         "started_at,ended_at,measure_minutes,user_type,fee_yuan\n"
@@ -369,3 +369,38 @@ def test_usage_upload_shows_row_and_column_errors_then_imports_and_the_dashboard
     assert "/static/vendor/chart.js/chart.umd.min.js" in page.text
     page = client.get("/unit/usage?year=2025", headers=ZH)
     assert 'data-testid="unit-hours">0.0<' in page.text
+
+
+def test_odd_uploads_are_refused_not_crashed(client, session, world):
+    h = auth(world, "manager")
+    assert client.post("/api/v1/proof-files", json={"file": "x"}, headers=h).status_code == 422
+    r = client.post("/api/v1/proof-files", data={"file": "not a file"}, headers=h)
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/proof-files",
+        content=b"--xx\r\nContent-Disposition: form-data; name=file\r\n\r\nbroken",
+        headers={**h, "content-type": "multipart/form-data; boundary=xx"},
+    )
+    assert 400 <= r.status_code < 500
+    web_sign_in(client, session, world.manager)
+    csrf = csrf_of(client.get("/unit/usage").text)
+    assert client.post("/unit/usage", data={"csrf": csrf}).status_code == 422  # no instrument, no file
+    r = client.post(
+        "/unit/usage",
+        data={"csrf": csrf, "instrument_id": world.xrd.id},
+        files={"file": ("u.csv", "起始,结束\n".encode("gb18030"), "text/csv")},
+        headers=ZH,
+    )
+    assert r.status_code == 422 and "未知的列" in r.text
+    assert client.post("/unit/usage", data={"csrf": "wrong", "instrument_id": world.xrd.id}).status_code == 403
+
+
+def test_the_pages_speak_english_too(client, session, world):
+    prog = programme(session, world)
+    completed_order(session, world, prog)
+    web_sign_in(client, session, world.manager)
+    en = {"Accept-Language": "en"}
+    r = client.get("/unit/usage", headers=en)
+    assert r.status_code == 200 and "Utilisation in" in r.text and "All rows or none" in r.text
+    r = client.get("/unit/vouchers", headers=en)
+    assert r.status_code == 200 and "Voucher orders at your unit" in r.text and "service done" in r.text
