@@ -5,7 +5,8 @@ server-side sessions and CSRF-checked forms (``signin``), the signed-in person's
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
 ``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
-(``docs``). Every third-party
+(``docs``), the lab manager's usage, vouchers and claims (``unit_usage``, ``unit_vouchers``) and
+stored proof files (``proof_files``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
@@ -31,7 +32,10 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    proof_files,
     signin,
+    unit_usage,
+    unit_vouchers,
 )
 from .error_pages import wrong_role_page
 from .i18n import COOKIE, negotiate, translations
@@ -53,6 +57,9 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    unit_usage.router,
+    unit_vouchers.router,
+    proof_files.router,
 )
 """Every page's router, in the order they are matched."""
 
