@@ -1,7 +1,7 @@
 """proof files: redemption proofs (contract, invoice, payment proof, service record) stored by the
 platform (issue 23, the lab manager's console)
 
-Revision ID: 0013_proof_files
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-06 08:40:00
 
@@ -20,7 +20,7 @@ from alembic import op
 
 import instruments.db
 
-revision: str = "0013_proof_files"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
