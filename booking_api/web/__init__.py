@@ -32,6 +32,8 @@ from . import (
     my_requests,
     my_vouchers,
     signin,
+    unit_bookings,
+    unit_page,
 )
 from .error_pages import wrong_role_page
 from .i18n import COOKIE, negotiate, translations
@@ -53,6 +55,8 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    unit_bookings.router,
+    unit_page.router,
 )
 """Every page's router, in the order they are matched."""
 
