@@ -221,3 +221,16 @@ def test_the_api_rejects_a_tentative_booking_for_the_units_manager_only(setup, c
     r = client.post(f"/api/v1/bookings/{mine}/reject", json={"reason": "busy"}, headers=auth(w, "manager"))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert client.post(f"/api/v1/bookings/{mine}/reject", headers=auth(w, "manager")).status_code == 409
+
+
+def test_the_pages_read_in_english_too_and_survive_odd_links(setup, client, db):
+    w, mine, _, _ = setup
+    en = {"Accept-Language": "en"}
+    week = client.get(f"/unit/bookings?date={w.day.isoformat()}", headers=en)
+    assert week.status_code == 200 and "Bookings across the unit" in week.text and "awaiting confirmation" in week.text
+    day = client.get(f"/unit/bookings?view=day&date={w.day.isoformat()}", headers=en)
+    assert day.status_code == 200 and f'data-booking="{mine}"' in day.text
+    form = client.get("/unit/bookings/new", headers=en)
+    assert form.status_code == 200 and "Book for an enterprise" in form.text
+    for odd in ("?date=2026-02-30", "?view=month&date=x", "?date="):
+        assert client.get("/unit/bookings" + odd).status_code == 200, odd
