@@ -42,6 +42,7 @@ class BookingInput:
     notes: str = ""
     enterprise_id: str | None = None  # lab managers booking on an enterprise's behalf
     request_id: str | None = None
+    user_id: str | None = None  # lab managers: the enterprise's member the booking is for (else themselves)
 
 
 def lock_instrument(session: Session, instrument_id: str) -> Instrument:
@@ -86,16 +87,16 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
             session, actor, data.request_id, enterprise.id if enterprise else None, inst, data.service_mode
         )
     policy = policy_of(session, inst.id)
-    attempt = Attempt(
-        session, actor, inst, policy, data.start, data.end, data.service_mode, enterprise, actor.user_id, now
-    )
+    user_id = data.user_id if data.user_id and enterprise is not None and actor.role != Role.enterprise_member else None
+    user_id = user_id or actor.user_id
+    attempt = Attempt(session, actor, inst, policy, data.start, data.end, data.service_mode, enterprise, user_id, now)
     _raise_for(evaluate(attempt), attempt)
     operator_id = attempt.operators[0].id if data.service_mode in OPERATOR_MODES and attempt.operators else None
     lo, hi = attempt.blocked
     booking = Booking(
         instrument_id=inst.id,
         enterprise_id=enterprise.id if enterprise else None,
-        user_id=actor.user_id,
+        user_id=user_id,
         request_id=data.request_id,
         operator_id=operator_id,
         service_mode=data.service_mode,
@@ -159,6 +160,15 @@ def confirm(session: Session, actor: Actor, booking_id: str) -> Booking:
     done = _transition(session, actor, booking, "confirm", snapshot(booking), status=BookingStatus.confirmed)
     _tell(session, MailKind.booking_confirmed, done, inst, "confirmed")
     return done
+
+
+def reject(session: Session, actor: Actor, booking_id: str, reason: str = "", now: datetime | None = None) -> Booking:
+    """A lab manager of the unit turns a tentative booking down: it is cancelled with the reason
+    (its voucher released, the enterprise told), and no credit event is noted against anyone."""
+    booking, inst = _managed(session, actor, booking_id)
+    if booking.status != BookingStatus.tentative:
+        raise InvalidState(f"Booking {booking.id} is {str(booking.status)}; only tentative bookings can be rejected.")
+    return cancel(session, actor, booking_id, reason or "rejected by the lab", now=now)
 
 
 def cancel_cutoff(booking: Booking, policy: BookingPolicy) -> datetime:

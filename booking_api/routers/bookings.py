@@ -132,6 +132,13 @@ def confirm(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut
     return _done(session, actions.confirm(session, actor, booking_id))
 
 
+@router.post(
+    "/{booking_id}/reject", response_model=BookingOut, summary="Turn a tentative booking down (lab manager)"
+)
+def reject(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> BookingOut:
+    return _done(session, actions.reject(session, actor, booking_id, body.reason if body else ""))
+
+
 @router.post("/{booking_id}/move", response_model=BookingOut, summary="Move a booking (lab manager; the booking enterprise until the cancellation cut-off)")
 def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) -> BookingOut:
     return _done(session, actions.move(session, actor, booking_id, body.start, body.end))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date as date_
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from instruments import catalogue
-from instruments.audit import record, snapshot
+from instruments import unit_page as pages
 from instruments.errors import NotFound
 from instruments.inventory import Instrument
 from instruments.units import Lab, OwnerUnit
@@ -112,12 +113,7 @@ def create_unit(body: UnitIn, session: SessionDep, actor: AdminDep) -> OwnerUnit
 def patch_unit(unit_id: str, body: UnitPatch, session: SessionDep, actor: ActorDep) -> OwnerUnit:
     unit = _unit(session, unit_id)
     actor.require_unit_manager(unit.id, unit.name)
-    before = snapshot(unit)
-    for k, v in body.model_dump(exclude_unset=True).items():
-        if v is not None:
-            setattr(unit, k, v)
-    session.add(unit)
-    record(session, actor, "owner_unit.update", "owner_unit", unit.id, before=before, after=snapshot(unit))
+    pages.update(session, actor, unit, body.model_dump(exclude_unset=True))
     commit(session)
     return unit
 
@@ -129,3 +125,84 @@ def create_lab(unit_id: str, body: LabIn, session: SessionDep, actor: ActorDep) 
     lab = catalogue.create_lab(session, actor, Lab(owner_unit_id=unit.id, **body.model_dump()))
     commit(session)
     return lab
+
+
+class ItemIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "title": "新增场发射扫描电镜",
+                    "html": "<p>本中心新增一台 <strong>FE-SEM</strong>，<a href='https://example.cn'>详见</a>。</p>",
+                    "date": "2026-12-01",
+                }
+            ]
+        }
+    }
+    title: str = Field(min_length=1, max_length=pages.MAX_TITLE)
+    html: str = Field(
+        default="", max_length=pages.MAX_BODY, description="Simple formatting and links; the rest is removed"
+    )
+    date: date_ | None = Field(default=None, description="Shown with the item (default: today)")
+    url: str = Field(default="", max_length=500, description="An http(s) link to read more")
+
+
+class Item(BaseModel):
+    id: str
+    title: str
+    date: str
+    html: str
+    url: str
+
+
+def _list_items(kind: pages.Kind):
+    def list_items(unit_id: str, session: SessionDep, page: PageDep) -> list[Item]:
+        listed = pages.items(_unit(session, unit_id), kind)
+        return [Item(**i) for i in listed[page.offset : page.offset + page.limit]]
+
+    return list_items
+
+
+def _publish_item(kind: pages.Kind):
+    def publish_item(unit_id: str, body: ItemIn, session: SessionDep, actor: ActorDep) -> Item:
+        item = pages.publish(session, actor, _unit(session, unit_id), kind, body.title, body.html, body.date, body.url)
+        commit(session)
+        return Item(**item)
+
+    return publish_item
+
+
+def _remove_item(kind: pages.Kind):
+    def remove_item(unit_id: str, item_id: str, session: SessionDep, actor: ActorDep) -> None:
+        pages.remove(session, actor, _unit(session, unit_id), kind, item_id)
+        commit(session)
+
+    return remove_item
+
+
+for _kind, _words in (("news", "news items"), ("cases", "open-service cases")):  # one fixed path per list
+    router.add_api_route(
+        f"/{{unit_id}}/{_kind}",
+        _list_items(_kind),
+        methods=["GET"],
+        response_model=list[Item],
+        summary=f"The unit's {_words}, newest first (public)",
+        name=f"list_{_kind}",
+    )
+    router.add_api_route(
+        f"/{{unit_id}}/{_kind}",
+        _publish_item(_kind),
+        methods=["POST"],
+        response_model=Item,
+        status_code=201,
+        summary=f"Publish one of the unit's {_words} (its lab managers; the HTML is sanitised)",
+        name=f"publish_{_kind}",
+    )
+    router.add_api_route(
+        f"/{{unit_id}}/{_kind}/{{item_id}}",
+        _remove_item(_kind),
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Remove one of the unit's {_words} (its lab managers)",
+        name=f"remove_{_kind}",
+    )

@@ -1,14 +1,14 @@
 """The web app for people, beside the API for programs, in the same process: server-rendered
-Jinja2 pages with htmx, zh-CN by default and English by a switch (``i18n``), the public
-catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
-server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
-(``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
-``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
-(``docs``), the lab manager's usage, vouchers and claims (``unit_usage``, ``unit_vouchers``) and
-stored proof files (``proof_files``). Every third-party
-browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
-refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
+Jinja2 pages with htmx, zh-CN by default and English by a switch (``i18n``). One module per area:
+the public catalogue, instrument and owner-unit pages (``catalogue``); sign-in with server-side
+sessions and CSRF-checked forms (``signin``) and the account pages (``account``); the enterprise's
+pages under /my (``booking_form``, ``my_bookings``, ``feeds``, ``my_requests``, ``my_vouchers``,
+``inbox``, ``complaints``, ``offers``); the lab manager's console under /unit (``unit_*``) and the
+programme office's under /office (``office_*``), both entered through ``consoles``; stored proof
+files (``proof_files``); the API's /docs and /redoc from vendored assets (``docs``). Who may see
+which pages: ``roles``; the refusal pages: ``error_pages``. Every third-party browser asset is
+pinned in ``static/vendor/manifest.json`` with its licence beside it and refreshed from npm by
+``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ from . import (
     my_vouchers,
     proof_files,
     signin,
+    unit_bookings,
+    unit_page,
     unit_usage,
     unit_vouchers,
 )
@@ -60,6 +62,8 @@ ROUTERS = (
     unit_usage.router,
     unit_vouchers.router,
     proof_files.router,
+    unit_bookings.router,
+    unit_page.router,
 )
 """Every page's router, in the order they are matched."""
 

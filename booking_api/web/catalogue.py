@@ -29,6 +29,7 @@ from instruments.errors import DomainError, NotFound
 from instruments.inventory import Instrument, ServiceMode
 from instruments.policy import BookingPolicy, policy_of
 from instruments.search import search
+from instruments.unit_page import items as published_items
 from instruments.units import Lab, OwnerUnit
 from scheduler.booking.bookable import BookableTime, ClosedTime, bookable_time, opening_time
 from scheduler.booking.free_time import free_within
@@ -490,19 +491,6 @@ def unit_page(request: Request, unit_id: str, session: SessionDep, web_user: May
         unit=unit,
         labs=labs,
         instruments=[(i, category_name(i.category, lang)) for i in insts],
-        news=[_item(n) for n in unit.news],
-        cases=[_item(c) for c in unit.service_cases],
+        news=published_items(unit, "news"),
+        cases=published_items(unit, "cases"),
     )
-
-
-def _item(raw: Any) -> dict[str, str]:
-    """A news item or service case as published (free-form JSON): title, date, text, a web link."""
-    if not isinstance(raw, dict):
-        return {"title": str(raw), "date": "", "text": "", "url": ""}
-    url = str(raw.get("url", ""))
-    return {
-        "title": str(raw.get("title", "")),
-        "date": str(raw.get("date", "")),
-        "text": str(raw.get("summary") or raw.get("body") or raw.get("text") or ""),
-        "url": url if url.startswith(("https://", "http://")) else "",
-    }
