@@ -31,6 +31,9 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    office_audit,
+    office_statistics,
+    office_year_end,
     signin,
 )
 from .error_pages import wrong_role_page
@@ -53,6 +56,9 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    office_statistics.router,
+    office_year_end.router,
+    office_audit.router,
 )
 """Every page's router, in the order they are matched."""
 

@@ -216,7 +216,11 @@ def report_rows(report: RewardReport, part: dict[str, Any], level: str) -> tuple
 
 
 def yuan_text(fen: int | None) -> str:
-    return "" if fen is None else f"¥{_yuan(fen)}"
+    """¥1,234.50 for people (the CSV's ``reward_yuan`` stays 1234.50 for programs)."""
+    if fen is None:
+        return ""
+    sign, fen = ("-" if fen < 0 else ""), abs(fen)
+    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def summary_rows(report: RewardReport, part: dict[str, Any]) -> list[tuple[str, Any]]:
