@@ -85,7 +85,10 @@ def audit_page(
     return render(
         request,
         "office_audit.html",
-        rows=[(r, people.get(r.actor_user_id or ""), _changes(r.before, r.after)) for r in rows],
+        rows=[
+            (r, people.get(r.actor_user_id or ""), _changes(r.before, r.after), f"{r.at.astimezone(tz):%Y-%m-%d %H:%M}")
+            for r in rows
+        ],
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE)),
@@ -102,4 +105,4 @@ def _changes(before: dict | None, after: dict | None) -> str:
     before, after = before or {}, after or {}
     keys = [k for k in after if before.get(k) != after.get(k)] if before else list(after)
     text = ", ".join(f"{k}={json.dumps(after[k], ensure_ascii=False, default=str)}" for k in keys[:6])
-    return text[:240] + ("…" if len(text) > 240 or len(keys) > 6 else "")
+    return text[:160] + ("…" if len(text) > 160 or len(keys) > 6 else "")

@@ -8,9 +8,11 @@ reader may see (``rewards.part_for``): a lab manager gets their own unit's rows 
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from decimal import Decimal
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from scheduler.shared.spreadsheet_cells import csv_text, safe_row
 from scheduler.sharing.rewards import RewardReport
@@ -189,6 +191,9 @@ INSTRUMENT_REPORT_COLUMNS = [
 ]
 
 
+PERCENT_KEYS = ("utilisation", "sharing_rate", "no_show_rate")
+
+
 def _report_value(key: str, value: Any) -> Any:
     """A cell for people: fen as yuan (an exact Decimal, a number cell), minutes as hours, yes/no as 是/否."""
     if key.endswith("_fen") and isinstance(value, int):
@@ -197,6 +202,8 @@ def _report_value(key: str, value: Any) -> Any:
         return round(Decimal(value) / 60, 2)
     if key == "eligible":
         return "是" if value == "yes" else "否"
+    if key in PERCENT_KEYS and value not in ("", None):
+        return f"{float(value) * 100:.1f}%"
     return value
 
 
@@ -223,11 +230,19 @@ def yuan_text(fen: int | None) -> str:
     return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
 
 
+def period_text(report: RewardReport) -> str:
+    """The evaluated period as days in the rule set's zone: 2026-01-01 至 2026-12-31（Asia/Shanghai）."""
+    name = report.inputs.get("rule_set", {}).get("document", {}).get("timezone", "Asia/Shanghai")
+    tz = ZoneInfo(name)
+    last = report.period_end.astimezone(tz) - timedelta(days=1)
+    return f"{report.period_start.astimezone(tz):%Y-%m-%d} 至 {last:%Y-%m-%d}（{name}）"
+
+
 def summary_rows(report: RewardReport, part: dict[str, Any]) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [
         ("规则集", f"{report.rule_set_code} 第 {report.rule_set_version} 版"),
         ("报告", f"{report.id} 第 {report.version} 版"),
-        ("评价期间", f"{report.period_start:%Y-%m-%d} 至 {report.period_end:%Y-%m-%d}（UTC）"),
+        ("评价期间", period_text(report)),
         ("摘要（SHA-256）", report.digest),
     ]
     t = part.get("totals")
@@ -274,7 +289,7 @@ def to_xlsx(report: RewardReport, part: dict[str, Any]) -> bytes:
 # --- HTML with inline SVG ------------------------------------------------------------------------
 
 
-def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "", width: int = 640) -> str:
+def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "", width: int = 640, decimals: int = 2) -> str:
     """A horizontal bar chart as inline SVG (no JavaScript)."""
     items = items[:30]
     bar_h, gap, left = 18, 6, 220
@@ -290,7 +305,7 @@ def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "", width:
         w = int((width - left - 90) * value / top)
         parts.append(f'<text x="0" y="{y + 13}" font-size="12">{escape(label[:32])}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{max(w, 1)}" height="{bar_h}" fill="#3b6ea5"/>')
-        parts.append(f'<text x="{left + w + 4}" y="{y + 13}" font-size="12">{value:,.2f}{escape(unit)}</text>')
+        parts.append(f'<text x="{left + w + 4}" y="{y + 13}" font-size="12">{value:,.{decimals}f}{escape(unit)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -314,7 +329,7 @@ def to_html(report: RewardReport, part: dict[str, Any]) -> str:
     insts = instrument_rows(report, part)
     util = [float(r["utilisation"] or 0) for r in insts]
     charts = [
-        bar_chart("仪器使用率分布（台数）", utilisation_histogram(util)),
+        bar_chart("仪器使用率分布（台数）", utilisation_histogram(util), " 台", decimals=0),
         bar_chart(
             "各单位对外服务机时",
             sorted(((u["name"], float(u["external_hours"] or 0)) for u in units), key=lambda t: -t[1]),
@@ -367,7 +382,7 @@ th {{ background: #eee; white-space: normal; min-width: 4em; }} td:nth-child(2),
 </style></head><body>
 <h1>{report.year} 年度大型科研仪器开放共享评价与奖励报告</h1>
 <p>规则集 <b>{escape(report.rule_set_code)}</b> 第 {report.rule_set_version} 版 · 报告 {escape(report.id)}
-第 {report.version} 版 · 评价期间 {report.period_start:%Y-%m-%d} 至 {report.period_end:%Y-%m-%d}（UTC）·
+第 {report.version} 版 · 评价期间 {period_text(report)} ·
 摘要 <code>{report.digest}</code></p>
 {summary}
 {"<p>评为较差的单位：" + escape("、".join(poor)) + "</p>" if poor else ""}
