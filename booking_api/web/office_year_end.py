@@ -25,7 +25,7 @@ from scheduler.sharing.rewards import RewardReport, RewardRuleSet, RuleDocument
 
 from ..deps import SessionDep, commit
 from .clock import NowDep
-from .error_pages import not_found_page
+from .error_pages import error_page, not_found_page
 from .i18n import translations, yuan
 from .roles import OfficeDep
 from .signin import check_csrf
@@ -193,8 +193,7 @@ def year_end_review(
         load_presets(session, actor, [code])  # a preset is stored on first use, as the CLI does
     try:
         payload = svc.preview_year_end(session, actor, y, code, budget_fen=b)
-    except DomainError as exc:
-        session.rollback()
+    except DomainError as exc:  # nothing is committed: the request's session rolls back at its end
         return _index(request, session, now, form=form, errors={"rule_set": exc.detail})
     commit(session)
     rs = svc.get_rule_set(session, code, payload["rule_set"]["version"])
@@ -228,7 +227,10 @@ def year_end_freeze(
     y, code, b, errors = _checked(request, session, year, rule_set, budget)
     if errors:
         return _index(request, session, now, form={"year": year, "rule_set": rule_set, "budget": budget}, errors=errors)
-    out = svc.run_year_end(session, actor, y, code, version, b, now=now)
+    try:
+        out = svc.run_year_end(session, actor, y, code, version, b, now=now)
+    except DomainError as exc:  # nothing is committed: the request's session rolls back at its end
+        return error_page(request, exc.status, exc.detail)
     commit(session)
     return RedirectResponse(f"/office/year-end/reports/{out.report.id}", status_code=303)
 

@@ -71,6 +71,8 @@ def test_statistics_page_in_chinese_with_yuan_and_both_downloads(client, session
     assert "¥3,500.50" in r.text  # 100,000 + 250,050 fen issued
     assert "¥96,499.50" in r.text  # budget not issued
     assert "amount_fen" not in r.text and "chart.umd.min.js" in r.text
+    english = client.get("/office/statistics", params={"programme": prog.id}, headers={"Accept-Language": "en"})
+    assert "Voucher statistics" in english.text and "Budget not issued" in english.text
 
     base = f"/office/statistics/{prog.id}/export"
     rows = list(
@@ -161,15 +163,25 @@ def test_year_end_pays_the_whole_budget_freezes_and_downloads_in_chinese(client,
     assert report.status_code == 200 and 'data-testid="frozen"' in report.text
     rep = session.query(RewardReport).one()
     assert rep.total_reward_fen == 1_234_567 == sum(u["reward_fen"] for u in rep.results["units"])
-    html = client.get(f"/office/year-end/reports/{rep.id}/report.html").text
+    rep_id = rep.id
+    session.rollback()  # end the read (on SQLite this session's transactions hold the write lock)
+    html = client.get(f"/office/year-end/reports/{rep_id}/report.html").text
     assert "年度大型科研仪器开放共享评价与奖励报告" in html and "奖励金额（元）" in html and "12,345.67" in html
     assert "reward_fen" not in html and 'class="table-wrap"' in html
-    wb = load_workbook(io.BytesIO(client.get(f"/office/year-end/reports/{rep.id}/report.xlsx").content))
+    wb = load_workbook(io.BytesIO(client.get(f"/office/year-end/reports/{rep_id}/report.xlsx").content))
     assert wb.sheetnames == ["概要", "单位", "仪器"]
     header = [c.value for c in wb["单位"][1]]
     total = sum(float(row[header.index("奖励金额（元）")].value) for row in wb["单位"].iter_rows(min_row=2))
     assert round(total, 2) == 12_345.67
     assert client.get("/office/year-end/reports/rwr_nope").status_code == 404
+    gone = client.post(
+        "/office/year-end/freeze",
+        data={"year": "2026", "rule_set": "lenient", "version": "9", "budget": "", "csrf": csrf_of(r.text)},
+        headers=ZH,
+    )
+    assert gone.status_code == 404 and "lenient" in gone.text  # a version that does not exist: said, not a 500
+    english = client.get(f"/office/year-end/reports/{rep_id}", headers={"Accept-Language": "en"})
+    assert "Year-end rewards 2026" in english.text and "Freeze this report" not in english.text
 
 
 def test_year_end_form_errors_are_shown_by_their_fields(client, session, world):
