@@ -127,3 +127,26 @@ def test_cli_demo_prints_tokens_and_curl_lines_that_work(tmp_path):
             else:
                 r = client.get(path, headers=headers)
                 assert r.status_code == 200 and r.json(), r.text
+
+
+def test_demo_year_end_grades_units_apart_and_pays_out_its_budget(db, session):
+    """The demo holds a year of usage logs: its year-end run no longer grades every unit 较差 and
+    pays nothing; under the fixed-budget preset the rewards sum to the budget to the fen."""
+    from fixtures.reward_rules import load_presets
+    from instruments.actor import SYSTEM
+    from scheduler.sharing import rewards
+
+    build_demo(session, TODAY)
+    load_presets(session, SYSTEM, ["budget-demo"])
+    report = rewards.run_year_end(
+        session, SYSTEM, TODAY.year, "budget-demo", now=datetime(2026, 12, 1, tzinfo=TZ)
+    ).report
+    units = report.results["units"]
+    assert len({u["grade"] for u in units}) >= 2 and any(u["eligible"] for u in units)
+    assert report.total_reward_fen == report.budget_fen == sum(u["reward_fen"] for u in units) > 0
+    assert (
+        rewards.payout_warnings(
+            rewards.RuleDocument.model_validate(report.inputs["rule_set"]["document"]), report.results
+        )[0].code
+        == "poor_units"
+    )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
 
+from instruments import audit_search
 from instruments.actor import Role
 from instruments.audit import AuditLog
+from instruments.audit_search import AuditFilter
 from instruments.db import utcnow
 from instruments.errors import NotFound
 
@@ -136,11 +139,26 @@ def revoke(token_id: str, session: SessionDep, actor: ActorDep) -> Response:
 
 @router.get("/audit", response_model=list[AuditLog], tags=["audit"], summary="The audit trail (programme admin)")
 def audit(
-    session: SessionDep, actor: AdminDep, page: PageDep, entity: str | None = None, entity_id: str | None = None
+    session: SessionDep,
+    actor: AdminDep,
+    page: PageDep,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    actor_user_id: Annotated[str | None, Query(description="Who acted (a user id)")] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=80, description="An action (voucher.issue), or a prefix ending in a dot (voucher.)"),
+    ] = None,
+    since: Annotated[AwareDatetime | None, Query(description="From this instant (with offset)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Before this instant (with offset)")] = None,
 ) -> list[AuditLog]:
-    q = select(AuditLog)
-    if entity:
-        q = q.where(AuditLog.entity == entity)
-    if entity_id:
-        q = q.where(AuditLog.entity_id == entity_id)
-    return list(session.exec(q.order_by(AuditLog.at.desc()).offset(page.offset).limit(page.limit)).all())
+    """Newest first; every filter is optional and they combine."""
+    f = AuditFilter(
+        actor_user_ids=[actor_user_id] if actor_user_id else None,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+    )
+    return audit_search.search(session, f, page.limit, page.offset)

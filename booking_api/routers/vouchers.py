@@ -17,7 +17,7 @@ from instruments.inventory import ServiceMode
 from scheduler.money import ledger, price_split, revocation
 from scheduler.money import vouchers as svc
 from scheduler.money.voucher_rules import ProgrammeRules
-from scheduler.money.voucher_stats import programme_stats, stats_csv
+from scheduler.money.voucher_stats import dashboard, programme_stats, stats_csv
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
@@ -310,3 +310,29 @@ def statistics(
     if format == "csv":
         return PlainTextResponse(stats_csv(stats), media_type="text/csv")
     return stats
+
+
+@router.get(
+    "/voucher-programmes/{programme_id}/dashboard",
+    summary="Where the vouchers issued in a period stand and where their money went (programme admin)",
+    response_model=dict[str, Any],
+)
+def programme_dashboard(
+    programme_id: str,
+    session: SessionDep,
+    actor: AdminDep,
+    start: Annotated[ApiDate, Query(description="First day of issue")],
+    end: Annotated[ApiDate, Query(description="Last day of issue (inclusive)")],
+) -> Any:
+    """The cohort of vouchers issued from ``start`` to ``end`` (Asia/Shanghai days): issued, unused,
+    reserved, used, expired, lapsed, revoked; their claims (not claimed, pending, approved but
+    unpaid, paid, rejected); the budget not issued; by month, owner unit and instrument category.
+    Amounts in fen; the figures add up (see ``voucher_stats.dashboard``)."""
+    if end < start:
+        raise InvalidInput("end must not be before start.", field="end")
+    if (end - start).days > 3660:
+        raise InvalidInput("A period is at most ten years.", field="end")
+    tz = ZoneInfo("Asia/Shanghai")
+    lo = datetime.combine(start, time(0), tz)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tz)
+    return dashboard(session, programme_id, lo, hi, tz)

@@ -32,6 +32,9 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    office_audit,
+    office_statistics,
+    office_year_end,
     proof_files,
     signin,
     unit_bookings,
@@ -64,6 +67,9 @@ ROUTERS = (
     proof_files.router,
     unit_bookings.router,
     unit_page.router,
+    office_statistics.router,
+    office_year_end.router,
+    office_audit.router,
 )
 """Every page's router, in the order they are matched."""
 

@@ -497,32 +497,10 @@ def run_year_end(
     ``now`` dates the announcement's mail (default: the clock)."""
     actor.require_admin()
     say = progress or (lambda _m: None)
-    if not 2000 <= year <= 2200:
-        raise InvalidInput("year is out of range.", field="year")
     rs = get_rule_set(session, rule_set_code, rule_set_version)
-    rules = rs.rules()
-    start, end = year_period(year, rules.timezone)
-    scope = ind.Scope(region=rules.region or None, min_value_fen=rules.min_value_fen)
-    say("instrument indicators")
-    inst_rows = ind.compute(session, start, end, ind.Level.instrument, scope, rules.quota())
-    say("unit indicators")
-    unit_rows = ind.compute(session, start, end, ind.Level.unit, scope, rules.quota())
-    say("scoring and allocating")
-    budget = budget_fen if budget_fen is not None else rules.reward.budget_fen
-    inputs = {
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "scope": {"region": rules.region, "min_value_fen": rules.min_value_fen},
-        "instruments": [x.as_dict() for x in inst_rows],
-        "units": [x.as_dict() for x in unit_rows],
-    }
-    results = evaluate(rules, inst_rows, unit_rows, budget)
-    payload = {
-        "year": year,
-        "rule_set": {"code": rs.code, "version": rs.version, "document": rs.document},
-        "budget_fen": budget,
-        "inputs": inputs,
-        "results": results,
-    }
+    payload = evaluate_year(session, rs, year, budget_fen, say)
+    start, end = year_period(year, rs.rules().timezone)
+    inputs, results, budget = payload["inputs"], payload["results"], payload["budget_fen"]
     digest = digest_of(payload)
     _lock_rule_set(session, rs.code)
     same = _frozen(session, rs.code, digest)
@@ -579,6 +557,119 @@ def run_year_end(
         now=now,
     )
     return RunOutcome(report, True)
+
+
+def evaluate_year(
+    session: Session,
+    rs: RewardRuleSet,
+    year: int,
+    budget_fen: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``year`` under a stored rule set without freezing anything: the payload a run
+    freezes (year, rule set, budget, indicator snapshot, results). The programme office reviews
+    it (``preview_year_end``) before a run freezes the same evaluation."""
+    say = progress or (lambda _m: None)
+    if not 2000 <= year <= 2200:
+        raise InvalidInput("year is out of range.", field="year")
+    rules = rs.rules()
+    start, end = year_period(year, rules.timezone)
+    scope = ind.Scope(region=rules.region or None, min_value_fen=rules.min_value_fen)
+    say("instrument indicators")
+    inst_rows = ind.compute(session, start, end, ind.Level.instrument, scope, rules.quota())
+    say("unit indicators")
+    unit_rows = ind.compute(session, start, end, ind.Level.unit, scope, rules.quota())
+    say("scoring and allocating")
+    budget = budget_fen if budget_fen is not None else rules.reward.budget_fen
+    inputs = {
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "scope": {"region": rules.region, "min_value_fen": rules.min_value_fen},
+        "instruments": [x.as_dict() for x in inst_rows],
+        "units": [x.as_dict() for x in unit_rows],
+    }
+    return {
+        "year": year,
+        "rule_set": {"code": rs.code, "version": rs.version, "document": rs.document},
+        "budget_fen": budget,
+        "inputs": inputs,
+        "results": evaluate(rules, inst_rows, unit_rows, budget),
+    }
+
+
+def preview_year_end(
+    session: Session,
+    actor: Actor,
+    year: int,
+    rule_set_code: str,
+    rule_set_version: int | None = None,
+    budget_fen: int | None = None,
+) -> dict[str, Any]:
+    """What a run would freeze now, for review (programme admins); nothing is written."""
+    actor.require_admin()
+    rs = get_rule_set(session, rule_set_code, rule_set_version)
+    return evaluate_year(session, rs, year, budget_fen)
+
+
+@dataclass(frozen=True)
+class PayoutWarning:
+    """Why a run does not pay out what the office expects: ``code`` is stable, ``data`` has the numbers."""
+
+    code: str
+    data: dict[str, Any]
+
+
+def payout_warnings(rules: RuleDocument, results: dict[str, Any]) -> list[PayoutWarning]:
+    """Warnings a reviewer must see before freezing, each with its reason and sums:
+
+    - ``nothing_evaluated``: no instrument in scope (region, value threshold) had its indicators;
+    - ``no_unit_eligible``: no unit reached the paying grade (the best unit's score and grade are
+      given against the cut-off), so nothing is paid;
+    - ``no_income``: units reached the grade but earned no external income, the reward's basis;
+    - ``budget_not_paid``: a budget was given and part of it stays unallocated (every eligible
+      unit is at its cap, or none is eligible): the unallocated sum and the caps' sum;
+    - ``poor_units``: units graded in the lowest grade (named in the report)."""
+    out: list[PayoutWarning] = []
+    units, totals = results["units"], results["totals"]
+    if totals["instruments_evaluated"] == 0:
+        out.append(PayoutWarning("nothing_evaluated", {"min_value_fen": rules.min_value_fen, "region": rules.region}))
+    cut = next(g for g in rules.grades if g.name == rules.min_grade)
+    eligible = [u for u in units if u["eligible"]]
+    if units and not eligible:
+        best = max(units, key=lambda u: frac(u["score"]))
+        out.append(
+            PayoutWarning(
+                "no_unit_eligible",
+                {
+                    "min_grade": rules.min_grade,
+                    "min_score": cut.min_score,
+                    "best_unit": best["name"],
+                    "best_score": best["score_display"],
+                    "best_grade": best["grade"],
+                },
+            )
+        )
+    elif eligible and all(u["basis_fen"] == 0 for u in eligible):
+        out.append(PayoutWarning("no_income", {"units": len(eligible)}))
+    budget = totals["budget_fen"]
+    if budget is not None and totals["unallocated_fen"] > 0:
+        cap = rules.reward.cap_fen
+        out.append(
+            PayoutWarning(
+                "budget_not_paid",
+                {
+                    "budget_fen": budget,
+                    "reward_fen": totals["reward_fen"],
+                    "unallocated_fen": totals["unallocated_fen"],
+                    "eligible_units": len(eligible),
+                    "caps_fen": cap * len(eligible) if cap is not None else None,
+                    "all_capped": cap is not None and bool(eligible) and all(u["reward_fen"] >= cap for u in eligible),
+                },
+            )
+        )
+    poor = [u["name"] for u in units if u["grade"] == rules.grades[-1].name]
+    if poor:
+        out.append(PayoutWarning("poor_units", {"grade": rules.grades[-1].name, "units": poor}))
+    return out
 
 
 def _lock_rule_set(session: Session, code: str) -> None:

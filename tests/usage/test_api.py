@@ -97,9 +97,10 @@ def test_rewards_run_and_exports(client, session, world):
     inst_csv = client.get(base + "/instruments.csv", headers=auth(w, "admin")).text
     assert len(inst_csv.strip().splitlines()) == 4
     wb = load_workbook(io.BytesIO(client.get(base + "/report.xlsx", headers=auth(w, "admin")).content))
-    assert wb.sheetnames == ["Summary", "Units", "Instruments"] and wb["Units"].max_row == 3
+    assert wb.sheetnames == ["概要", "单位", "仪器"] and wb["单位"].max_row == 3
+    assert [c.value for c in wb["单位"][1]][:3] == ["排名", "名称", "参评仪器数"]
     html = client.get(base + "/report.html", headers=auth(w, "admin")).text
-    assert html.count("<svg") == 3 and "Rewards by unit" in html and rep["digest"] in html
+    assert html.count("<svg") == 3 and "各单位奖励（元）" in html and rep["digest"] in html
     listed = client.get("/api/v1/rewards/reports", params={"year": 2026}, headers=auth(w, "admin")).json()
     assert [x["id"] for x in listed] == [rep["id"]]
 

@@ -37,13 +37,13 @@ def test_reward_exports_neutralise_formula_names(client, session, world):
     assert all(not row[c].startswith(("=", "+", "@")) for row in rows for c in row)
 
     wb = load_workbook(io.BytesIO(client.get(base + "/report.xlsx", headers=auth(w, "admin")).content))
-    sheet = wb["Instruments"]
+    sheet = wb["仪器"]
     header = [c.value for c in sheet[1]]
-    cells = {row[header.index("instrument_id")].value: row for row in sheet.iter_rows(min_row=2)}
-    name = cells[w.xrd.id][header.index("name")]
+    cells = {row[header.index("仪器编号")].value: row for row in sheet.iter_rows(min_row=2)}
+    name = cells[w.xrd.id][header.index("名称")]
     assert name.data_type == "s" and name.value == "'" + EVIL
-    income = cells[w.xrd.id][header.index("income_external_fen")]
-    assert income.data_type == "n" and isinstance(income.value, int) and income.value > 0
+    income = cells[w.xrd.id][header.index("对外服务收入（元）")]  # yuan, a number cell
+    assert income.data_type == "n" and income.value > 0
     assert not any(c.data_type == "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
 
 
