@@ -4,7 +4,8 @@ catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
+``my_vouchers``, ``inbox``, ``complaints``), the programme office's programmes, enterprises,
+vouchers and allocation rounds (``office_*``), and the API's /docs and /redoc from vendored assets
 (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
@@ -18,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from instruments.settings import get_settings
+from scheduler.allocation.round_runs import RoundRuns
 
 from . import (
     account,
@@ -31,6 +33,10 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    office_enterprises,
+    office_programmes,
+    office_rounds,
+    office_vouchers,
     signin,
 )
 from .error_pages import wrong_role_page
@@ -53,6 +59,10 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    office_programmes.router,
+    office_enterprises.router,
+    office_vouchers.router,
+    office_rounds.router,
 )
 """Every page's router, in the order they are matched."""
 
@@ -66,6 +76,7 @@ def install(app: FastAPI) -> None:
     """Mount the static files and the pages' routers; the app is created with docs_url=None."""
     settings = get_settings()
     app.state.login_throttle = LoginThrottle(settings.login_failure_limit, settings.redis_url)
+    app.state.round_runs = RoundRuns()  # allocation rounds run from the office's page, in the background
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for r in ROUTERS:
         app.include_router(r, dependencies=[Depends(page_language)])
