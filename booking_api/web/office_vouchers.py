@@ -19,7 +19,7 @@ from scheduler.money import vouchers as svc
 from scheduler.sharing.usage import decode_csv
 
 from ..deps import SessionDep
-from .enterprise import Gettext, gettext, zone
+from .enterprise import Gettext, gettext, when, zone
 from .error_pages import not_found_page
 from .office_forms import fen_of, voucher_status_label
 from .roles import OfficeDep
@@ -67,6 +67,7 @@ def vouchers(
                 "type": t.name if t else v.voucher_type,
                 "holder": holders[v.holder_enterprise_id].name if v.holder_enterprise_id in holders else "",
                 "status": voucher_status_label(_, str(v.status)),
+                "expires": when(v.expires_at, zone())[:10],  # the local day
             }
         )
     return render(
