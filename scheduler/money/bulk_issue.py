@@ -63,6 +63,7 @@ class BulkRefused(InvalidInput):
         shown = "; ".join(f"line {e.line}, {e.column}: {e.detail}" for e in errors[:10])
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
         super().__init__(f"Nothing was issued: {shown}{more}.", field="rows")
+        self.extra["rows"] = [{"line": e.line, "column": e.column, "code": e.code, "detail": e.detail} for e in errors]
 
 
 def parse_issue_csv(text: str) -> list[IssueRow]:
