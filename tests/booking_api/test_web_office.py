@@ -143,6 +143,8 @@ def test_rules_are_edited_and_audited(office, world, session):
     log = session.exec(select(AuditLog).where(AuditLog.action == "programme.rules")).one()
     assert log.before["rules"]["share_bp"] == 6000 and log.after["rules"]["share_bp"] == 5550
     assert "规则已保存" in office.get(r.headers["location"], headers=ZH).text
+    en = office.get(r.headers["location"], headers=EN).text
+    assert "The rules are saved" in en and "Share of the fee (%)" in en and 'value="55.5"' in en
 
 
 def test_bad_rules_are_refused_field_by_field_and_nothing_is_saved(office, world, session):
@@ -306,7 +308,7 @@ def test_a_csv_with_a_bad_row_issues_nothing_and_names_the_row_then_the_fixed_li
     bad = f"统一社会信用代码,券种,面额\n{a},testing,3000\n{b},rd_servce,2000\n{a},testing,12.345\n"
     r = _bulk(office, prog.id, bad, ZH)
     assert r.status_code == 422 and "未发放任何创新券" in r.text
-    rows = re.findall(r'<tr data-line="(\d+)"><td>\d+</td><td>([^<]+)</td><td>([^<]+)</td>', r.text)
+    rows = re.findall(r'<tr data-line="(\d+)"><td>\d+</td><td[^>]*>([^<]+)</td><td>([^<]+)</td>', r.text)
     assert [(line, col) for line, col, _ in rows] == [("3", "券种 (voucher_type)"), ("4", "面值 (face_value)")]
     assert "rd_servce" in rows[0][2] and "rd_service" in rows[0][2] and "12.345" in rows[1][2]
     assert session.exec(select(v.Voucher)).all() == []
