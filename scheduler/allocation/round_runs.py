@@ -4,6 +4,10 @@ has got — its phase and the solver's latest figures, reported through ``run_ro
 callback. Runs are kept in memory, the last ``KEEP`` of them: a run is a window on a round being
 made; the round itself, once written, is the record (``AllocationRound``).
 
+With several server processes (``labshare serve --workers N``) a poll may reach a process that did
+not start the run: the page then says so and points to the rounds list, where the round appears
+once written (the run lock still keeps rounds from overlapping across processes).
+
 With ``inline=True`` a run happens inside ``start`` (tests: no thread, no waiting)."""
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ def test_office_registers_issues_from_a_csv_and_runs_a_round(page, server):
     expect(page.get_by_test_id("registered")).to_be_visible()
     page.get_by_role("button", name="核验：已核对工商登记").click()
     expect(page.get_by_test_id("verified")).to_contain_text("(Asia/Shanghai)")
+    shot(page, "office-enterprise-zh-CN")
 
     # vouchers from a CSV: one bad row, nothing issued and the row named; then the fixed list
     other = _code(4243)  # nobody is registered with it
