@@ -443,3 +443,24 @@ def test_the_office_pages_refuse_other_roles_forms_without_csrf_and_unknown_ids(
         assert client.get(path).status_code == 404, path
     page = client.get("/office/enterprises")
     assert client.post("/office/enterprises/ent_nope/verify", data={"csrf": csrf_of(page.text)}).status_code == 404
+
+
+def test_every_office_page_reads_in_english_too(office, world, session):
+    prog = _programme(session, world)
+    voucher = v.issue_voucher(session, world.admin, prog.id, world.ent_a.id, "testing", 100_000)
+    session.commit()
+    pages = {
+        "/office/programmes": "Voucher programmes",
+        "/office/programmes/new": "New voucher programme",
+        f"/office/programmes/{prog.id}": "Share of the fee (%)",
+        "/office/enterprises": "Register an enterprise",
+        f"/office/enterprises/{world.ent_a.id}": "Suspend booking",
+        "/office/vouchers": "Issue vouchers",
+        "/office/vouchers/new": "A list from a CSV",
+        f"/office/vouchers/{voucher.id}": "Revoke the voucher",
+        "/office/rounds": "Run a round now",
+    }
+    for path, words in pages.items():
+        r = office.get(path, headers=EN)
+        assert r.status_code == 200 and words in r.text, path
+        assert "创新券项目" not in r.text, path  # the console's nav is in English too
