@@ -4,8 +4,7 @@ catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), the programme office's programmes, enterprises,
-vouchers and allocation rounds (``office_*``), and the API's /docs and /redoc from vendored assets
+``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
 (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
