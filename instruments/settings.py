@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     )
     round_cron: str = Field(default="0 18 * * *", description="When allocation rounds run (crontab, platform zone)")
     round_time_limit: float = Field(default=60.0, gt=0, le=600)
+    round_workers: int = Field(default=2, ge=1, le=8, description="Solver threads of an allocation round")
+    round_seed: int = Field(default=0, ge=0, le=2**31 - 1, description="The solver's random seed (rounds repeat)")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `labshare serve`")

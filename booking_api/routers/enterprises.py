@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from instruments.actor import Role
 from instruments.errors import Forbidden
 from instruments.settings import get_settings
+from scheduler.booking import enterprise_standing as standing_svc
 from scheduler.booking import innovation_points as points_svc
 from scheduler.booking.enterprises import Enterprise, EnterpriseKind, create_enterprise, get_enterprise
 from scheduler.sharing.usage import check_csv_size, decode_csv
 
 from ..bodies import read_capped
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
+from ..timefields import ApiDatetime
 
 router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"])
 
@@ -49,9 +52,43 @@ def create(body: EnterpriseIn, session: SessionDep, actor: AdminDep) -> Enterpri
     return ent
 
 
-@router.get("", response_model=list[Enterprise], summary="List enterprises (programme admin)")
-def list_all(session: SessionDep, actor: AdminDep, page: PageDep) -> list[Enterprise]:
-    return list(session.exec(select(Enterprise).order_by(Enterprise.name).offset(page.offset).limit(page.limit)).all())
+@router.get("", response_model=list[Enterprise], summary="List enterprises by name (programme admin)")
+def list_all(
+    session: SessionDep,
+    actor: AdminDep,
+    page: PageDep,
+    q: Annotated[str, Query(max_length=100, description="A part of the name or of the credit code")] = "",
+    standing: standing_svc.Standing | None = None,
+) -> list[Enterprise]:
+    return standing_svc.list_enterprises(session, actor, q, standing, page.limit, page.offset)
+
+
+class SuspendIn(BaseModel):
+    until: ApiDatetime = Field(description="When booking is allowed again")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/{enterprise_id}/verify", response_model=Enterprise, summary="Verify a registration (programme admin)")
+def verify(enterprise_id: str, session: SessionDep, actor: AdminDep) -> Enterprise:
+    ent = standing_svc.verify(session, actor, enterprise_id)
+    commit(session)
+    return ent
+
+
+@router.post(
+    "/{enterprise_id}/suspend", response_model=Enterprise, summary="Suspend an enterprise's booking (programme admin)"
+)
+def suspend(enterprise_id: str, body: SuspendIn, session: SessionDep, actor: AdminDep) -> Enterprise:
+    ent = standing_svc.suspend(session, actor, enterprise_id, body.until, body.reason)
+    commit(session)
+    return ent
+
+
+@router.post("/{enterprise_id}/restore", response_model=Enterprise, summary="End a suspension now (programme admin)")
+def restore(enterprise_id: str, session: SessionDep, actor: AdminDep) -> Enterprise:
+    ent = standing_svc.restore(session, actor, enterprise_id)
+    commit(session)
+    return ent
 
 
 class PointsRow(BaseModel):

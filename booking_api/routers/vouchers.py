@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -14,12 +14,15 @@ from instruments import catalogue
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
 from instruments.inventory import ServiceMode
-from scheduler.money import ledger, price_split, revocation
+from instruments.settings import get_settings
+from scheduler.money import bulk_issue, ledger, price_split, programme_budget, revocation
 from scheduler.money import vouchers as svc
 from scheduler.money.voucher_rules import ProgrammeRules
 from scheduler.money.voucher_stats import dashboard, programme_stats, stats_csv
+from scheduler.sharing.usage import check_csv_size, decode_csv
 
-from ..deps import ActorDep, AdminDep, PageDep, SessionDep
+from ..bodies import read_capped
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 from ..idempotency import IdempotencyKey, once
 from ..schemas import PriceSplitOut, VoucherShareOut
 from ..timefields import ApiDate, ApiDatetime
@@ -129,6 +132,76 @@ def create_programme(
     return once(session, actor, idempotency_key, "POST /voucher-programmes", act, request=body)
 
 
+class BudgetOut(BaseModel):
+    """A programme's money by where it is now (fen): the parts add up to what was allocated."""
+
+    allocated_fen: int
+    issued_fen: int = Field(description="Held by vouchers, unused")
+    reserved_fen: int = Field(description="Held by bookings until their service is done")
+    spent_fen: int = Field(description="Consumed by completed services (claimable, approved or paid)")
+    left_fen: int = Field(description="Not yet issued")
+
+
+class ProgrammeListOut(BaseModel):
+    programme: svc.VoucherProgramme
+    budget: BudgetOut
+
+
+@router.get(
+    "/voucher-programmes",
+    response_model=list[ProgrammeListOut],
+    summary="Voucher programmes with their budgets, newest year first (programme admin)",
+)
+def list_programmes(
+    session: SessionDep,
+    actor: AdminDep,
+    page: PageDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    q: Annotated[str, Query(max_length=100, description="A part of the name")] = "",
+) -> list[ProgrammeListOut]:
+    rows = programme_budget.list_programmes(session, year, q, page.limit, page.offset)
+    money = programme_budget.budgets(session, [p.id for p in rows])
+    return [ProgrammeListOut(programme=p, budget=BudgetOut(**vars(money[p.id]))) for p in rows]
+
+
+@router.put(
+    "/voucher-programmes/{programme_id}/rules",
+    response_model=ProgrammeOut,
+    summary="Replace a programme's rules (programme admin; audited; issued vouchers keep their expiry)",
+)
+def put_rules(programme_id: str, body: ProgrammeRules, session: SessionDep, actor: AdminDep) -> ProgrammeOut:
+    prog = programme_budget.update_rules(session, actor, programme_id, body.model_dump(mode="json"))
+    commit(session)
+    return ProgrammeOut(programme=prog, unissued_fen=ledger.balance(session, ledger.budget(prog.id)))
+
+
+@router.post(
+    "/voucher-programmes/{programme_id}/vouchers.csv",
+    response_model=list[VoucherOut],
+    status_code=201,
+    summary="Issue vouchers from a CSV (columns credit_code, voucher_type, face_value in yuan); all rows or none",
+    description="A refusal (422) names every bad row in `rows`: its line in the file, the column and the reason.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "credit_code,voucher_type,face_value\n91320594MA1MXXXX0X,testing,5000\n",
+                }
+            },
+        }
+    },
+)
+async def issue_csv(programme_id: str, request: Request, session: SessionDep, actor: AdminDep) -> list[VoucherOut]:
+    raw = await read_capped(request, get_settings().usage_import_max_bytes, check_csv_size)
+    rows = bulk_issue.parse_issue_csv(decode_csv(raw))
+    issued = bulk_issue.issue_from_rows(session, actor, programme_id, rows)
+    out = [_out(session, v) for v in issued]
+    commit(session)
+    return out
+
+
 @router.get(
     "/voucher-programmes/{programme_id}",
     response_model=ProgrammeOut,
@@ -166,8 +239,10 @@ def list_vouchers(
     page: PageDep,
     programme_id: str | None = None,
     status: svc.VoucherStatus | None = None,
+    enterprise_id: Annotated[str | None, Query(max_length=40, description="Programme admins: one holder's")] = None,
 ) -> list[VoucherOut]:
-    return [_out(session, v) for v in svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset)]
+    found = svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset, enterprise_id)
+    return [_out(session, v) for v in found]
 
 
 class QuoteOut(BaseModel):

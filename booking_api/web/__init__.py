@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from instruments.settings import get_settings
+from scheduler.allocation.round_runs import RoundRuns
 
 from . import (
     account,
@@ -33,7 +34,11 @@ from . import (
     my_requests,
     my_vouchers,
     office_audit,
+    office_enterprises,
+    office_programmes,
+    office_rounds,
     office_statistics,
+    office_vouchers,
     office_year_end,
     proof_files,
     signin,
@@ -70,6 +75,10 @@ ROUTERS = (
     office_statistics.router,
     office_year_end.router,
     office_audit.router,
+    office_programmes.router,
+    office_enterprises.router,
+    office_vouchers.router,
+    office_rounds.router,
 )
 """Every page's router, in the order they are matched."""
 
@@ -83,6 +92,7 @@ def install(app: FastAPI) -> None:
     """Mount the static files and the pages' routers; the app is created with docs_url=None."""
     settings = get_settings()
     app.state.login_throttle = LoginThrottle(settings.login_failure_limit, settings.redis_url)
+    app.state.round_runs = RoundRuns()  # allocation rounds run from the office's page, in the background
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for r in ROUTERS:
         app.include_router(r, dependencies=[Depends(page_language)])

@@ -183,10 +183,12 @@ def _write(
         placed_ids.append(req.id)
         placed_bookings[req.id] = booking
         hours += req.duration_minutes / 60
+    unplaced: dict[str, dict[str, Any]] = {}
     for rid, why in explanations.items():
         req = session.get(BookingRequest, rid, with_for_update=True, populate_existing=True)
         if req is None or req.status not in OPEN_STATUSES:
             continue
+        unplaced[rid] = why[0] if why else {}
         before = snapshot(req)
         req.status, req.explanation = RequestStatus.unplaced, why
         session.add(req)
@@ -214,6 +216,12 @@ def _write(
             "solver_objective": alloc.objective,
             "unplaced_reasons": dict(Counter(e[0]["code"] for e in explanations.values() if e)),
             "voucher_fen_reserved": _reserved_fen(session, [b.id for b in placed_bookings.values()]),
+            # the round's own answers, kept with it (a request's explanation is what its latest
+            # round said): which requests it placed, and why each of the others was not
+            "outcomes": {
+                "placed": {rid: b.id for rid, b in placed_bookings.items()},
+                "unplaced": unplaced,
+            },
         },
     )
     session.add(rnd)

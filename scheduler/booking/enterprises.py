@@ -38,6 +38,10 @@ class Enterprise(SQLModel, table=True):
     region: str = ""
     contact_email: str = ""
     booking_suspended_until: datetime | None = utc_field(nullable=True, default=None)
+    verified_at: datetime | None = utc_field(
+        nullable=True, default=None
+    )  # the programme office checked the registration (``enterprise_standing.verify``)
+    verified_by: str = Field(default="", description="User id of the programme office member who verified it")
 
 
 def create_enterprise(session: Session, actor: Actor, enterprise: Enterprise) -> Enterprise:

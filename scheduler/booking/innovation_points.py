@@ -37,6 +37,27 @@ class PointsImport:
     changes: list[dict] = field(default_factory=list)  # enterprise_id, credit_code, before, after
 
 
+@dataclass(frozen=True)
+class BadRow:
+    """One refused row of an import: its number (the first row after the header is 1), the
+    column, a reason code (bad_credit_code, listed_twice, bad_points, unknown_enterprise) and the
+    value as written, so a page can say it in its reader's language."""
+
+    row: int
+    column: str
+    code: str
+    value: str
+
+
+class PointsRefused(InvalidInput):
+    """Nothing was imported; ``rows`` names every bad row."""
+
+    def __init__(self, errors: list[str], rows: list[BadRow]) -> None:
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        super().__init__("Nothing was imported: " + "; ".join(errors[:10]) + more + ".", field="rows")
+        self.rows = rows
+
+
 def parse_points_csv(text: str) -> list[tuple[str, object]]:
     """(credit code, points as written) per data row of a CSV with a header naming the two
     columns (English or Chinese, see ``CODE_HEADERS`` / ``POINTS_HEADERS``)."""
@@ -74,28 +95,32 @@ def import_points(session: Session, actor: Actor, rows: list[tuple[str, object]]
     codes = [credit_code.normalise(str(code)) for code, _ in rows]
     known = {e.credit_code: e for e in session.exec(select(Enterprise).where(col(Enterprise.credit_code).in_(set(codes))))}
     errors: list[str] = []
+    bad: list[BadRow] = []
     seen: set[str] = set()
     wanted: list[tuple[Enterprise, int]] = []
     for n, (code, (_, raw)) in enumerate(zip(codes, rows, strict=True), start=1):
+        text = str(raw).strip()
         if why := credit_code.problem(code):
             errors.append(f"row {n}: credit code {code!r}: {why}")
+            bad.append(BadRow(n, "credit_code", "bad_credit_code", code))
             continue
         if code in seen:
             errors.append(f"row {n}: credit code {code} is listed twice")
+            bad.append(BadRow(n, "credit_code", "listed_twice", code))
             continue
         seen.add(code)
-        text = str(raw).strip()
         if not text.isdigit() or int(text) > MAX_POINTS:
             errors.append(f"row {n}: points {text!r} are not whole points from 0 to {MAX_POINTS}")
+            bad.append(BadRow(n, "points", "bad_points", text))
             continue
         ent = known.get(code)
         if ent is None:
             errors.append(f"row {n}: no registered enterprise has credit code {code}")
+            bad.append(BadRow(n, "credit_code", "unknown_enterprise", code))
             continue
         wanted.append((ent, int(text)))
     if errors:
-        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        raise InvalidInput("Nothing was imported: " + "; ".join(errors[:10]) + more + ".", field="rows")
+        raise PointsRefused(errors, bad)
     result = PointsImport(source.strip(), len(rows), 0, 0)
     for ent, points in wanted:
         if ent.innovation_points == points:

@@ -632,9 +632,19 @@ def expire_due(
 
 
 def list_vouchers(
-    session: Session, actor: Actor, programme_id: str | None, status: VoucherStatus | None, limit: int, offset: int
+    session: Session,
+    actor: Actor,
+    programme_id: str | None,
+    status: VoucherStatus | None,
+    limit: int,
+    offset: int,
+    enterprise_id: str | None = None,
 ) -> list[Voucher]:
+    """Vouchers, newest first: an enterprise member's own, or any for a programme admin (of one
+    holder with ``enterprise_id``)."""
     q = select(Voucher)
+    if enterprise_id:
+        q = q.where(Voucher.holder_enterprise_id == enterprise_id)
     if actor.role == Role.enterprise_member and actor.enterprise_id:
         q = q.where(Voucher.holder_enterprise_id == actor.enterprise_id)
     elif not actor.is_admin:

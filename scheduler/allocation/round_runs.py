@@ -1,0 +1,115 @@
+"""Allocation rounds started by hand from the programme office's page: the round runs in a thread
+of this process (``run_round``, holding its run lock as always) while the page polls how far it
+has got — its phase and the solver's latest figures, reported through ``run_round``'s progress
+callback. Runs are kept in memory, the last ``KEEP`` of them: a run is a window on a round being
+made; the round itself, once written, is the record (``AllocationRound``).
+
+With several server processes (``labshare serve --workers N``) a poll may reach a process that did
+not start the run: the page then says so and points to the rounds list, where the round appears
+once written (the run lock still keeps rounds from overlapping across processes).
+
+With ``inline=True`` a run happens inside ``start`` (tests: no thread, no waiting)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from instruments.actor import Actor
+from instruments.db import utcnow
+from instruments.ids import new_id
+from instruments.run_lock import Busy
+from scheduler.allocation.rounds import run_round
+
+log = logging.getLogger("labshare.rounds")
+KEEP = 20
+
+
+@dataclass
+class RoundRun:
+    id: str
+    started_at: datetime
+    phase: str = (
+        "starting"  # starting, loaded, a solver stage (warm_start, cp_sat, lns…), solved, written, failed, busy
+    )
+    info: dict[str, Any] = field(default_factory=dict)
+    round_id: str | None = None
+    error: str = ""
+    done: bool = False
+    updates: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The solver's limits for a round (from settings; tests make them deterministic)."""
+
+    time_limit: float
+    workers: int
+    seed: int
+    deterministic_time: float | None = None
+
+
+class RoundRuns:
+    def __init__(self, inline: bool = False) -> None:
+        self.inline = inline
+        self._runs: OrderedDict[str, RoundRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> RoundRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def start(
+        self, engine: Engine, actor: Actor, limits: Limits, now: datetime | None = None, triggered_by: str = ""
+    ) -> RoundRun:
+        actor.require_admin()
+        run = RoundRun(new_id("rrn"), utcnow())
+        with self._lock:
+            self._runs[run.id] = run
+            while len(self._runs) > KEEP:
+                self._runs.popitem(last=False)
+        args = (engine, actor, limits, now, triggered_by or actor.user_id or "", run)
+        if self.inline:
+            self._work(*args)
+        else:
+            threading.Thread(target=self._work, args=args, name=f"round-{run.id}", daemon=True).start()
+        return run
+
+    def _work(
+        self, engine: Engine, actor: Actor, limits: Limits, now: datetime | None, triggered_by: str, run: RoundRun
+    ) -> None:
+        def progress(stage: str, info: dict[str, Any]) -> None:
+            with self._lock:
+                run.phase, run.info, run.updates = stage, {**run.info, **info}, run.updates + 1
+
+        try:
+            rnd = run_round(
+                engine,
+                actor,
+                now=now,
+                time_limit=limits.time_limit,
+                workers=limits.workers,
+                seed=limits.seed,
+                triggered_by=triggered_by,
+                progress=progress,
+                deterministic_time=limits.deterministic_time,
+            )
+        except Busy as exc:
+            with self._lock:
+                run.phase, run.error = "busy", exc.detail
+        except Exception as exc:  # the page says it failed; the log has why
+            log.exception("allocation round %s failed", run.id)
+            with self._lock:
+                run.phase, run.error = "failed", repr(exc)[:500]
+        else:
+            with self._lock:
+                run.phase, run.round_id = "written", rnd.id
+        finally:
+            with self._lock:
+                run.done = True
