@@ -4,7 +4,8 @@ catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
+``my_vouchers``, ``inbox``, ``complaints``), the lab manager's instruments, opening hours and
+operators (``unit_instruments``, ``unit_hours``, ``unit_operators``), and the API's /docs and /redoc from vendored assets
 (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
@@ -32,6 +33,9 @@ from . import (
     my_requests,
     my_vouchers,
     signin,
+    unit_hours,
+    unit_instruments,
+    unit_operators,
 )
 from .error_pages import wrong_role_page
 from .i18n import COOKIE, negotiate, translations
@@ -53,6 +57,9 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    unit_instruments.router,
+    unit_hours.router,
+    unit_operators.router,
 )
 """Every page's router, in the order they are matched."""
 
