@@ -11,9 +11,11 @@ unit's instruments: another unit's answers 404."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session, select
@@ -189,17 +191,24 @@ def preview_json(
     opening, warnings = load_opening(session, inst.id, tz, lo, hi)
     for s, e in opening:
         events.append(
-            {"start": _wall(s, tz), "end": _wall(e, tz), "title": _("Open hours"), "classNames": ["open"], "kind": "open"}
+            {
+                "start": _wall(s, tz),
+                "end": _wall(e, tz),
+                "title": _("Open hours"),
+                "classNames": ["open"],
+                "display": "block",
+                "kind": "open",
+            }
         )
     cal = WorkCalendar.load(session, first, first + timedelta(weeks=PREVIEW_WEEKS))
     for i in range(PREVIEW_WEEKS * 7):
         d = first + timedelta(days=i)
         kind = cal.kind(d)
         if kind == DayKind.holiday:
-            title = _("Holiday: {name}").format(name=cal.holiday_name(d) or _("Public holiday"))
-            events.append(_all_day(d, title, "holiday"))
+            name = holiday_name(cal, d, request.state.lang) or _("Public holiday")
+            events += _all_day(d, _("Holiday: {name}").format(name=name), "holiday")
         elif kind == DayKind.makeup_workday:
-            events.append(_all_day(d, _("Make-up workday (调休)"), "makeup"))
+            events += _all_day(d, _("Make-up workday (调休)"), "makeup")
     rows = session.exec(
         select(AvailabilityException).where(
             AvailabilityException.instrument_id == inst.id,
@@ -217,6 +226,7 @@ def preview_json(
                 "end": _wall(x.end, tz),
                 "title": title,
                 "classNames": ["closure" if closed else "extra"],
+                "display": "block",
                 "kind": "closed" if closed else "extra_open",
             }
         )
@@ -235,16 +245,26 @@ def _wall(t: datetime, tz: ZoneInfo) -> str:
     return f"{t.astimezone(tz):%Y-%m-%dT%H:%M:%S}"
 
 
-def _all_day(d: date, title: str, kind: str) -> dict[str, Any]:
-    return {
-        "start": d.isoformat(),
-        "end": (d + timedelta(days=1)).isoformat(),
-        "allDay": True,
-        "display": "background",
-        "title": title,
-        "classNames": [kind],
-        "kind": kind,
-    }
+def _all_day(d: date, title: str, kind: str) -> list[dict[str, Any]]:
+    """A holiday or make-up workday: the day shaded, and its name as a label in the day."""
+    day = {"start": d.isoformat(), "end": (d + timedelta(days=1)).isoformat(), "allDay": True}
+    return [
+        {**day, "display": "background", "classNames": [kind], "kind": kind},
+        {**day, "display": "block", "title": title, "classNames": [f"{kind}-label"], "kind": f"{kind}_label"},
+    ]
+
+
+@lru_cache(maxsize=32)
+def _names_in(year: int, language: str) -> dict[date, str]:
+    return dict(holidays.country_holidays("CN", years=year, language=language).items())
+
+
+def holiday_name(cal: WorkCalendar, d: date, lang: str) -> str | None:
+    """The holiday's name in the page's language: the platform's own override name as entered,
+    else the holiday library's name (which speaks Chinese as well as English)."""
+    if d in cal.overrides:
+        return cal.holiday_name(d)
+    return _names_in(d.year, "zh_CN" if lang == "zh-CN" else "en_US").get(d) or cal.holiday_name(d)
 
 
 def _rule_error(field: str, _: Gettext) -> str:
