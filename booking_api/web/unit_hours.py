@@ -194,7 +194,7 @@ def preview_json(
             {
                 "start": _wall(s, tz),
                 "end": _wall(e, tz),
-                "title": _("Open hours"),
+                "title": "",  # the times say it; the legend names the colour
                 "classNames": ["open"],
                 "display": "block",
                 "kind": "open",

@@ -87,7 +87,6 @@ def test_publish_hours_ics_operator_then_an_enterprise_books_it_operator_run(pag
     expect(page.get_by_test_id("rules")).to_contain_text("08:30–17:30")
     expect(page.locator("#preview .fc-event.open").first).to_be_visible()
     expect(page.locator("#preview .fc-daygrid-day")).to_have_count(56)
-    shot(page, "unit-hours-zh-CN")
 
     # the maintenance calendar: a dry run first, then confirmed
     page.locator("#file").set_input_files({"name": "maintenance.ics", "mimeType": "text/calendar", "buffer": ics(maintenance_day)})
@@ -99,6 +98,8 @@ def test_publish_hours_ics_operator_then_an_enterprise_books_it_operator_run(pag
     page.get_by_test_id("confirm").click()
     expect(page).to_have_url(re.compile(r"/hours\?done=imported$"))
     expect(page.get_by_test_id("exceptions")).to_contain_text("年度维护")
+    expect(page.locator("#preview .fc-event.closure").first).to_contain_text("已关闭：年度维护")
+    shot(page, "unit-hours-zh-CN")
 
     # the existing operator is given the new instrument
     page.goto("/unit/operators")
