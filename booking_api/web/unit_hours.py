@@ -60,14 +60,18 @@ def day_names(_: Gettext) -> dict[str, str]:
     }
 
 
-def rule_days(rule: OpeningRule, _: Gettext) -> str:
+def list_sep(lang: str) -> str:
+    return "、" if lang == "zh-CN" else ", "
+
+
+def rule_days(rule: OpeningRule, _: Gettext, sep: str = "、") -> str:
     """A weekly rule's days in words; any other rule as its RRULE."""
     parts = dict(p.split("=", 1) for p in rule.rrule.split(";") if "=" in p)
     names = day_names(_)
     if parts.get("FREQ") == "WEEKLY" and set(parts) <= {"FREQ", "BYDAY"} and parts.get("BYDAY"):
         days = parts["BYDAY"].split(",")
         if all(d in names for d in days):
-            return "、".join(names[d] for d in DAYS if d in days)
+            return sep.join(names[d] for d in DAYS if d in days)
     if parts.get("FREQ") == "DAILY" and set(parts) == {"FREQ"}:
         return _("Every day")
     return rule.rrule
@@ -136,7 +140,7 @@ def _page(
         status_code=status,
         inst=inst,
         zone=inst.timezone,
-        rules=[(r, rule_days(r, _)) for r in rules],
+        rules=[(r, rule_days(r, _, list_sep(request.state.lang))) for r in rules],
         exceptions=exceptions,
         days=list(day_names(_).items()),
         rule_values=rule_values

@@ -31,7 +31,7 @@ from .instrument_words import Gettext
 from .roles import ManagerDep
 from .signin import check_csrf
 from .templating import render
-from .unit_hours import DAYS, day_names
+from .unit_hours import DAYS, day_names, list_sep
 from .unit_instruments import form_data, gettext
 
 router = APIRouter(include_in_schema=False)
@@ -43,13 +43,13 @@ def N_(message: str) -> str:  # marks a msgid for the catalogue; translated wher
 EXPIRING_DAYS = 30
 
 
-def shift_words(shift: dict[str, str], _: Gettext) -> str:
+def shift_words(shift: dict[str, str], _: Gettext, sep: str = "、") -> str:
     """A stored shift in words: "Monday、Tuesday 08:30–17:30" (its RRULE when not weekly by day)."""
     parts = dict(p.split("=", 1) for p in shift.get("rrule", "").split(";") if "=" in p)
     names = day_names(_)
     days = parts.get("BYDAY", "").split(",")
     if parts.get("FREQ") == "WEEKLY" and set(parts) <= {"FREQ", "BYDAY"} and all(d in names for d in days):
-        when = "、".join(names[d] for d in DAYS if d in days)
+        when = sep.join(names[d] for d in DAYS if d in days)
     elif parts.get("FREQ") == "DAILY" and set(parts) == {"FREQ"}:
         when = _("Every day")
     else:
@@ -76,7 +76,7 @@ def _page(
     ops = session.exec(select(Operator).where(Operator.owner_unit_id == unit).order_by(Operator.name)).all()
     runs = staffing.instruments_of(session, [o.id for o in ops])
     operators = [
-        {"op": o, "runs": runs[o.id], "shifts": [shift_words(s, _) for s in o.working_hours]} for o in ops
+        {"op": o, "runs": runs[o.id], "shifts": [shift_words(s, _, list_sep(request.state.lang)) for s in o.working_hours]} for o in ops
     ]
     today = now.astimezone(zone(instruments[0].timezone if instruments else "Asia/Shanghai")).date()
     quals = session.exec(

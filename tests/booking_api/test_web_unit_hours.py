@@ -225,3 +225,16 @@ def test_the_ics_import_refuses_no_file_a_non_calendar_and_another_units_instrum
         headers=ZH,
     )
     assert r.status_code == 404 and exceptions_of(session, world.other.id) == []
+
+
+def test_the_apis_closure_title_labels_the_public_page_too(client, world, session):
+    from .conftest import auth
+
+    day = world.day
+    body = {"start": f"{day}T08:00:00+08:00", "end": f"{day}T18:00:00+08:00", "title": "Maintenance", "reason": "Maintenance"}
+    r = client.post(f"/api/v1/instruments/{world.xrd.id}/exceptions", json=body, headers=auth(world, "manager"))
+    assert r.status_code == 201 and r.json()["title"] == "Maintenance"
+    page = client.get(f"/instruments/{world.xrd.id}?week={day}", headers={"Accept-Language": "en"})
+    assert "Closed: Maintenance<" in page.text  # a reason that says no more than the title is not repeated
+    page = client.get(f"/instruments/{world.xrd.id}?week={day}", headers=ZH)
+    assert "已关闭：Maintenance" in page.text
