@@ -57,6 +57,18 @@ def shift_words(shift: dict[str, str], _: Gettext, sep: str = "、") -> str:
     return f"{when} {shift.get('start', '')}–{shift.get('end', '')}"
 
 
+def _form_shift(working_hours: list[dict[str, str]]) -> dict[str, Any]:
+    """The change form's values: the first shift's days and hours (weekdays 08:30–17:30 if none)."""
+    first = working_hours[0] if working_hours else {}
+    parts = dict(p.split("=", 1) for p in first.get("rrule", "").split(";") if "=" in p)
+    days = [d for d in parts.get("BYDAY", "").split(",") if d in DAYS] if parts.get("FREQ") == "WEEKLY" else []
+    return {
+        "days": days or ["MO", "TU", "WE", "TH", "FR"],
+        "start": first.get("start", "08:30"),
+        "end": first.get("end", "17:30"),
+    }
+
+
 def _page(
     request: Request,
     session: Session,
@@ -75,8 +87,15 @@ def _page(
     names = {i.id: i.name for i in instruments}
     ops = session.exec(select(Operator).where(Operator.owner_unit_id == unit).order_by(Operator.name)).all()
     runs = staffing.instruments_of(session, [o.id for o in ops])
+    sep = list_sep(request.state.lang)
     operators = [
-        {"op": o, "runs": runs[o.id], "shifts": [shift_words(s, _, list_sep(request.state.lang)) for s in o.working_hours]} for o in ops
+        {
+            "op": o,
+            "runs": runs[o.id],
+            "shifts": [shift_words(s, _, sep) for s in o.working_hours],
+            "form": _form_shift(o.working_hours),
+        }
+        for o in ops
     ]
     today = now.astimezone(zone(instruments[0].timezone if instruments else "Asia/Shanghai")).date()
     quals = session.exec(

@@ -96,6 +96,10 @@ def test_working_hours_are_replaced_and_refused_when_they_end_before_they_start(
     r = client.post(url, data={"csrf": csrf, "days": ["SA", "SU"], "start": "09:00", "end": "13:00"}, follow_redirects=False)
     assert r.status_code == 303
     assert the_operator(session).working_hours == [{"rrule": "FREQ=WEEKLY;BYDAY=SA,SU", "start": "09:00", "end": "13:00"}]
+    page = client.get("/unit/operators", headers={"Accept-Language": "en"})
+    assert "Saturday, Sunday 09:00–13:00" in page.text  # the shift in words, in the page's language
+    assert f'id="h-{op.id}-SA" type="checkbox" name="days" value="SA" checked' in page.text  # the form starts from it
+    assert f'id="h-{op.id}-MO" type="checkbox" name="days" value="MO">' in page.text
     r = client.post(url, data={"csrf": csrf, "days": ["MO"], "start": "13:00", "end": "09:00"}, headers=ZH)
     assert r.status_code == 422 and f'data-testid="error-hours-{op.id}"' in r.text
     r = client.post(url, data={"csrf": csrf, "start": "09:00", "end": "13:00"}, headers=ZH)
