@@ -58,6 +58,7 @@ class AvailabilityException(SQLModel, table=True):
     kind: ExceptionKind = ExceptionKind.closed
     start: datetime = utc_field(index=True)
     end: datetime = utc_field(index=True)
+    title: str = Field(default="", description="What the public sees, e.g. maintenance ('' = the reason)")
     reason: str = Field(default="", description="e.g. maintenance, training, closure")
     source: str = Field(default="manual", description="manual | ics import")
 

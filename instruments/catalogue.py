@@ -6,13 +6,15 @@ leave the same audit trail.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, select
 
 from .actor import Actor
 from .audit import record, snapshot
 from .availability import AvailabilityException, OpeningRule, validate_exception, validate_rule, zone
 from .errors import InvalidInput, NotFound
-from .inventory import Instrument
+from .inventory import Instrument, InstrumentStatus
 from .policy import BookingPolicy
 from .units import Lab, OwnerUnit
 
@@ -68,6 +70,64 @@ def create_instrument(
     return inst
 
 
+def update_instrument(session: Session, actor: Actor, inst: Instrument, changes: dict[str, Any]) -> Instrument:
+    """Apply ``changes`` (field → value; ``None`` leaves a field as it is, except ``lab_id``)."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    if "lab_id" in changes:
+        check_lab(session, changes["lab_id"], inst.owner_unit_id)
+    before = snapshot(inst)
+    for k, v in changes.items():
+        if v is not None or k == "lab_id":
+            setattr(inst, k, v)
+    session.add(inst)
+    session.flush()
+    record(session, actor, "instrument.update", "instrument", inst.id, before=before, after=snapshot(inst))
+    return inst
+
+
+RETIRED = InstrumentStatus.awaiting_scrapping
+"""A retired instrument stays in the catalogue (its bookings and usage keep their history) with
+the NRII status 待报废, which no booking accepts."""
+
+
+def retire_instrument(session: Session, actor: Actor, inst: Instrument) -> Instrument:
+    """Take an instrument out of service for good: status ``awaiting_scrapping``."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    before = snapshot(inst)
+    inst.status = RETIRED
+    session.add(inst)
+    session.flush()
+    record(session, actor, "instrument.retire", "instrument", inst.id, before=before, after=snapshot(inst))
+    return inst
+
+
+def check_policy(values: dict[str, Any]) -> None:
+    """The booking policy's numbers agree with each other (each is range-checked where it is read)."""
+    if values["max_minutes"] < values["min_minutes"]:
+        raise InvalidInput("max_minutes must be at least min_minutes.", field="max_minutes")
+    if values["min_minutes"] % values["slot_minutes"]:
+        raise InvalidInput("min_minutes must be a multiple of slot_minutes.", field="min_minutes")
+    if any(v < 0 for v in values.get("lead_minutes", {}).values()):
+        raise InvalidInput("lead times cannot be negative.", field="lead_minutes")
+
+
+def set_policy(session: Session, actor: Actor, inst: Instrument, values: dict[str, Any]) -> BookingPolicy:
+    """Replace the instrument's booking policy by ``values`` (checked by ``check_policy``)."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    check_policy(values)
+    policy = session.get(BookingPolicy, inst.id)
+    before = snapshot(policy)
+    if policy is None:
+        policy = BookingPolicy(instrument_id=inst.id, **values)
+    else:
+        for k, v in values.items():
+            setattr(policy, k, v)
+    session.add(policy)
+    session.flush()
+    record(session, actor, "policy.update", "booking_policy", inst.id, before=before, after=snapshot(policy))
+    return policy
+
+
 def add_opening_rule(session: Session, actor: Actor, inst: Instrument, rule: OpeningRule) -> OpeningRule:
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     rule.instrument_id = inst.id
@@ -88,3 +148,25 @@ def add_exception(
     session.flush()
     record(session, actor, "exception.create", "availability_exception", exc.id, after=snapshot(exc))
     return exc
+
+
+def remove_opening_rule(session: Session, actor: Actor, inst: Instrument, rule_id: str) -> None:
+    """Delete one of the instrument's opening rules (NotFound if it has no such rule)."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    rule = session.get(OpeningRule, rule_id)
+    if rule is None or rule.instrument_id != inst.id:
+        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
+    record(session, actor, "opening_rule.delete", "opening_rule", rule.id, before=snapshot(rule))
+    session.delete(rule)
+    session.flush()
+
+
+def remove_exception(session: Session, actor: Actor, inst: Instrument, exception_id: str) -> None:
+    """Delete one of the instrument's exceptions (NotFound if it has no such exception)."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    exc = session.get(AvailabilityException, exception_id)
+    if exc is None or exc.instrument_id != inst.id:
+        raise NotFound(f"No exception {exception_id!r} on this instrument.")
+    record(session, actor, "exception.delete", "availability_exception", exc.id, before=snapshot(exc))
+    session.delete(exc)
+    session.flush()

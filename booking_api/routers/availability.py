@@ -16,7 +16,13 @@ from instruments.availability import (
     OpeningRule,
     zone,
 )
-from instruments.catalogue import add_exception, add_opening_rule, get_instrument
+from instruments.catalogue import (
+    add_exception,
+    add_opening_rule,
+    get_instrument,
+    remove_exception,
+    remove_opening_rule,
+)
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
 from instruments.settings import get_settings
@@ -76,6 +82,7 @@ class ExceptionIn(BaseModel):
                     "kind": "closed",
                     "start": "2026-12-07T08:00:00+08:00",
                     "end": "2026-12-09T18:00:00+08:00",
+                    "title": "Maintenance",
                     "reason": "annual maintenance",
                 }
             ]
@@ -84,6 +91,7 @@ class ExceptionIn(BaseModel):
     kind: ExceptionKind = ExceptionKind.closed
     start: ApiDatetime
     end: ApiDatetime
+    title: str = Field(default="", max_length=200, description="Shown publicly: 'Closed: <title>'")
     reason: str = Field(default="", max_length=500)
 
 
@@ -201,11 +209,7 @@ def create_rule(instrument_id: str, body: RuleIn, session: SessionDep, actor: Ac
 )
 def delete_rule(instrument_id: str, rule_id: str, session: SessionDep, actor: ActorDep) -> Response:
     inst = _managed_instrument(session, actor, instrument_id)
-    rule = session.get(OpeningRule, rule_id)
-    if rule is None or rule.instrument_id != inst.id:
-        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
-    record(session, actor, "opening_rule.delete", "opening_rule", rule.id, before=snapshot(rule))
-    session.delete(rule)
+    remove_opening_rule(session, actor, inst, rule_id)
     commit(session)
     return Response(status_code=204)
 
@@ -243,11 +247,7 @@ def create_exception(
 )
 def delete_exception(instrument_id: str, exception_id: str, session: SessionDep, actor: ActorDep) -> Response:
     inst = _managed_instrument(session, actor, instrument_id)
-    exc = session.get(AvailabilityException, exception_id)
-    if exc is None or exc.instrument_id != inst.id:
-        raise NotFound(f"No exception {exception_id!r} on this instrument.")
-    record(session, actor, "exception.delete", "availability_exception", exc.id, before=snapshot(exc))
-    session.delete(exc)
+    remove_exception(session, actor, inst, exception_id)
     commit(session)
     return Response(status_code=204)
 

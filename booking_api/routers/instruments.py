@@ -10,11 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import func, select
 
 from instruments import catalogue, search
-from instruments.audit import record, snapshot
 from instruments.availability import zone
 from instruments.categories import category_of
 from instruments.db import MAX_FEN, utcnow
-from instruments.errors import InvalidInput
 from instruments.inventory import Instrument, InstrumentStatus, ServiceMode, SharingMode
 from instruments.policy import BookingPolicy, policy_of
 from instruments.units import Lab, OwnerUnit
@@ -233,16 +231,21 @@ def patch_instrument(instrument_id: str, body: InstrumentPatch, session: Session
     inst = catalogue.get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     changes = body.model_dump(exclude_unset=True)
-    if "lab_id" in changes:
-        catalogue.check_lab(session, changes["lab_id"], inst.owner_unit_id)
     if changes.get("service_modes") is not None:
         changes["service_modes"] = [m.value for m in body.service_modes or []]
-    before = snapshot(inst)
-    for k, v in changes.items():
-        if v is not None or k == "lab_id":
-            setattr(inst, k, v)
-    session.add(inst)
-    record(session, actor, "instrument.update", "instrument", inst.id, before=before, after=snapshot(inst))
+    catalogue.update_instrument(session, actor, inst, changes)
+    commit(session)
+    return inst
+
+
+@router.post(
+    "/instruments/{instrument_id}/retire",
+    response_model=Instrument,
+    summary="Retire an instrument: status awaiting_scrapping, no more bookings (its unit's lab managers)",
+)
+def retire_instrument(instrument_id: str, session: SessionDep, actor: ActorDep) -> Instrument:
+    inst = catalogue.get_instrument(session, instrument_id)
+    catalogue.retire_instrument(session, actor, inst)
     commit(session)
     return inst
 
@@ -258,22 +261,8 @@ def get_policy(instrument_id: str, session: SessionDep) -> BookingPolicy:
 def put_policy(instrument_id: str, body: PolicyIn, session: SessionDep, actor: ActorDep) -> BookingPolicy:
     inst = catalogue.get_instrument(session, instrument_id)
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    if body.max_minutes < body.min_minutes:
-        raise InvalidInput("max_minutes must be at least min_minutes.", field="max_minutes")
-    if body.min_minutes % body.slot_minutes:
-        raise InvalidInput("min_minutes must be a multiple of slot_minutes.", field="min_minutes")
-    if any(v < 0 for v in body.lead_minutes.values()):
-        raise InvalidInput("lead times cannot be negative.", field="lead_minutes")
-    policy = session.get(BookingPolicy, inst.id)
-    before = snapshot(policy)
     data = body.model_dump()
     data["lead_minutes"] = {m.value: int(v) for m, v in body.lead_minutes.items()}
-    if policy is None:
-        policy = BookingPolicy(instrument_id=inst.id, **data)
-    else:
-        for k, v in data.items():
-            setattr(policy, k, v)
-    session.add(policy)
-    record(session, actor, "policy.update", "booking_policy", inst.id, before=before, after=snapshot(policy))
+    policy = catalogue.set_policy(session, actor, inst, data)
     commit(session)
     return policy

@@ -43,6 +43,9 @@ from . import (
     proof_files,
     signin,
     unit_bookings,
+    unit_hours,
+    unit_instruments,
+    unit_operators,
     unit_page,
     unit_usage,
     unit_vouchers,
@@ -79,6 +82,9 @@ ROUTERS = (
     office_enterprises.router,
     office_vouchers.router,
     office_rounds.router,
+    unit_instruments.router,
+    unit_hours.router,
+    unit_operators.router,
 )
 """Every page's router, in the order they are matched."""
 

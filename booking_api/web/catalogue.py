@@ -215,7 +215,7 @@ def _days(
             if c.reason == "outside_opening_hours" and not whole_day:
                 continue  # the hours between openings: the list says when it is open or bookable
             if s.date() in days:
-                days[s.date()].closed.append((s, e, closed_label(c.reason, c.detail, _)))
+                days[s.date()].closed.append((s, e, closed_label(c.reason, c.detail, _, c.note)))
     return list(days.values())
 
 
@@ -462,7 +462,7 @@ def bookable_json(
                     "local_start": _wall(c.start.astimezone(tz)),
                     "local_end": _wall(c.end.astimezone(tz)),
                     "reason": c.reason,
-                    "label": closed_label(c.reason, c.detail, _),
+                    "label": closed_label(c.reason, c.detail, _, c.note),
                 }
                 for c in bt.closed
             ],

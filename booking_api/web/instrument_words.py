@@ -107,11 +107,17 @@ def policy_sentences(inst: Instrument, policy: BookingPolicy, _: Gettext) -> lis
     return out
 
 
-def closed_label(reason: str, detail: str, _: Gettext) -> str:
-    """Why no booking may start in a stretch of time, in a few words."""
+def closed_label(reason: str, detail: str, _: Gettext, note: str | None = None) -> str:
+    """Why no booking may start in a stretch of time, in a few words. A blackout with a title
+    (``note`` is then its reason, '' when it says no more) reads "Closed: <title> (<reason>)";
+    one without (``note`` None) "Maintenance: <reason>"."""
     if reason == "holiday":
         return _("Public holiday: {name}").format(name=detail) if detail else _("Public holiday")
     if reason == "blackout":
+        if note is not None:
+            if note:
+                return _("Closed: {title} ({reason})").format(title=detail, reason=note)
+            return _("Closed: {title}").format(title=detail)
         return _("Maintenance: {title}").format(title=detail) if detail else _("Maintenance")
     labels = {
         "outside_opening_hours": _("Outside opening hours"),

@@ -67,6 +67,9 @@ class ClosedTime:
     message: str
     detail: str = ""
     """The holiday's name or the maintenance's title (for pages that word the reason themselves)."""
+    note: str | None = None
+    """A blackout with a title: its reason ('' when it says no more than the title); None when
+    the blackout has no title (then ``detail`` is its reason)."""
 
 
 @dataclass
@@ -133,9 +136,11 @@ def _closed_outside(facts: InstrumentFacts, lo: datetime, hi: datetime) -> list[
     for exc in sorted(facts.exceptions, key=lambda x: x.start):
         if exc.kind != ExceptionKind.closed:
             continue
+        title = exc.title or exc.reason
+        note = (exc.reason if exc.reason != exc.title else "") if exc.title else None
         for s, e in clip(shut, exc.start.astimezone(tz), exc.end.astimezone(tz)):
-            why = exc.reason or "closure"
-            out.append(ClosedTime(s, e, "blackout", f"{name} is closed: {why}.", exc.reason))
+            why = title + (f" ({note})" if note else "") if title else "closure"
+            out.append(ClosedTime(s, e, "blackout", f"{name} is closed: {why}.", title, note))
         rest = subtract(rest, [(exc.start.astimezone(tz), exc.end.astimezone(tz))])
     cal = facts.calendar
     for s, e in _by_day(rest, tz):
@@ -166,7 +171,7 @@ def _merge_closed(items: list[ClosedTime]) -> list[ClosedTime]:
         if out and out[-1].reason == c.reason and out[-1].end >= c.start and c.reason not in PER_DAY:
             out[-1].end = max(out[-1].end, c.end)
         else:
-            out.append(ClosedTime(c.start, c.end, c.reason, c.message, c.detail))
+            out.append(ClosedTime(c.start, c.end, c.reason, c.message, c.detail, c.note))
     return out
 
 

@@ -573,7 +573,9 @@ def open_vevent(inst: Instrument, lo: datetime, hi: datetime, stamp: datetime) -
 
 
 def _closed_summary(inst: Instrument, exc: AvailabilityException) -> str:
-    return f"Closed · {inst.name}{': ' + exc.reason if exc.reason else ''}"
+    """"Closed · <instrument>: <title>" (the public title, else the reason, as the web page says it)."""
+    what = exc.title or exc.reason
+    return f"Closed · {inst.name}{': ' + what if what else ''}"
 
 
 def closed_vevent(inst: Instrument, exc: AvailabilityException, stamp: datetime) -> bytes:
@@ -805,7 +807,7 @@ def _render_events(session: Session, sub: CalendarSubscription, actor: Actor, pa
             )
         ).all()
         for exc in closed:
-            key = ("closed", exc.id, exc.start, exc.end, exc.reason, inst.name, inst.timezone, w.anchor)
+            key = ("closed", exc.id, exc.start, exc.end, exc.title, exc.reason, inst.name, inst.timezone, w.anchor)
             chunks.append(_memo(key, lambda inst=inst, exc=exc: closed_vevent(inst, exc, w.anchor)))
     tzids = tuple(sorted({i.timezone for i in insts.values()} or {"Asia/Shanghai"}))
     blob = b"".join(chunks)

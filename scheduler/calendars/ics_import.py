@@ -436,7 +436,12 @@ def _place(
             actor,
             inst,
             AvailabilityException(
-                kind=ExceptionKind.closed, start=start, end=end, reason=item.summary[:200] or "ics import", source="ics"
+                kind=ExceptionKind.closed,
+                start=start,
+                end=end,
+                title=item.summary[:200],
+                reason=item.summary[:200] or "ics import",
+                source="ics",
             ),
         )
         item.exception_id = exc.id
