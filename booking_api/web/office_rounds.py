@@ -62,6 +62,7 @@ def phase_label(_: Gettext, run: RoundRun) -> str:
         "written": _("Done"),
         "failed": _("The round failed; nothing was written."),
         "busy": _("Another round is running; try again when it has finished."),
+        "elsewhere": _("Running in another server process: this page follows it until its results are written."),
     }.get(run.phase, _("Solving"))
 
 
@@ -95,7 +96,8 @@ def _progress(request: Request, run: RoundRun) -> dict[str, Any]:
 @router.get("/office/rounds/runs/{run_id}")
 def run_page(request: Request, run_id: str, actor: OfficeDep) -> Response:
     _ = gettext(request)
-    run = runs_of(request).get(run_id)
+    runs = runs_of(request)
+    run = runs.get(run_id) or runs.elsewhere(request.app.state.engine, run_id)
     if run is None:
         return not_found_page(
             request, _("This run is not known here (the server may have restarted): see the rounds list.")
@@ -109,7 +111,8 @@ def run_page(request: Request, run_id: str, actor: OfficeDep) -> Response:
 def run_progress(request: Request, run_id: str, actor: OfficeDep) -> Response:
     """The progress box the run page polls; once the round is written, htmx is sent to its results."""
     _ = gettext(request)
-    run = runs_of(request).get(run_id)
+    runs = runs_of(request)
+    run = runs.get(run_id) or runs.elsewhere(request.app.state.engine, run_id)
     if run is None:
         return not_found_page(
             request, _("This run is not known here (the server may have restarted): see the rounds list.")

@@ -5,8 +5,9 @@ callback. Runs are kept in memory, the last ``KEEP`` of them: a run is a window 
 made; the round itself, once written, is the record (``AllocationRound``).
 
 With several server processes (``labshare serve --workers N``) a poll may reach a process that did
-not start the run: the page then says so and points to the rounds list, where the round appears
-once written (the run lock still keeps rounds from overlapping across processes).
+not start the run: ``elsewhere`` then answers from the database — "running in another process"
+while the rounds' run lock is held, and the written round once it carries the run's id — so the
+page keeps following the run whichever process answers.
 
 With ``inline=True`` a run happens inside ``start`` (tests: no thread, no waiting)."""
 
@@ -20,12 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from instruments.actor import Actor
 from instruments.db import utcnow
 from instruments.ids import new_id
-from instruments.run_lock import Busy
-from scheduler.allocation.rounds import run_round
+from instruments.run_lock import Busy, RunLock
+from scheduler.allocation.rounds import ROUND_LOCK, AllocationRound, run_round
 
 log = logging.getLogger("labshare.rounds")
 KEEP = 20
@@ -65,6 +67,20 @@ class RoundRuns:
         with self._lock:
             return self._runs.get(run_id)
 
+    def elsewhere(self, engine: Engine, run_id: str, now: datetime | None = None) -> RoundRun | None:
+        """A run this process does not hold, as the database knows it: written (a recent round
+        carries its id), running in another process (the rounds' lock is held), or unknown (None)."""
+        now = now or utcnow()
+        with Session(engine) as session:
+            recent = session.exec(select(AllocationRound).order_by(col(AllocationRound.started_at).desc()).limit(KEEP))
+            for rnd in recent:
+                if (rnd.metrics or {}).get("run_id") == run_id:
+                    return RoundRun(run_id, rnd.started_at, phase="written", round_id=rnd.id, done=True)
+            lock = session.get(RunLock, ROUND_LOCK)
+            if lock is not None and lock.expires_at > now:
+                return RoundRun(run_id, lock.acquired_at, phase="elsewhere")
+        return None
+
     def start(
         self, engine: Engine, actor: Actor, limits: Limits, now: datetime | None = None, triggered_by: str = ""
     ) -> RoundRun:
@@ -99,6 +115,7 @@ class RoundRuns:
                 triggered_by=triggered_by,
                 progress=progress,
                 deterministic_time=limits.deterministic_time,
+                run_id=run.id,
             )
         except Busy as exc:
             with self._lock:

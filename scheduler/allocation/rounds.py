@@ -93,8 +93,10 @@ def run_round(
     triggered_by: str = "",
     progress: Progress | None = None,
     deterministic_time: float | None = None,
+    run_id: str = "",
 ) -> AllocationRound:
-    """Run one allocation round end to end; returns the recorded round.
+    """Run one allocation round end to end; returns the recorded round. ``run_id`` names the run
+    that started it (a page following it from another server process finds the round by it).
 
     Rounds never overlap: each holds the run lock ``allocation_round`` from reading the requests
     to writing the placements, and a round started meanwhile is refused with ``Busy`` (409). Two
@@ -103,7 +105,7 @@ def run_round(
     actor.require_admin()
     lifetime = timedelta(seconds=time_limit * 2) + ROUND_LOCK_MARGIN
     with holding(engine, ROUND_LOCK, triggered_by or actor.user_id or "system", lifetime):
-        return _run(engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time)
+        return _run(engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time, run_id)
 
 
 def _run(
@@ -116,6 +118,7 @@ def _run(
     triggered_by: str,
     progress: Progress | None,
     deterministic_time: float | None,
+    run_id: str = "",
 ) -> AllocationRound:
     say = progress or (lambda stage, info: None)
     now = now or utcnow()
@@ -145,6 +148,7 @@ def _run(
             "fcfs_objective": baseline.objective,
             "timings": {k: round(v, 3) for k, v in alloc.timings.items()},
             "warnings": inp.warnings,
+            **({"run_id": run_id} if run_id else {}),
         }
         session.add(rnd)
     say("written", {"round": rnd.id, "placed": rnd.placed, "unplaced": rnd.unplaced})

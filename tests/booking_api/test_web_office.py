@@ -21,8 +21,9 @@ from booking_api.web.office_rounds import round_limits
 from fixtures.voucher_presets import PRESETS
 from instruments.actor import SYSTEM
 from instruments.audit import AuditLog
+from instruments.run_lock import acquire, release
 from scheduler.allocation.round_runs import Limits, RoundRuns
-from scheduler.allocation.rounds import AllocationRound
+from scheduler.allocation.rounds import ROUND_LOCK, AllocationRound
 from scheduler.booking import credit_code
 from scheduler.booking.booking_requests import BookingRequest, submit_request
 from scheduler.booking.enterprises import Enterprise
@@ -424,6 +425,31 @@ def test_a_round_in_the_background_is_watched_until_it_is_written(office, world,
     session.commit()
     assert box.headers["HX-Redirect"] == f"/office/rounds/{rnd.id}" and 'data-phase="written"' in box.text
     assert "hx-trigger" not in box.text
+
+
+def test_a_run_is_followed_from_another_server_process(office, world, session, db):
+    """With several workers a poll may reach a process that did not start the run: it answers from
+    the database (running while the rounds' lock is held, then the written round)."""
+    w = world
+    _requests(session, w)
+    office.app.state.round_runs = RoundRuns(inline=True)
+    office.app.dependency_overrides[round_limits] = lambda: FAST
+    office.app.dependency_overrides[web_now] = lambda: w.at(8) - timedelta(days=2)
+    other = RoundRuns()  # another worker: it never saw the run
+    token = acquire(db.engine, ROUND_LOCK, "another worker", timedelta(minutes=5))
+    running = other.elsewhere(db.engine, "rrn_somerun")
+    assert running is not None and running.phase == "elsewhere" and not running.done
+    release(db.engine, ROUND_LOCK, token)
+    assert other.elsewhere(db.engine, "rrn_somerun") is None  # no lock, no round of that run
+    r = _post(office, "/office/rounds", "/office/rounds", {})
+    run_path = r.headers["location"]
+    office.app.state.round_runs = other  # the next polls reach the other worker
+    rnd = session.exec(select(AllocationRound)).one()
+    session.commit()
+    box = office.get(f"{run_path}/progress", headers=ZH)
+    assert box.status_code == 200 and box.headers["HX-Redirect"] == f"/office/rounds/{rnd.id}"
+    assert office.get(run_path, follow_redirects=False).headers["location"] == f"/office/rounds/{rnd.id}"
+    assert office.get("/office/rounds/runs/rrn_neverstarted").status_code == 404
 
 
 # --- refusals -----------------------------------------------------------------------------------
