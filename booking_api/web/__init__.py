@@ -31,6 +31,7 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    offers,
     signin,
 )
 from .error_pages import wrong_role_page
@@ -51,6 +52,7 @@ ROUTERS = (
     my_requests.router,
     my_vouchers.router,
     inbox.router,
+    offers.router,
     complaints.router,
     consoles.router,
 )
