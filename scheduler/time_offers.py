@@ -58,6 +58,8 @@ from scheduler.shared.mail_prefs import MailKind
 from scheduler.shared.notifications import tell
 
 log = logging.getLogger("labshare.offers")
+ANSWER_TIME = timedelta(minutes=30)
+"""An offered slot starts at least this long after the offer is made (time to answer before it)."""
 
 
 class OfferStatus(StrEnum):
@@ -122,12 +124,12 @@ def _waiting(session: Session, inst: Instrument, start: datetime, end: datetime,
 def fits(session: Session, inst: Instrument, start: datetime, end: datetime, now: datetime,
          skip: set[str] | None = None) -> list[Fit]:
     """The waiting requests ``[start, end)`` of ``inst`` fits, best first (highest round weight,
-    then the earlier request)."""
+    then the earlier request); a slot starts no sooner than ``ANSWER_TIME`` from ``now``."""
     reqs = _waiting(session, inst, start, end, now, skip or set())
     if not reqs:
         return []
     inp = build_round_input(session, now, only=reqs)
-    lo, hi = inp.minutes(start), inp.minutes(end)
+    lo, hi = max(inp.minutes(start), inp.minutes(now + ANSWER_TIME)), inp.minutes(end)
     out = []
     for r in inp.problem.requests:
         if inst.id not in r.eligible:

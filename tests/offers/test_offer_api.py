@@ -105,3 +105,16 @@ def test_a_request_may_ask_to_be_booked_at_once(db, session, w, app):
     }
     got = TestClient(app).post("/api/v1/requests", json=body, headers=auth(w, "member_a"))
     assert got.status_code == 201 and got.json()["auto_book"] is True
+
+
+def test_a_lab_manager_sets_re_offering_and_the_offer_lifetime_in_the_policy(db, session, w, app):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    got = client.put(
+        f"/api/v1/instruments/{w.xrd.id}/policy",
+        json={"reoffer_freed_time": False, "offer_minutes": 30},
+        headers=auth(w, "manager"),
+    )
+    assert got.status_code == 200 and (got.json()["reoffer_freed_time"], got.json()["offer_minutes"]) == (False, 30)
+    assert client.get(f"/api/v1/instruments/{w.xrd.id}/policy").json()["offer_minutes"] == 30

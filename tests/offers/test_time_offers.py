@@ -133,3 +133,21 @@ def test_a_move_offers_the_old_time_and_a_request_too_long_for_it_is_passed_over
     # 10:00–11:00 is the freed span: the two-hour request does not fit in it
     assert [(o.request_id, o.start, o.end) for o in offers] == [(fits.id, w.at(10), w.at(11))]
     assert too_long.id not in {o.request_id for o in offers}
+
+
+def test_a_no_show_offers_the_rest_of_its_time(db, session, w):
+    w_now = w.at(10, 30)  # the booking 10:00–12:00 was not checked in by 10:30
+    b = booked(session, w, w.member_a, 10)
+    actions.confirm(session, w.manager, b.id)
+    fits = waiting(session, w, w.member_b, hours=1)
+    session.commit()
+    actions.mark_no_show(session, w.manager, b.id, now=w_now)
+    session.commit()
+    (row,) = session.exec(select(FreedTime)).all()
+    assert (row.start, row.end, row.cause) == (w_now, w.at(12), "no_show")
+    session.rollback()
+    run_time_offers(db.url, now=w_now)
+    (offer,) = offers_of(session)
+    # half an hour to answer: the slot starts at 11:00, and the offer holds until then
+    assert (offer.request_id, offer.start, offer.end) == (fits.id, w.at(11), w.at(12))
+    assert offer.expires_at == w.at(11)
