@@ -15,6 +15,7 @@ from scheduler import booking_actions as actions
 from scheduler.booking.booking_requests import RequestStatus
 from scheduler.booking.freed_time import FreedTime
 from scheduler.jobs import run_time_offers
+from scheduler.money.revocation import revoke
 from scheduler.shared.notifications import Notification
 from scheduler.shared.outbox import OutboxMail
 from scheduler.time_offers import OfferStatus, accept_offer, decline_offer
@@ -151,3 +152,46 @@ def test_a_no_show_offers_the_rest_of_its_time(db, session, w):
     # half an hour to answer: the slot starts at 11:00, and the offer holds until then
     assert (offer.request_id, offer.start, offer.end) == (fits.id, w.at(11), w.at(12))
     assert offer.expires_at == w.at(11)
+
+
+def _voucher_of(session, w, ent):  # noqa: ANN001, ANN202
+    from fixtures.voucher_presets import PRESETS
+    from scheduler.money import vouchers as v
+
+    prog = v.create_programme(
+        session,
+        w.admin,
+        v.VoucherProgramme(
+            name="2026 创新券", year=2026, total_budget_fen=10_000_000,
+            rules=PRESETS["shandong_jinan"].model_dump(mode="json"),
+        ),
+    )
+    return v.issue_voucher(session, w.admin, prog.id, ent.id, "testing", 100_000, now=now_of(w) - timedelta(days=1))
+
+
+def test_accepting_for_a_voucher_funded_request_reserves_its_voucher_in_the_same_transaction(db, session, w):
+    from scheduler.money.vouchers import Voucher, VoucherStatus
+
+    voucher = _voucher_of(session, w, w.ent_b)
+    session.commit()
+    _, high = _cancelled_slot(session, w, funding="any_voucher")
+    run_time_offers(db.url, now=now_of(w))
+    (offer,) = offers_of(session)
+    assert offer.request_id == high.id
+    accept_offer(session, w.member_b, offer.id, now=now_of(w))
+    session.commit()
+    session.expire_all()
+    v = session.get(Voucher, voucher.id)
+    (b,) = live(session)
+    assert (v.status, v.booking_id) == (VoucherStatus.reserved, b.id) and v.reserved_fen > 0
+
+
+def test_a_voucher_only_request_without_a_voucher_that_pays_is_not_offered_the_time(db, session, w):
+    voucher = _voucher_of(session, w, w.ent_b)
+    session.commit()
+    low, high = _cancelled_slot(session, w, funding="voucher", voucher_id=voucher.id)
+    revoke(session, w.admin, voucher.id, "testing")
+    session.commit()
+    run_time_offers(db.url, now=now_of(w))
+    offers = offers_of(session)
+    assert [o.request_id for o in offers] == [low.id]  # the cash request gets it, not the unfundable one
