@@ -19,11 +19,10 @@ not counted). With ``Problem.max_share_bp`` :math:`= \beta` (basis points, :math
 i.e. :math:`m_e / M \le \beta / 10000` whenever :math:`M > 0`. The constraint is linear in the
 :math:`x_a`, one row per enterprise with a request on a contested instrument, added to the CP-SAT
 model of :mod:`solver.model` (and of :mod:`solver.funding` on funded problems) over the whole
-problem. The empty schedule always satisfies it, and so does any schedule from which placements
-of the enterprise with the largest share are removed until none is above :math:`\beta` (removing
-minutes of the largest holder lowers its share and never raises :math:`M` above what the others
-hold with it); :func:`trim` does exactly that to a greedy schedule, which is the model's complete
-hint. The option may leave contested time empty rather than give it all to one enterprise: that
+problem. A schedule with no placement on contested instruments satisfies it, so :func:`trim`,
+which removes placements of the enterprise with the largest share, one at a time, until no share is
+above :math:`\beta`, always ends with a schedule that does (every step removes one placement); a
+trimmed greedy schedule is the model's complete hint. The option may leave contested time empty rather than give it all to one enterprise: that
 is its purpose. With :math:`\beta \ge 10000` or no contested instrument the option changes nothing
 and the ordinary pipeline runs.
 
@@ -32,6 +31,8 @@ The checker (:func:`solver.checker.check`) verifies the inequality on the placem
 
 Method: the greedy incumbents (value order, and first come first served), trimmed; then CP-SAT
 with the share rows for the rest of the time; the heavier schedule that passes the checker wins.
+This path replaces the decomposed pipeline (the share rows couple every component); like the
+funded path it runs no preferred-start phase.
 """
 
 from __future__ import annotations
