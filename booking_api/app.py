@@ -21,6 +21,7 @@ from .routers import (
     enterprises,
     instruments,
     mail,
+    offers,
     proof_files,
     redemption,
     requests,
@@ -79,6 +80,7 @@ def create_app(
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)
     app.include_router(mail.router)  # mail preferences and the outbox
+    app.include_router(offers.router)  # offers of freed time
 
     web.install(app)  # the catalogue pages, sign-in, account pages, /docs and /redoc from vendored assets, /static
 

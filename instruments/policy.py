@@ -35,6 +35,10 @@ class BookingPolicy(SQLModel, table=True):
     minutes_per_sample: int = Field(
         default=30, ge=1, description="Instrument time one sample takes (requests by sample count)"
     )
+    reoffer_freed_time: bool = Field(
+        default=True, description="Offer time freed by a cancellation, move or no-show to the requests waiting for it"
+    )
+    offer_minutes: int = Field(default=120, ge=1, le=7 * DAY, description="How long such an offer holds")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

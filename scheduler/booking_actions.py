@@ -1,5 +1,7 @@
 """What people do with bookings: book a free slot, confirm, move, cancel, check in/out, no-show.
 The booking enterprise cancels, and moves, its own bookings itself up to the cancellation cut-off.
+A cancellation, a move and a no-show queue the time they free (``booking.freed_time``) in the same
+transaction, for ``time_offers`` to offer to the requests waiting for it.
 
 Each action is one transaction (the caller's session), checks the actor's scope, runs the booking
 rules where times change, and writes an audit row. The database has the last word on overlaps:
@@ -24,6 +26,7 @@ from instruments.tariffs import booking_price_fen
 from scheduler.booking.booking_requests import RequestStatus, request_to_fulfil
 from scheduler.booking.bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
 from scheduler.booking.enterprises import Enterprise, booking_for
+from scheduler.booking.freed_time import FreedCause, note_freed
 from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money import credit, vouchers
@@ -219,6 +222,7 @@ def move(
     )
     _raise_for(evaluate(attempt), attempt)
     before = snapshot(booking)
+    before_start, before_end = booking.start, booking.end
     lo, hi = attempt.blocked
     operator_id = booking.operator_id
     if booking.service_mode in OPERATOR_MODES and not any(o.id == operator_id for o in attempt.operators):
@@ -234,6 +238,7 @@ def move(
         updated_at=utcnow(),
     )
     flush_or_conflict(session, booking, changes, actor=actor)
+    note_freed(session, inst.id, booking.id, before_start, before_end, FreedCause.moved, now)
     vouchers.reprice_for_booking(session, actor, booking, inst)
     record(session, actor, "booking.move", "booking", booking.id, before=before, after=snapshot(booking))
     data = mail_data(session, booking, inst) | {"old_start": before["start"], "old_end": before["end"]}
@@ -285,6 +290,7 @@ def cancel(session: Session, actor: Actor, booking_id: str, reason: str = "", no
         cancelled_at=now,
         cancel_reason=reason,
     )
+    note_freed(session, inst.id, done.id, done.start, done.end, FreedCause.cancelled, now)
     _tell(session, MailKind.booking_cancelled, done, inst, "cancelled", data | {"status": str(done.status)})
     return done
 
@@ -344,5 +350,6 @@ def mark_no_show(session: Session, actor: Actor, booking_id: str, now: datetime 
     if booking.enterprise_id:
         credit.note_event(session, actor, booking.enterprise_id, credit.CreditKind.no_show, booking.id, now=now)
     done = _transition(session, actor, booking, "no_show", snapshot(booking), status=BookingStatus.no_show)
+    note_freed(session, inst.id, done.id, done.start, done.end, FreedCause.no_show, now)
     _tell(session, MailKind.booking_no_show, done, inst, "no_show", data | {"status": str(done.status)})
     return done

@@ -184,6 +184,16 @@ def _window_notice(session: Session, programme_id: str, today: date, now: dateti
     return 1
 
 
+def run_time_offers(database_url: str, now: datetime | None = None) -> dict[str, int] | None:
+    """Every minute: expire unanswered offers of freed time (their time to the next request in
+    line) and offer the spans cancellations, moves and no-shows queued (``scheduler.time_offers``);
+    None when another process is doing it right now."""
+    from scheduler.time_offers import run_offer_pass
+
+    return _guarded(database_url, "time_offers", timedelta(minutes=10),
+                    lambda: run_offer_pass(get_engine(database_url), now))
+
+
 def run_year_end_rewards(database_url: str) -> list[str] | None:
     """The year-end job: ``run_scheduled_rewards`` under its run lock (None: running elsewhere)."""
     from scheduler.sharing.rewards import run_scheduled_rewards
@@ -306,6 +316,8 @@ def make_scheduler(database_url: str, cron: str | None = None, timezone: str | N
          "Remind bookings that start within a day"),
         (run_voucher_warnings, CronTrigger(hour=9, minute=0, timezone=tz), "voucher_warnings",
          "Warn of vouchers expiring within 30 days"),
+        (run_time_offers, IntervalTrigger(minutes=1, timezone=tz), "time_offers",
+         "Offer freed time to waiting requests, expire unanswered offers"),
         (run_mail_delivery, IntervalTrigger(seconds=settings.mail_interval_seconds, timezone=tz), "mail_delivery",
          "Send due mail from the outbox"),
     ]

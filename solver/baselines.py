@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from .fair_share import trim
 from .problem import Allocation, Placement, Problem, Request
 from .schedule import Schedule
 from .static import Static
@@ -53,6 +54,9 @@ def _run(problem: Problem, order: list[Request], method: str, static: Static | N
         sched = Schedule(problem, static)
         greedy_fill(problem, order, sched)
     placements = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
+    placements, dropped = trim(problem, placements)  # a share limit on contested time (if any)
+    for rid in dropped:
+        sched.remove(rid)
     obj = sum(problem.request_by_id[p.request].weight for p in placements)
     alloc = Allocation(placements=placements, objective=obj, upper_bound=None,
                        status="HEURISTIC", method=method)

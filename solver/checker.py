@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .fair_share import share_violations
+
 
 def _get(p, name, default=None):
     if isinstance(p, dict):
@@ -142,6 +144,7 @@ def check(problem, assignments, objective=None) -> list[str]:
         if g is not None and g.voucher_budget is not None and amount > g.voucher_budget:
             v.append(f"group {gid}: voucher spend {amount} exceeds budget {g.voucher_budget}")
     v += _voucher_violations(problem, funded)
+    v += share_violations(problem, [{"request": r.id, "instrument": ins.id} for r, ins, _, _ in good])
     if objective is not None:
         total = sum(r.weight for r, _, _, _ in good)
         if objective != total:

@@ -14,7 +14,8 @@ Problem::
                    "needs_operator"?, "preferred_start"?, "submitted"?,
                    "funding"? ("cash" | "voucher"), "cash_fallback"?}],
      "vouchers"?: [{"id", "enterprise", "pays": {request: {instrument: fen}}, "expires"?}],
-     "caps"?: [{"id", "limit", "vouchers": [...]}]}
+     "caps"?: [{"id", "limit", "vouchers": [...]}],
+     "max_share_bp"?: 5000}
 
 Solution::
 
@@ -107,7 +108,8 @@ def problem_from_json(data) -> Problem:
     return Problem(horizon_minutes=_int(data["horizon_minutes"], "horizon_minutes"),
                    slot_minutes=_int(data.get("slot_minutes", 30), "slot_minutes"),
                    instruments=instruments, requests=requests, enterprises=enterprises,
-                   operators=operators, groups=groups, labs=labs, vouchers=vouchers, caps=caps)
+                   operators=operators, groups=groups, labs=labs, vouchers=vouchers, caps=caps,
+                   max_share_bp=None if data.get("max_share_bp") is None else _int(data["max_share_bp"], "max_share_bp"))
 
 
 def _share(x: Fraction):
@@ -169,6 +171,8 @@ def problem_to_json(problem: Problem) -> dict:
                            for x in problem.vouchers]
     if problem.caps:
         out["caps"] = [{"id": c.id, "limit": c.limit, "vouchers": list(c.vouchers)} for c in problem.caps]
+    if problem.max_share_bp is not None:
+        out["max_share_bp"] = problem.max_share_bp
     return out
 
 

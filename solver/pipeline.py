@@ -108,6 +108,7 @@ from .child import Child, balanced_halves, results
 from .component_search import search_in_two
 from .decompose import binding_budgets, budget_holder, budget_keys, decompose
 from .explain import explain_unplaced
+from .fair_share import is_limited, solve_fair
 from .funding import is_funded, solve_funded
 from .knapsack import KnapsackModel, PieceVar, coupled_bound, decode, decode_best, piece_vars
 from .lns import LNS, resource_clusters
@@ -356,6 +357,8 @@ def solve(problem: Problem, time_limit: float = 30.0, workers: int = 2, seed: in
         computed in a child process (lower priority, until ``CHILD_MARGIN`` before the end) up to
         the second, else skipped.
     """
+    if is_limited(problem):  # a share limit on contested time: its own path (:mod:`solver.fair_share`)
+        return solve_fair(problem, time_limit, workers, seed, progress, deterministic_time)
     if is_funded(problem):  # vouchers to match: its own path (:mod:`solver.funding`)
         return solve_funded(problem, time_limit, workers, seed, progress, deterministic_time)
     T0 = time.perf_counter()

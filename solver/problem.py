@@ -156,6 +156,9 @@ class Problem:
     slot_minutes: int = 30
     vouchers: list[Voucher] = field(default_factory=list)
     caps: list[Cap] = field(default_factory=list)
+    max_share_bp: int | None = None
+    """Fairness option: no enterprise gets more than this share (basis points) of the placed
+    minutes on contested instruments (see :mod:`solver.fair_share`); None = no limit."""
 
     # Lookups (built on first use; do not mutate the lists afterwards).
     @cached_property
@@ -251,7 +254,7 @@ class Unplaced:
     code: one of ``no_window``, ``operator_unavailable``, ``voucher_budget``,
         ``capacity_taken``, ``not_selected``, and for voucher-funded requests (see
         :mod:`solver.funding`) ``no_voucher``, ``voucher_taken``, ``voucher_expires``,
-        ``voucher_cap``.
+        ``voucher_cap``; with a share limit (:mod:`solver.fair_share`) ``fair_share``.
     holders: ids of placed requests holding the time it could have used (capacity_taken,
         operator_unavailable).
     budget_holder: ``enterprise:<id>`` or ``group:<id>`` for voucher_budget, ``cap:<id>`` for

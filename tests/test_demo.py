@@ -57,6 +57,10 @@ def test_demo_is_realistic_and_valid(db, session):
     done = [b for b in bookings if b.status == BookingStatus.completed]
     ahead = session.exec(select(Booking).where(col(Booking.status) == BookingStatus.confirmed)).all()
     assert done and ahead and all(b.checked_out_at for b in done)
+    from scheduler.time_offers import TimeOffer
+
+    (offer,) = session.exec(select(TimeOffer)).all()  # a booking cancelled this morning, its time offered
+    assert offer.status == "offered" and offer.expires_at <= offer.start
 
 
 @pytest.mark.parametrize("today", AWKWARD_DAYS, ids=str)

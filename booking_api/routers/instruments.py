@@ -110,6 +110,10 @@ class PolicyIn(BaseModel):
     auto_confirm: bool = False
     no_show_grace_minutes: int = Field(default=30, ge=0, le=1440)
     minutes_per_sample: int = Field(default=30, ge=1, le=1440)
+    reoffer_freed_time: bool = Field(
+        default=True, description="Offer time a cancellation, move or no-show frees to the requests waiting for it"
+    )
+    offer_minutes: int = Field(default=120, ge=1, le=10080, description="How long such an offer holds")
 
 
 class InstrumentDetail(BaseModel):

@@ -71,6 +71,11 @@ class RequestIn(BaseModel):
         default=False,
         description="With a voucher funding: place it paying cash when no voucher can fund it (default: stay unplaced)",
     )
+    auto_book: bool = Field(
+        default=False,
+        description="When a cancellation, move or no-show frees time that fits, book it at once instead of "
+        "offering it (GET /offers) for you to accept",
+    )
 
 
 class InstrumentRef(BaseModel):
@@ -152,6 +157,7 @@ class RequestOut(BaseModel):
     funding: str
     voucher_id: str | None
     cash_fallback: bool
+    auto_book: bool = False
     status: str
     booking_id: str | None = Field(description="The booking this request became (null until one is placed)")
     explanation: list[ReasonOut] = Field(description="Why a round could not place it (empty otherwise)")

@@ -22,6 +22,13 @@ class RoundIn(BaseModel):
     time_limit: float = Field(default=30.0, gt=0, le=300, description="Seconds the solver may use")
     workers: int = Field(default=2, ge=1, le=8)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    max_share_bp: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="Fairness: no enterprise gets more than this share (basis points, 5000 = 50 %) of the time placed "
+        "on contested instruments (those requests of two or more enterprises compete for); omit for no limit",
+    )
 
 
 @router.post(
@@ -39,6 +46,7 @@ def create_round(body: RoundIn, request: Request, actor: AdminDep) -> Allocation
         workers=body.workers,
         seed=body.seed,
         triggered_by=actor.user_id or "",
+        max_share_bp=body.max_share_bp,
     )
 
 

@@ -91,6 +91,11 @@ def reason_text(_: Gettext, reason: dict[str, Any], minutes: int | None = None) 
         text = _(
             "It fits on {instruments} in {span} but was not selected in this round; it stays open for the next round."
         )
+    elif code == "fair_share":
+        text = _(
+            "It fits on {instruments} in {span}, but this round limits any one enterprise's share of the contested "
+            "time and your enterprise had reached it. It stays open for the next round."
+        )
     else:  # a booking rule refused the slot the round found
         text = _("The time the round found on {instruments}, {span}, is no longer free.")
     return text.format(**facts)

@@ -22,6 +22,7 @@ from scheduler.shared.notifications import Notification
 from ..deps import SessionDep
 from .enterprise import Gettext, gettext, reason_text, span, zone
 from .error_pages import not_found_page
+from .offers import offers_by_id
 from .roles import MemberDep
 from .signin import MaybeWebUser, check_csrf
 from .templating import render
@@ -89,10 +90,12 @@ def inbox(request: Request, session: SessionDep, actor: MemberDep) -> Response:
     notes = session.exec(
         _mine(actor).order_by(col(Notification.created_at).desc(), col(Notification.id)).limit(200)
     ).all()
+    offered = offers_by_id(_, session, actor, [n.data["offer_id"] for n in notes if n.kind == "time_offered" and n.data.get("offer_id")])
     items = []
     for n in notes:
         heading, lines = _lines(_, n, request.state.lang)
-        items.append({"n": n, "heading": heading, "lines": lines})
+        offer = offered.get(n.data.get("offer_id", "")) if n.kind == "time_offered" else None
+        items.append({"n": n, "heading": heading, "lines": lines, "offers": [offer] if offer else []})
     unread = sum(1 for n in notes if n.read_at is None)
     return render(request, "inbox.html", items=items, unread=unread, zone=zone())
 

@@ -35,6 +35,7 @@ from ..deps import SessionDep
 from ..timefields import FIRST_YEAR, LAST_YEAR
 from .enterprise import Gettext, gettext, mode_label, reason_text, span, status_label, zone
 from .error_pages import not_found_page
+from .offers import offers_of_request
 from .roles import MemberDep
 from .signin import check_csrf
 from .templating import render
@@ -182,12 +183,14 @@ def submit(
     service_mode: Annotated[str, Form(max_length=40)] = "operator_run",
     voucher: Annotated[str, Form(max_length=40)] = "",
     cash_fallback: Annotated[str, Form(max_length=5)] = "",
+    auto_book: Annotated[str, Form(max_length=5)] = "",
     notes: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Submit a request; ``voucher`` is empty (pay cash), ``any`` (any voucher of the enterprise
     that can pay, chosen by the round) or one voucher's code; ``cash_fallback`` lets a request no
-    voucher can fund be placed paying cash."""
+    voucher can fund be placed paying cash; ``auto_book`` books freed time that fits at once
+    instead of offering it."""
     check_csrf(request, csrf)
     _ = gettext(request)
     values = {
@@ -200,6 +203,7 @@ def submit(
         "service_mode": service_mode,
         "voucher": voucher,
         "cash_fallback": cash_fallback,
+        "auto_book": auto_book,
         "notes": notes,
     }
     errors: dict[str, str] = {}
@@ -247,6 +251,7 @@ def submit(
             funding=funding,
             voucher_id=voucher_id,
             cash_fallback=bool(cash_fallback) and funding != Funding.cash,
+            auto_book=bool(auto_book),
         )
         try:
             req = submit_funded_request(session, actor, req)
@@ -320,6 +325,7 @@ def _detail(request: Request, session, actor, request_id: str, error: str = "", 
         reasons=[{"text": reason_text(_, x, r.duration_minutes), "raw": x.get("message", "")} for x in r.explanation],
         suggestions=suggestions,
         can_withdraw=r.status in OPEN_STATUSES,
+        offers=offers_of_request(_, session, actor, r.id),
         error=error,
         zone=tz,
     )

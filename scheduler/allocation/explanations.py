@@ -132,6 +132,11 @@ def explain_unplaced(session: Any, inp: RoundInput, u: solver.Unplaced) -> dict[
             f"Every time {names} could serve it {span} is taken by other bookings or by requests placed in "
             "this round. It stays open for the next round; a later deadline gives it more room."
         )
+    elif u.code == "fair_share":
+        msg = (
+            f"It fits on {names} {span}, but this round limits any one enterprise's share of the contested "
+            "time, and placing it would have given your enterprise more than that share. It stays open for the next round."
+        )
     else:
         msg = f"It fits on {names} {span} but was not selected in this round; it stays open for the next round."
     return reason(u.code, msg, insts, start, end, tz, list(u.holders))

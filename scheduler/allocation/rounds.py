@@ -94,9 +94,14 @@ def run_round(
     progress: Progress | None = None,
     deterministic_time: float | None = None,
     run_id: str = "",
+    max_share_bp: int | None = None,
 ) -> AllocationRound:
     """Run one allocation round end to end; returns the recorded round. ``run_id`` names the run
     that started it (a page following it from another server process finds the round by it).
+
+    ``max_share_bp`` (fairness option, basis points): no enterprise gets more than this share of
+    the time placed on contested instruments, those requests of two or more enterprises compete
+    for (``solver.fair_share``); recorded in the round's metrics.
 
     Rounds never overlap: each holds the run lock ``allocation_round`` from reading the requests
     to writing the placements, and a round started meanwhile is refused with ``Busy`` (409). Two
@@ -105,7 +110,10 @@ def run_round(
     actor.require_admin()
     lifetime = timedelta(seconds=time_limit * 2) + ROUND_LOCK_MARGIN
     with holding(engine, ROUND_LOCK, triggered_by or actor.user_id or "system", lifetime):
-        return _run(engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time, run_id)
+        return _run(
+            engine, actor, now, time_limit, workers, seed, triggered_by, progress, deterministic_time, run_id,
+            max_share_bp,
+        )
 
 
 def _run(
@@ -119,12 +127,14 @@ def _run(
     progress: Progress | None,
     deterministic_time: float | None,
     run_id: str = "",
+    max_share_bp: int | None = None,
 ) -> AllocationRound:
     say = progress or (lambda stage, info: None)
     now = now or utcnow()
     started = utcnow()
     with Session(engine, expire_on_commit=False) as session:
         inp = build_round_input(session, now)
+        inp.problem.max_share_bp = max_share_bp
         session.commit()  # end the read transaction; objects stay loaded (expire_on_commit=False)
     say("loaded", {"requests": len(inp.problem.requests), "instruments": len(inp.problem.instruments)})
     t = time.perf_counter()
@@ -148,6 +158,7 @@ def _run(
             "fcfs_objective": baseline.objective,
             "timings": {k: round(v, 3) for k, v in alloc.timings.items()},
             "warnings": inp.warnings,
+            "max_share_bp": max_share_bp,
             **({"run_id": run_id} if run_id else {}),
         }
         session.add(rnd)

@@ -61,6 +61,9 @@ class BookingRequest(SQLModel, table=True):
     cash_fallback: bool = Field(
         default=False, description="With a voucher funding: may be placed paying cash when no voucher can fund it"
     )
+    auto_book: bool = Field(
+        default=False, description="Freed time that fits is booked at once instead of offered (see scheduler.time_offers)"
+    )
     status: RequestStatus = Field(default=RequestStatus.pending, index=True)
     explanation: list[dict[str, Any]] = json_field(list)
     created_at: datetime = utc_field(default_factory=utcnow)
