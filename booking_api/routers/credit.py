@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from scheduler.money import credit as svc
 
-from ..deps import ActorDep, AdminDep, SessionDep, commit
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1", tags=["credit"])
 
@@ -48,6 +48,33 @@ def resolve(complaint_id: str, body: ResolutionIn, session: SessionDep, actor: A
     c = svc.resolve_complaint(session, actor, complaint_id, body.resolution)
     commit(session)
     return c
+
+
+@router.post(
+    "/complaints/{complaint_id}/dismiss",
+    response_model=svc.Complaint,
+    summary="Dismiss a complaint found without ground, saying why (programme admin)",
+)
+def dismiss(complaint_id: str, body: ResolutionIn, session: SessionDep, actor: AdminDep) -> svc.Complaint:
+    c = svc.resolve_complaint(session, actor, complaint_id, body.resolution, dismiss=True)
+    commit(session)
+    return c
+
+
+@router.get(
+    "/complaints",
+    response_model=list[svc.Complaint],
+    summary="Complaints, open ones first (programme admins: all; lab managers: about their unit; members: their own)",
+)
+def list_complaints(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    status: svc.ComplaintStatus | None = None,
+    enterprise_id: str | None = None,
+    owner_unit_id: str | None = None,
+) -> list[svc.Complaint]:
+    return svc.list_complaints(session, actor, status, enterprise_id, owner_unit_id, page.limit, page.offset)
 
 
 @router.post(

@@ -159,15 +159,23 @@ def issue(
     return once(session, actor, idempotency_key, f"POST /voucher-programmes/{programme_id}/vouchers", act, request=body)
 
 
-@router.get("/vouchers", response_model=list[VoucherOut], summary="Vouchers you hold (or all, for programme admins)")
+@router.get(
+    "/vouchers",
+    response_model=list[VoucherOut],
+    summary="Vouchers you hold; those used at your unit (lab managers); all, or those used at a unit (programme admins)",
+)
 def list_vouchers(
     session: SessionDep,
     actor: ActorDep,
     page: PageDep,
     programme_id: str | None = None,
     status: svc.VoucherStatus | None = None,
+    owner_unit_id: Annotated[
+        str | None, Query(description="Only vouchers used at this owner unit (the provider)")
+    ] = None,
 ) -> list[VoucherOut]:
-    return [_out(session, v) for v in svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset)]
+    found = svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset, owner_unit_id)
+    return [_out(session, v) for v in found]
 
 
 class QuoteOut(BaseModel):

@@ -632,13 +632,27 @@ def expire_due(
 
 
 def list_vouchers(
-    session: Session, actor: Actor, programme_id: str | None, status: VoucherStatus | None, limit: int, offset: int
+    session: Session,
+    actor: Actor,
+    programme_id: str | None,
+    status: VoucherStatus | None,
+    limit: int,
+    offset: int,
+    owner_unit_id: str | None = None,
 ) -> list[Voucher]:
+    """Vouchers, newest first: an enterprise member's own, a lab manager's those used at their
+    unit (``owner_unit_id``: the provider, theirs whether asked or not), all for programme admins."""
     q = select(Voucher)
     if actor.role == Role.enterprise_member and actor.enterprise_id:
         q = q.where(Voucher.holder_enterprise_id == actor.enterprise_id)
+    elif actor.role == Role.lab_manager and actor.owner_unit_id:
+        if owner_unit_id and owner_unit_id != actor.owner_unit_id:
+            raise Forbidden("A lab manager lists only the vouchers used at their own unit.")
+        owner_unit_id = actor.owner_unit_id
     elif not actor.is_admin:
-        raise Forbidden("Only programme admins and voucher holders list vouchers.")
+        raise Forbidden("Only programme admins, lab managers and voucher holders list vouchers.")
+    if owner_unit_id:
+        q = q.where(Voucher.provider_unit_id == owner_unit_id)
     if programme_id:
         q = q.where(Voucher.programme_id == programme_id)
     if status:
