@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from scheduler.booking.enterprises import Enterprise
 from scheduler.money import credit as svc
 
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
@@ -87,6 +88,21 @@ def fraud(body: FraudIn, session: SessionDep, actor: AdminDep) -> svc.CreditEven
     ev = svc.confirm_fraud(session, actor, body.enterprise_id, body.voucher_ids, body.note)
     commit(session)
     return ev
+
+
+class LiftIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/credit/black-list/{enterprise_id}/lift",
+    response_model=Enterprise,
+    summary="Take an enterprise off the black list: its booking suspension ends now, with a reason (programme admin)",
+)
+def lift(enterprise_id: str, body: LiftIn, session: SessionDep, actor: AdminDep) -> Enterprise:
+    ent = svc.lift_suspension(session, actor, enterprise_id, body.reason)
+    commit(session)
+    return ent
 
 
 class StandingOut(BaseModel):

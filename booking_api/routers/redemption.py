@@ -10,11 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from instruments.settings import get_settings
-from scheduler.money import batch_export, redemption_lists
 from scheduler.money import redemption as svc
-from scheduler.money.vouchers import get_programme
+from scheduler.money import redemption_lists
 
+from ..batch_files import batch_file
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
 
@@ -218,23 +217,6 @@ def list_batches(
 def get_batch(batch_id: str, session: SessionDep, actor: ActorDep) -> BatchDetailOut:
     batch, items = redemption_lists.get_batch(session, actor, batch_id)
     return BatchDetailOut(batch=batch, items=items)
-
-
-def batch_file(session, actor, batch_id: str, fmt: str) -> Response:  # noqa: ANN001 - the request's session, actor
-    """A batch's payment file (``csv`` or ``xlsx``) as a download; the web console serves the same."""
-    batch, items = redemption_lists.get_batch(session, actor, batch_id)
-    programme = get_programme(session, batch.programme_id).name
-    facts = redemption_lists.item_facts(session, items)
-    zone = get_settings().default_timezone
-    if fmt == "xlsx":
-        body = batch_export.to_xlsx(batch, programme, items, facts, zone)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        body = batch_export.to_csv(batch, programme, items, facts, zone)
-        media = "text/csv; charset=utf-8"
-    return Response(
-        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{batch.id}.{fmt}"'}
-    )
 
 
 @router.get(

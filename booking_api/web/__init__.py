@@ -4,7 +4,9 @@ catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), and the API's /docs and /redoc from vendored assets
+``my_vouchers``, ``inbox``, ``complaints``), the staff consoles' doors (``consoles``), the programme
+office's redemption queue and payment batches (``office_redemption``) and credit page
+(``office_credit``), and the API's /docs and /redoc from vendored assets
 (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
@@ -31,6 +33,8 @@ from . import (
     my_bookings,
     my_requests,
     my_vouchers,
+    office_credit,
+    office_redemption,
     signin,
 )
 from .error_pages import wrong_role_page
@@ -53,6 +57,8 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    office_redemption.router,
+    office_credit.router,
 )
 """Every page's router, in the order they are matched."""
 

@@ -237,6 +237,36 @@ def resolve_complaint(
     return c
 
 
+def lift_suspension(
+    session: Session, actor: Actor, enterprise_id: str, reason: str, now: datetime | None = None
+) -> Enterprise:
+    """Take an enterprise off the black list (its booking suspension ends now), saying why (an
+    appeal upheld, a mistaken no-show). The credit events stay: they still count against the red
+    list and towards the next threshold; the reason is in the audit log."""
+    actor.require_admin()
+    now = now or utcnow()
+    ent = session.get(Enterprise, enterprise_id)
+    if ent is None:
+        raise NotFound(f"No enterprise {enterprise_id!r}.")
+    if ent.booking_suspended_until is None or ent.booking_suspended_until <= now:
+        raise InvalidState(f"{ent.name} is not suspended.")
+    if not reason.strip():
+        raise InvalidInput("Say why the suspension is lifted.", field="reason")
+    before = snapshot(ent)
+    ent.booking_suspended_until = None
+    session.add(ent)
+    record(
+        session,
+        actor,
+        "enterprise.unsuspend",
+        "enterprise",
+        ent.id,
+        before=before,
+        after={**snapshot(ent), "reason": reason.strip()},
+    )
+    return ent
+
+
 def black_list(session: Session, now: datetime | None = None) -> list[Enterprise]:
     now = now or utcnow()
     return list(

@@ -220,9 +220,9 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     vouchers = {
         v.id: v for v in session.exec(select(Voucher).where(col(Voucher.id).in_({i.voucher_id for i in items}))).all()
     }
-    ents = _names(session, Enterprise, {v.holder_enterprise_id for v in vouchers.values()})
-    units = _names(session, OwnerUnit, {c.owner_unit_id for c in claims.values()})
-    progs = _names(session, VoucherProgramme, {c.programme_id for c in claims.values()})
+    ents = names_of(session, Enterprise, {v.holder_enterprise_id for v in vouchers.values()})
+    units = names_of(session, OwnerUnit, {c.owner_unit_id for c in claims.values()})
+    progs = names_of(session, VoucherProgramme, {c.programme_id for c in claims.values()})
     out = {}
     for i in items:
         v, c = vouchers.get(i.voucher_id), claims[i.claim_id]
@@ -235,7 +235,7 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     return out
 
 
-def _names(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
+def names_of(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
     if not ids:
         return {}
     return {r.id: r.name for r in session.exec(select(model).where(col(model.id).in_(ids))).all()}

@@ -59,12 +59,11 @@ def test_claims_are_listed_by_role_with_filters_and_paging(client, world, claims
         f"{API}/redemption-claims", params={"owner_unit_id": w.other.owner_unit_id}, headers=auth(w, "admin")
     ).json()
     assert [c["claim"]["id"] for c in by_unit] == [two.claim.id]
-    assert client.get(
-        f"{API}/redemption-claims", params={"programme_id": "prg_none"}, headers=auth(w, "admin")
-    ).json() == []
-    assert client.get(
-        f"{API}/redemption-claims", params={"status": "approved"}, headers=auth(w, "admin")
-    ).json() == []
+    assert (
+        client.get(f"{API}/redemption-claims", params={"programme_id": "prg_none"}, headers=auth(w, "admin")).json()
+        == []
+    )
+    assert client.get(f"{API}/redemption-claims", params={"status": "approved"}, headers=auth(w, "admin")).json() == []
     window = one.claim.window
     assert len(client.get(f"{API}/redemption-claims", params={"window": window}, headers=auth(w, "admin")).json()) == 2
 
@@ -152,7 +151,16 @@ def test_payment_batches_listed_read_and_exported(client, world, session, claims
     assert f'filename="{batch.id}.csv"' in r.headers["content-disposition"]
     rows = _rows_of_csv(r.content)
     assert rows[0][0].startswith(f"兑付批次 {batch.id}（2026 测试创新券）") and "未付款" in rows[0][0]
-    assert rows[1] == ["序号", "服务机构", "创新券编号", "使用企业", "预约编号", "兑付金额（元）", "奖励金额（元）", "合计（元）"]
+    assert rows[1] == [
+        "序号",
+        "服务机构",
+        "创新券编号",
+        "使用企业",
+        "预约编号",
+        "兑付金额（元）",
+        "奖励金额（元）",
+        "合计（元）",
+    ]
     amounts = sorted((r[3], *r[5:]) for r in rows[2:5])  # 60 % of 2 h of XRD (200/h) or of XPS (300/h), +10 %
     assert amounts == [
         ("Nawei Powders", "360.00", "36.00", "396.00"),
@@ -205,16 +213,14 @@ def test_complaints_listed_by_status_enterprise_and_unit(client, world, session,
     admin = auth(w, "admin")
     got = client.get(f"{API}/complaints", headers=admin).json()
     assert [c["id"] for c in got] == [a.id, b.id]  # open ones first
-    assert [c["id"] for c in client.get(f"{API}/complaints", params={"status": "open"}, headers=admin).json()] == [
-        a.id
-    ]
+    assert [c["id"] for c in client.get(f"{API}/complaints", params={"status": "open"}, headers=admin).json()] == [a.id]
     by_ent = client.get(f"{API}/complaints", params={"enterprise_id": w.ent_b.id}, headers=admin).json()
     assert [c["id"] for c in by_ent] == [b.id]
     by_unit = client.get(f"{API}/complaints", params={"owner_unit_id": w.xrd.owner_unit_id}, headers=admin).json()
     assert [c["id"] for c in by_unit] == [a.id]
-    assert [c["id"] for c in client.get(f"{API}/complaints", params={"limit": 1, "offset": 1}, headers=admin).json()] == [
-        b.id
-    ]
+    assert [
+        c["id"] for c in client.get(f"{API}/complaints", params={"limit": 1, "offset": 1}, headers=admin).json()
+    ] == [b.id]
     assert [c["id"] for c in client.get(f"{API}/complaints", headers=auth(w, "manager")).json()] == [a.id]
     assert [c["id"] for c in client.get(f"{API}/complaints", headers=auth(w, "member_b")).json()] == [b.id]
     r = client.get(f"{API}/complaints", params={"enterprise_id": w.ent_a.id}, headers=auth(w, "member_b"))
@@ -232,3 +238,25 @@ def test_complaints_listed_by_status_enterprise_and_unit(client, world, session,
     assert client.post(path, json={"resolution": "again"}, headers=admin).status_code == 409
     got = client.get(f"{API}/complaints", params={"status": "dismissed"}, headers=admin).json()
     assert [c["id"] for c in got] == [a.id]
+
+
+def test_a_suspension_is_lifted_with_a_reason_by_the_programme_office(client, world, session):
+    w = world
+    for _ in range(3):
+        credit.note_event(session, w.admin, w.ent_b.id, credit.CreditKind.no_show)
+    session.commit()
+    names = [r["name"] for r in client.get(f"{API}/credit/black-list").json()]
+    assert names == ["Nawei Powders"]
+    path = f"{API}/credit/black-list/{w.ent_b.id}/lift"
+    assert client.post(path, json={"reason": "申诉成立"}, headers=auth(w, "manager")).status_code == 403
+    assert client.post(path, json={"reason": ""}, headers=auth(w, "admin")).status_code == 422
+    r = client.post(path, json={"reason": "申诉成立"}, headers=auth(w, "admin"))
+    assert r.status_code == 200 and r.json()["booking_suspended_until"] is None
+    assert client.get(f"{API}/credit/black-list").json() == []
+    assert client.post(path, json={"reason": "again"}, headers=auth(w, "admin")).status_code == 409
+    assert (
+        client.post(
+            f"{API}/credit/black-list/ent_none/lift", json={"reason": "x"}, headers=auth(w, "admin")
+        ).status_code
+        == 404
+    )
