@@ -107,7 +107,7 @@ def _credit_words(_: Gettext, ev: CreditEvent) -> str:
         CreditKind.fraud: _("confirmed fraud"),
         CreditKind.suspension: _("suspension"),
     }.get(ev.kind, str(ev.kind))
-    return f"{kind}: {ev.note}" if ev.note and ev.kind == CreditKind.fraud else kind
+    return _("{kind}: {note}").format(kind=kind, note=ev.note) if ev.note and ev.kind == CreditKind.fraud else kind
 
 
 def _page(

@@ -269,7 +269,7 @@ def test_black_list_fraud_recorded_and_suspension_lifted(office, session, world,
         data={"enterprise_id": w.ent_a.id, "note": "虚构检测服务", "codes": dashed, "csrf": token},
         headers=ZH,
     )
-    assert r.status_code == 200 and "已列入黑名单" in r.text and "查实欺诈: 虚构检测服务" in r.text
+    assert r.status_code == 200 and "已列入黑名单" in r.text and "查实欺诈：虚构检测服务" in r.text
     assert _row(session, Voucher, filed.vouchers[0].id).status == VoucherStatus.revoked
     assert _row(session, Enterprise, w.ent_a.id).booking_suspended_until > now
 
