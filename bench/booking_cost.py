@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", help="PostgreSQL URL naming a database to create (default: a SQLite file)")
     p.add_argument("--bookings", type=int, default=200)
     p.add_argument("--code", metavar="DIR", help="import the app from the code in DIR")
+    p.add_argument("--show", action="store_true", help="print the SQL statements of one booking after the warm-up")
     args = p.parse_args(argv)
     if args.code:
         sys.path.insert(0, str(Path(args.code).resolve()))
@@ -47,14 +48,24 @@ def main(argv: list[str] | None = None) -> int:
     n = args.bookings
     with load.own_database(args.database) as url:
         setup = load.build(url, 2, 2, datetime.now(load.TZ).date())
-        count = [0]
-        event.listen(get_engine(url), "before_cursor_execute", lambda *_: count.__setitem__(0, count[0] + 1))
-        slots = list(load.slots(setup.first_day, (n + 20) // 24 + 2))
+        count, seen = [0], []
+
+        def counted(conn, cursor, statement, *_) -> None:
+            count[0] += 1
+            seen.append(" ".join(statement.split())[:160])
+
+        event.listen(get_engine(url), "before_cursor_execute", counted)
+        slots = list(load.slots(setup.first_day, (n + 21) // 24 + 2))
         with TestClient(create_app(url, run_jobs=False, rate_limits=None)) as api:
             member = {"Authorization": f"Bearer {setup.tokens[0]}"}
             for k in range(20):  # warm up: imports, caches, prepared statements
                 r = api.post("/api/v1/bookings", json=load.body(setup.instruments[k % 2], *slots[k]), headers=member)
                 assert r.status_code == 201, r.text
+            if args.show:
+                seen.clear()
+                r = api.post("/api/v1/bookings", json=load.body(setup.instruments[1], *slots[20 + n]), headers=member)
+                assert r.status_code == 201, r.text
+                print(f"{len(seen)} statements of one booking:", *seen, sep="\n  ")
             count[0] = 0
             wall, cpu = time.perf_counter(), time.process_time()
             for k in range(20, 20 + n):

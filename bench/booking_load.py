@@ -349,7 +349,14 @@ def run(args: argparse.Namespace) -> dict:
         setup = build(url, clients, args.instruments, today)
         print(f"database {make_url(url).render_as_string()} built in {time.perf_counter() - t0:.1f} s", flush=True)
         with tempfile.NamedTemporaryFile("w+b", prefix="load-uvicorn-", suffix=".log") as log:
-            with serving.uvicorn(url, log, workers=args.workers, root=Path(args.code or serving.ROOT), timeout=180) as base:
+            with serving.uvicorn(
+                url,
+                log,
+                workers=args.workers,
+                root=Path(args.code or serving.ROOT),
+                timeout=180,
+                extra_args=tuple(args.server_args.split()),
+            ) as base:
                 spy = None
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
@@ -401,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     p.add_argument("--py-spy", metavar="FILE", help="record the server with py-spy into FILE (speedscope JSON)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument(
+        "--server-args",
+        default="",
+        help='more uvicorn options, e.g. "--loop asyncio --http h11" (the pure-Python stack, to compare)',
+    )
     args = p.parse_args(argv)
     result = run(args)
     if args.json:

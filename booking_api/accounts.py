@@ -19,6 +19,7 @@ from instruments.audit import record
 from instruments.db import keep, utc_field, utcnow
 from instruments.errors import InvalidInput, NotFound, Unauthorized
 from instruments.ids import new_id
+from scheduler.booking.enterprises import Enterprise
 
 TOKEN_PREFIX = "lsk_"
 PASSWORD_MIN_LENGTH = 10
@@ -140,17 +141,22 @@ def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken
 
 
 def authenticate(session: Session, plain: str) -> User:
-    """The user behind an API token, in one query (token and user joined); the user is kept in
-    the session (``instruments.db.keep``), so a write naming them does not read them again."""
+    """The user behind an API token, in one query (token, user and the user's enterprise
+    joined); the user and their enterprise are kept in the session (``instruments.db.keep``), so
+    a write naming them, or a booking rule reading the enterprise's standing, does not read them
+    again."""
     found = session.exec(
-        select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(ApiToken.token_hash == hash_token(plain))
+        select(ApiToken, User, Enterprise)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .outerjoin(Enterprise, col(Enterprise.id) == User.enterprise_id)
+        .where(ApiToken.token_hash == hash_token(plain))
     ).first()
     if found is None or found[0].revoked_at is not None:
         raise Unauthorized("The API token is unknown or revoked.")
-    user = found[1]
+    user, enterprise = found[1], found[2]
     if not user.active:
         raise Unauthorized("The account behind this token is disabled.")
-    keep(session, user)
+    keep(session, user, *([enterprise] if enterprise is not None else []))
     return user
 
 

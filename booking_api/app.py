@@ -21,6 +21,7 @@ from .routers import (
     enterprises,
     instruments,
     mail,
+    proof_files,
     redemption,
     requests,
     rewards,
@@ -73,7 +74,7 @@ def create_app(
     app.state.engine = get_engine(url)
     problems.install(app)
     rate_limit.install(app, rate_limits)
-    for r in (units, instruments, availability, staff, enterprises, requests, calendars, bookings, rounds, vouchers, redemption, credit, accounts):
+    for r in (units, instruments, availability, staff, enterprises, requests, calendars, bookings, rounds, vouchers, redemption, proof_files, credit, accounts):
         app.include_router(r.router)
     for r in (usage, rewards):  # usage metering, indicators, year-end rewards
         app.include_router(r.router)

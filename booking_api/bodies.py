@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 
 from fastapi import Request
+from starlette.datastructures import FormData
 
 from instruments.errors import RequestTimeout
 from instruments.settings import get_settings
@@ -40,3 +41,14 @@ async def read_capped(request: Request, max_bytes: int, refuse: Callable[[int], 
             limit="body_time_limit",
         ) from None
     return b"".join(chunks)
+
+
+async def capped_form(
+    request: Request, max_bytes: int, refuse: Callable[[int], None], max_files: int = 4, max_fields: int = 50
+) -> FormData:
+    """A multipart or urlencoded form whose whole body is read with ``read_capped`` first, so an
+    upload larger than ``max_bytes`` is refused before it is parsed (Starlette's own parser puts
+    no limit on a file's size). The caller closes the form (``await form.close()``)."""
+    raw = await read_capped(request, max_bytes, refuse)
+    request._body = raw  # Starlette replays a read body to the form parser from here
+    return await request.form(max_files=max_files, max_fields=max_fields)

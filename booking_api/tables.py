@@ -9,7 +9,7 @@ from scheduler import jobs  # noqa: F401 - job_run
 from scheduler.allocation import rounds  # noqa: F401
 from scheduler.booking import booking_requests, bookings, enterprises  # noqa: F401
 from scheduler.calendars import calendar_feeds  # noqa: F401
-from scheduler.money import credit, ledger, redemption, vouchers  # noqa: F401
+from scheduler.money import credit, ledger, proof_files, redemption, vouchers  # noqa: F401
 from scheduler.shared import mail_prefs, notifications, outbox  # noqa: F401
 from scheduler.sharing import rewards, usage  # noqa: F401
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     usage_import_max_rows: int = Field(default=20_000, ge=1, description="Most data rows in one usage CSV")
     usage_import_time_limit: float = Field(default=30.0, gt=0, description="Seconds a usage CSV may take to check")
     body_time_limit: float = Field(default=30.0, gt=0, description="Seconds an upload's body may take to arrive")
+    proof_file_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest redemption proof file accepted (bytes; PDF, JPEG, PNG)"
+    )
     timeout_keep_alive: int = Field(default=5, ge=1, description="Seconds an idle keep-alive connection stays open")
     timeout_graceful_shutdown: int = Field(
         default=3, ge=0, description="Seconds requests in flight get after SIGTERM before the server stops"

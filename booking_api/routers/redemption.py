@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from scheduler.money import redemption as svc
-from scheduler.money import redemption_lists
+from scheduler.money import redemption_lists, unit_claims
 
 from ..batch_files import batch_file
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
@@ -57,9 +57,7 @@ class DecisionIn(BaseModel):
     status_code=201,
     summary="File a claim for completed voucher orders, with proof (the provider's lab managers; only in an open window)",
 )
-def file_claim(
-    body: ClaimIn, session: SessionDep, actor: ActorDep, idempotency_key: IdempotencyKey = None
-) -> ClaimOut:
+def file_claim(body: ClaimIn, session: SessionDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> ClaimOut:
     def act() -> ClaimOut:
         claim, outcomes = svc.file_claim(
             session, actor, body.programme_id, body.owner_unit_id, [o.model_dump() for o in body.orders]
@@ -237,3 +235,23 @@ def export_csv(batch_id: str, session: SessionDep, actor: ActorDep) -> Response:
 )
 def export_xlsx(batch_id: str, session: SessionDep, actor: ActorDep) -> Response:
     return batch_file(session, actor, batch_id, "xlsx")
+
+
+@router.get(
+    "/owner-units/{unit_id}/voucher-orders",
+    response_model=list[dict[str, Any]],
+    summary="Voucher orders at the unit, latest service first: booking, enterprise, amount, voucher status, "
+    "claim item, whether it can be claimed (the unit's lab managers, programme admins)",
+)
+def voucher_orders(unit_id: str, session: SessionDep, actor: ActorDep, page: PageDep) -> list[dict[str, Any]]:
+    return [o.as_dict() for o in unit_claims.orders(session, actor, unit_id, page.limit, page.offset)]
+
+
+@router.get(
+    "/owner-units/{unit_id}/redemption-claims",
+    response_model=list[dict[str, Any]],
+    summary="The unit's redemption claims, latest first, each order with its decision and payment batch "
+    "(the unit's lab managers, programme admins)",
+)
+def unit_redemption_claims(unit_id: str, session: SessionDep, actor: ActorDep, page: PageDep) -> list[dict[str, Any]]:
+    return [c.as_dict() for c in unit_claims.claims(session, actor, unit_id, page.limit, page.offset)]

@@ -4,10 +4,11 @@ catalogue, instrument and owner-unit pages (``catalogue``), sign-in with
 server-side sessions and CSRF-checked forms (``signin``), the signed-in person's account pages
 (``account``), booking with a voucher and my bookings (``booking_form``, ``my_bookings``,
 ``feeds``), the enterprise's requests, vouchers, notifications and complaints (``my_requests``,
-``my_vouchers``, ``inbox``, ``complaints``), the staff consoles' doors (``consoles``), the programme
-office's redemption queue and payment batches (``office_redemption``) and credit page
-(``office_credit``), and the API's /docs and /redoc from vendored assets
-(``docs``). Every third-party
+``my_vouchers``, ``inbox``, ``complaints``), the staff consoles' doors (``consoles``), the lab
+manager's usage, vouchers and claims (``unit_usage``, ``unit_vouchers``) and stored proof files
+(``proof_files``), the programme office's redemption queue and payment batches
+(``office_redemption``) and credit page (``office_credit``), and the API's /docs and /redoc from
+vendored assets (``docs``). Every third-party
 browser asset is pinned in ``static/vendor/manifest.json`` with its licence beside it and
 refreshed from npm by ``static/vendor/refresh.py``; nothing is loaded from outside the server."""
 
@@ -35,7 +36,10 @@ from . import (
     my_vouchers,
     office_credit,
     office_redemption,
+    proof_files,
     signin,
+    unit_usage,
+    unit_vouchers,
 )
 from .error_pages import wrong_role_page
 from .i18n import COOKIE, negotiate, translations
@@ -57,6 +61,9 @@ ROUTERS = (
     inbox.router,
     complaints.router,
     consoles.router,
+    unit_usage.router,
+    unit_vouchers.router,
+    proof_files.router,
     office_redemption.router,
     office_credit.router,
 )

@@ -32,7 +32,7 @@ SECTIONS: dict[str, tuple[Section, ...]] = {
     "lab_manager": (
         Section(
             "/unit/instruments",
-            _("Instruments"),
+            _("Our instruments"),
             _("Publish and edit instruments, opening hours, closures, .ics import"),
         ),
         Section(

@@ -18,7 +18,7 @@ from instruments.errors import Conflict, DomainError, InvalidInput, InvalidState
 from instruments.inventory import Instrument
 from instruments.units import OwnerUnit
 from scheduler.booking.bookings import Booking
-from scheduler.money import redemption, redemption_lists
+from scheduler.money import proof_files, redemption, redemption_lists
 from scheduler.money.redemption import ItemStatus
 from scheduler.money.vouchers import VoucherProgramme
 
@@ -33,7 +33,6 @@ from .templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-PROOF_FILE = "proof-file:"
 STATUSES = ("pending", "approved", "rejected", "paid")
 
 
@@ -55,16 +54,25 @@ def proof_label(_: Gettext, name: str) -> str:
     }.get(name, name)
 
 
-def proofs_of(_: Gettext, proofs: dict) -> list[dict]:
-    """Each proof as a label and either a link to the uploaded file or its text."""
+def proofs_of(_: Gettext, proofs: dict, files: dict[str, dict]) -> list[dict]:
+    """Each proof as a label and either a link to the uploaded file (named as uploaded, when the
+    platform holds it: ``files`` from ``proof_files.describe_many``) or its text."""
     order = list(redemption.PROOFS) + sorted(k for k in proofs if k not in redemption.PROOFS)
     out = []
     for name in order:
         if name not in proofs:
             continue
         value = str(proofs[name])
-        file_id = value[len(PROOF_FILE) :].strip() if value.startswith(PROOF_FILE) else ""
-        out.append({"label": proof_label(_, name), "text": value, "href": f"/proof-files/{file_id}" if file_id else ""})
+        file_id = proof_files.file_id_of(value)
+        about = files.get(file_id or "")
+        out.append(
+            {
+                "label": proof_label(_, name),
+                "text": value,
+                "href": f"/proof-files/{file_id}" if file_id else "",
+                "file": about["name"] if about else "",
+            }
+        )
     return out
 
 
@@ -146,12 +154,15 @@ def _claim_page(
         return not_found_page(request)
     facts = redemption_lists.item_facts(session, items)
     bookings = _bookings(session, items)
+    files = proof_files.describe_many(
+        session, {f for i in items for f in (proof_files.file_id_of(v) for v in (i.proofs or {}).values()) if f}
+    )
     rows = [
         {
             "item": i,
             "facts": facts[i.id],
             "booking": bookings.get(i.booking_id, i.booking_id),
-            "proofs": proofs_of(_, i.proofs or {}),
+            "proofs": proofs_of(_, i.proofs or {}, files),
             "status": status_label(_, str(i.status)),
         }
         for i in items

@@ -19,7 +19,7 @@ from instruments.errors import Conflict, InvalidInput, InvalidState, NotFound
 from instruments.ids import new_id
 from instruments.settings import get_settings
 from instruments.units import OwnerUnit
-from scheduler.money import ledger
+from scheduler.money import ledger, proof_files
 from scheduler.money.vouchers import Voucher, VoucherStatus, get_programme, is_local
 from scheduler.shared.mail_prefs import MailKind
 from scheduler.shared.notifications import tell
@@ -121,6 +121,10 @@ def file_claim(
             outcomes.append(
                 {"order": i, "voucher_id": vid, "outcome": "refused", "why": f"missing proof: {', '.join(missing)}"}
             )
+            continue
+        bad_file = proof_files.check_refs(session, owner_unit_id, proofs)
+        if bad_file:
+            outcomes.append({"order": i, "voucher_id": vid, "outcome": "refused", "why": bad_file})
             continue
         existing = session.exec(select(ClaimItem).where(ClaimItem.voucher_id == v.id)).first()
         if existing is not None and existing.status != ItemStatus.rejected:

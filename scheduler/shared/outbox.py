@@ -35,6 +35,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Text, UniqueConstraint, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
@@ -95,7 +97,9 @@ def enqueue(
     """Write the mails of one event into ``session``'s transaction: one per recipient (see
     ``mail_prefs.recipients``), each rendered in the recipient's language. ``key`` names the
     event (``booking_created:bkg_…``); an event already in the outbox for a recipient is not
-    written again, so a job that runs twice mails once."""
+    written again, so a job that runs twice mails once: the rows go in with one ``INSERT … ON
+    CONFLICT (idempotency_key) DO NOTHING RETURNING id`` (no lookup first, no race between two
+    writers), and the mails returned are those really written."""
     kind = MailKind(kind)
     now = now or utcnow()
     due = min(now, utcnow())  # due at once, by the caller's clock and the real one
@@ -104,11 +108,11 @@ def enqueue(
         if to is not None
         else recipients(session, kind, user_id=user_id, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, roles=roles)
     )
-    out = []
+    mails: dict[str, OutboxMail] = {}
     for r in people:
         ikey = f"{key}:{r.address.lower()}"
-        if session.exec(select(OutboxMail.id).where(OutboxMail.idempotency_key == ikey)).first():
-            continue
+        if any(m.idempotency_key == ikey for m in mails.values()):
+            continue  # one person named twice
         msg = render(kind, r.language, data)
         mail = OutboxMail(
             idempotency_key=ikey,
@@ -124,11 +128,16 @@ def enqueue(
             next_attempt_at=due,
             created_at=now,
         )
-        session.add(mail)
-        out.append(mail)
-    if out:
-        session.flush()
-    return out
+        mails[mail.id] = mail
+    if not mails:
+        return []
+    table = OutboxMail.__table__
+    insert = postgresql_insert if is_postgres(session) else sqlite_insert
+    rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in mails.values()]
+    written = session.execute(
+        insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    ).scalars()
+    return [mails[i] for i in written]
 
 
 def already_told(session: Session, key: str) -> bool:

@@ -82,7 +82,7 @@ def test_an_instant_booking_costs_the_same_statements_however_many_bookings_exis
         counts.append(len(seen))
     assert len(set(counts)) == 1, counts
     # the token with its user, locks (labs, instruments, operators), the rule facts, the write and its
-    # audit, and the "booking created" note with its mail (recipients, their preferences, the outbox row)
+    # audit, and the "booking created" note with its mail (recipients joined with their preferences, the outbox row)
     assert counts[0] <= 24, counts
 
 

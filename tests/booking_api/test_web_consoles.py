@@ -70,3 +70,10 @@ def test_the_lab_managers_console_lists_its_sections_in_chinese(client, world, s
         assert word in r.text
     r = client.get("/unit", headers={"Accept-Language": "en"})
     assert "Lab manager&#39;s console" in r.text or "Lab manager's console" in r.text
+
+
+def test_a_staff_members_home_leads_to_their_console(client, world, session):
+    _sign_in_as(client, session, world.admin)
+    r = client.get("/home", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 200
+    assert 'href="/office"' in r.text and 'href="/office/statistics"' in r.text and 'href="/unit"' not in r.text

@@ -18,7 +18,7 @@ from booking_api.accounts import User, set_password
 from booking_api.web.clock import web_now
 from instruments.actor import SYSTEM
 from scheduler.booking.enterprises import Enterprise
-from scheduler.money import credit, redemption
+from scheduler.money import credit, proof_files, redemption
 from scheduler.money.credit import Complaint, ComplaintStatus, CreditKind
 from scheduler.money.redemption import ClaimItem, ItemStatus, PaymentBatch
 from scheduler.money.vouchers import Voucher, VoucherStatus
@@ -45,18 +45,19 @@ def _row(session, model, key):
 
 @pytest.fixture
 def filed(session, world):
-    """Unit 1's claim of two orders, the first with an uploaded invoice file."""
+    """Unit 1's claim of two orders, their invoice an uploaded PDF (the other proofs text)."""
     w = world
-    f = file_claim(
+    scan = proof_files.store(session, w.manager, w.xrd.owner_unit_id, "发票-2026-031.pdf", b"%PDF-1.4\n%%EOF\n")
+    session.commit()
+    return file_claim(
         session,
         admin=w.admin,
         manager=w.manager,
         member=w.member_a,
         instrument_id=w.xrd.id,
         day=w.day,
-        proofs={**PROOFS, "invoice": "proof-file:pf_7x2k"},
+        proofs={**PROOFS, "invoice": proof_files.ref(scan.id)},
     )
-    return f
 
 
 @pytest.fixture
@@ -91,7 +92,9 @@ def test_a_claim_shows_each_orders_proofs(office, filed):
     r = office.get(f"/office/redemption/claims/{filed.claim.id}", headers=ZH)
     assert r.status_code == 200
     assert r.text.count('data-testid="decision-form"') == 2
-    assert '<a href="/proof-files/pf_7x2k" data-testid="proof-file">已上传的文件</a>' in r.text
+    file_id = proof_files.file_id_of(filed.items[0].proofs["invoice"])
+    assert f'<a href="/proof-files/{file_id}" data-testid="proof-file">发票-2026-031.pdf</a>' in r.text
+    assert office.get(f"/proof-files/{file_id}").content.startswith(b"%PDF-")  # served to the office (B2)
     assert '<span data-testid="proof-text">HT-2026-031</span>' in r.text
     for word in ("合同", "发票", "付款凭证", "服务记录", "待审核", "Powder XRD", "Ruike Materials"):
         assert word in r.text

@@ -1,8 +1,8 @@
 """The programme office's part of the second scenario in a real browser, in Chinese: a provider's
-claim of two completed voucher orders is filed (through the services, with text proofs), the
-office opens the queue, approves one order and rejects the other with a reason, makes a payment
-batch, downloads its payment file (CSV and Excel) and records it paid; then the credit page,
-where a complaint is resolved with a reason. Screenshots: office-redemption-zh-CN,
+claim of two completed voucher orders is filed (through the services, with text proofs and an
+uploaded service record), the office opens the queue, approves one order and rejects the other
+with a reason, makes a payment batch, downloads its payment file (CSV and Excel) and records it
+paid; then the credit page, where a complaint is resolved with a reason. Screenshots: office-redemption-zh-CN,
 office-claim-zh-CN, office-batch-zh-CN, office-credit-zh-CN.
 
 The data is this module's own in the test server's database: an XRD at the lab manager's unit
@@ -45,8 +45,8 @@ def claim(server) -> Claim:
     from fixtures import factories
     from instruments.db import get_engine
     from instruments.units import OwnerUnit
-    from scheduler.money import credit
-    from tests.redemption_claims import file_claim
+    from scheduler.money import credit, proof_files
+    from tests.redemption_claims import PROOFS, file_claim
     from tests.world import POLICY, next_workday
 
     with Session(get_engine(server.db_url), expire_on_commit=False) as s:
@@ -57,6 +57,7 @@ def claim(server) -> Claim:
         inst = factories.instrument(s, unit, "X射线粉末衍射仪", "XRD", policy=POLICY, fee_hour_external_fen=20000)
         factories.operator(s, unit, "张工", [inst])
         s.commit()
+        scan = proof_files.store(s, actors["manager"], unit.id, "服务记录-1107.pdf", b"%PDF-1.4\n%%EOF\n")
         filed = file_claim(
             s,
             admin=actors["admin"],
@@ -64,6 +65,7 @@ def claim(server) -> Claim:
             member=actors["member"],
             instrument_id=inst.id,
             day=next_workday(datetime.now(TZ).date()),
+            proofs={**PROOFS, "service_record": proof_files.ref(scan.id)},
         )
         complaint = credit.file_complaint(s, actors["member"], filed.vouchers[0].booking_id, "检测报告晚交三天")
         late = factories.enterprise(s, "天津恒远材料有限公司", 2)
@@ -87,13 +89,16 @@ def test_the_office_decides_a_claim_and_pays_it_in_a_batch(page, server, claim):
     second = page.locator(f'article[data-item="{claim.items[1]}"]')
     expect(first.get_by_test_id("proofs")).to_contain_text("HT-2026-031")
     expect(first.get_by_test_id("proofs")).to_contain_text("发票")
+    scan = first.get_by_test_id("proof-file")
+    expect(scan).to_have_text("服务记录-1107.pdf")
+    assert page.request.get(scan.get_attribute("href")).body().startswith(b"%PDF-")  # B2 serves it
     first.get_by_test_id("approve").click()
     expect(first.get_by_test_id("item-status")).to_have_text("已批准")
     expect(first.get_by_test_id("decided")).to_be_visible()
 
     second.get_by_test_id("reject").click()  # no reason: refused beside the field
     expect(second.get_by_test_id("decision-error")).to_have_text("请说明驳回该订单的理由。")
-    second.get_by_label("理由（驳回时必填）").fill(REASON)
+    second.get_by_label("原因（驳回时必填）").fill(REASON)
     second.get_by_test_id("reject").click()
     expect(second.get_by_test_id("item-status")).to_have_text("已驳回")
     expect(second.get_by_test_id("item-reason")).to_have_text(REASON)

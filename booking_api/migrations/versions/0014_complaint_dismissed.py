@@ -1,7 +1,7 @@
 """a complaint may be dismissed, not only resolved (issue 23, the programme office's credit page)
 
-Revision ID: 0013d1
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 08:30:00
 
 ``complaint.status`` gains ``dismissed``: the programme office looked into it and found no ground
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0013d1"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
