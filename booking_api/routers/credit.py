@@ -7,9 +7,10 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from scheduler.booking.enterprises import Enterprise
 from scheduler.money import credit as svc
 
-from ..deps import ActorDep, AdminDep, SessionDep, commit
+from ..deps import ActorDep, AdminDep, PageDep, SessionDep, commit
 
 router = APIRouter(prefix="/api/v1", tags=["credit"])
 
@@ -51,6 +52,33 @@ def resolve(complaint_id: str, body: ResolutionIn, session: SessionDep, actor: A
 
 
 @router.post(
+    "/complaints/{complaint_id}/dismiss",
+    response_model=svc.Complaint,
+    summary="Dismiss a complaint found without ground, saying why (programme admin)",
+)
+def dismiss(complaint_id: str, body: ResolutionIn, session: SessionDep, actor: AdminDep) -> svc.Complaint:
+    c = svc.resolve_complaint(session, actor, complaint_id, body.resolution, dismiss=True)
+    commit(session)
+    return c
+
+
+@router.get(
+    "/complaints",
+    response_model=list[svc.Complaint],
+    summary="Complaints, open ones first (programme admins: all; lab managers: about their unit; members: their own)",
+)
+def list_complaints(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    status: svc.ComplaintStatus | None = None,
+    enterprise_id: str | None = None,
+    owner_unit_id: str | None = None,
+) -> list[svc.Complaint]:
+    return svc.list_complaints(session, actor, status, enterprise_id, owner_unit_id, page.limit, page.offset)
+
+
+@router.post(
     "/credit/fraud",
     response_model=svc.CreditEvent,
     status_code=201,
@@ -60,6 +88,21 @@ def fraud(body: FraudIn, session: SessionDep, actor: AdminDep) -> svc.CreditEven
     ev = svc.confirm_fraud(session, actor, body.enterprise_id, body.voucher_ids, body.note)
     commit(session)
     return ev
+
+
+class LiftIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/credit/black-list/{enterprise_id}/lift",
+    response_model=Enterprise,
+    summary="Take an enterprise off the black list: its booking suspension ends now, with a reason (programme admin)",
+)
+def lift(enterprise_id: str, body: LiftIn, session: SessionDep, actor: AdminDep) -> Enterprise:
+    ent = svc.lift_suspension(session, actor, enterprise_id, body.reason)
+    commit(session)
+    return ent
 
 
 class StandingOut(BaseModel):

@@ -1,15 +1,19 @@
-"""Redemption claims by providers, decisions and payment batches by the programme office."""
+"""Redemption claims by providers, decisions and payment batches by the programme office; the
+lists of claims, claim items and batches (programme admins all, a lab manager their unit's) and a
+batch's payment file (CSV or XLSX, amounts in yuan, Chinese headers)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from scheduler.money import redemption as svc
-from scheduler.money import unit_claims
+from scheduler.money import redemption_lists, unit_claims
 
+from ..batch_files import batch_file
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
 from ..idempotency import IdempotencyKey, once
 
@@ -114,6 +118,123 @@ def mark_paid(
         lambda: svc.mark_paid(session, actor, batch_id),
         status=200,
     )
+
+
+# --- reading: claims, items, batches --------------------------------------------------------------
+
+
+class ClaimSummaryOut(BaseModel):
+    claim: svc.RedemptionClaim
+    items: int = Field(description="Orders in the claim")
+    counts: dict[str, int] = Field(description="Orders by status: pending, approved, rejected, paid")
+    amount_fen: int = Field(description="What the orders claim (voucher money), fen")
+    bonus_fen: int = Field(description="The provider bonus on them, fen")
+
+
+class ClaimDetailOut(BaseModel):
+    claim: svc.RedemptionClaim
+    items: list[svc.ClaimItem]
+
+
+class BatchDetailOut(BaseModel):
+    batch: svc.PaymentBatch
+    items: list[svc.ClaimItem] = Field(description="The orders it pays (a lab manager: their unit's only)")
+
+
+@router.get(
+    "/redemption-claims",
+    response_model=list[ClaimSummaryOut],
+    summary="Redemption claims, newest first (programme admins: all; lab managers: their unit's)",
+)
+def list_claims(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    programme_id: str | None = None,
+    owner_unit_id: str | None = None,
+    status: Annotated[
+        svc.ItemStatus | None, Query(description="Only claims with an order in this status (pending: the queue)")
+    ] = None,
+    window: Annotated[str | None, Query(max_length=20, description="The redemption window, e.g. 2026-11")] = None,
+) -> list[ClaimSummaryOut]:
+    claims = redemption_lists.list_claims(
+        session, actor, programme_id, owner_unit_id, status, window, page.limit, page.offset
+    )
+    return [
+        ClaimSummaryOut(claim=s.claim, items=s.items, counts=s.counts, amount_fen=s.amount_fen, bonus_fen=s.bonus_fen)
+        for s in redemption_lists.summaries(session, claims)
+    ]
+
+
+@router.get(
+    "/redemption-claims/{claim_id}",
+    response_model=ClaimDetailOut,
+    summary="A redemption claim with its orders and their proofs",
+)
+def get_claim(claim_id: str, session: SessionDep, actor: ActorDep) -> ClaimDetailOut:
+    claim, items = redemption_lists.get_claim(session, actor, claim_id)
+    return ClaimDetailOut(claim=claim, items=items)
+
+
+@router.get(
+    "/claim-items",
+    response_model=list[svc.ClaimItem],
+    summary="Claimed orders (programme admins: all; lab managers: their unit's)",
+)
+def list_items(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    claim_id: str | None = None,
+    status: svc.ItemStatus | None = None,
+    voucher_id: str | None = None,
+    batch_id: str | None = None,
+    owner_unit_id: str | None = None,
+) -> list[svc.ClaimItem]:
+    return redemption_lists.list_items(
+        session, actor, claim_id, status, voucher_id, batch_id, owner_unit_id, page.limit, page.offset
+    )
+
+
+@router.get(
+    "/payment-batches",
+    response_model=list[svc.PaymentBatch],
+    summary="Payment batches, newest first (programme admins: all; lab managers: those paying their unit)",
+)
+def list_batches(
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    programme_id: str | None = None,
+    paid: Annotated[bool | None, Query(description="true: paid ones only; false: unpaid ones only")] = None,
+) -> list[svc.PaymentBatch]:
+    return redemption_lists.list_batches(session, actor, programme_id, paid, page.limit, page.offset)
+
+
+@router.get("/payment-batches/{batch_id}", response_model=BatchDetailOut, summary="A payment batch and its orders")
+def get_batch(batch_id: str, session: SessionDep, actor: ActorDep) -> BatchDetailOut:
+    batch, items = redemption_lists.get_batch(session, actor, batch_id)
+    return BatchDetailOut(batch=batch, items=items)
+
+
+@router.get(
+    "/payment-batches/{batch_id}/export.csv",
+    summary="A batch's payment file as CSV (yuan amounts, Chinese headers, UTF-8 with BOM)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_csv(batch_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    return batch_file(session, actor, batch_id, "csv")
+
+
+@router.get(
+    "/payment-batches/{batch_id}/export.xlsx",
+    summary="A batch's payment file as an Excel workbook (yuan amounts, Chinese headers)",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
+)
+def export_xlsx(batch_id: str, session: SessionDep, actor: ActorDep) -> Response:
+    return batch_file(session, actor, batch_id, "xlsx")
 
 
 @router.get(

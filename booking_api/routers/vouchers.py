@@ -232,7 +232,11 @@ def issue(
     return once(session, actor, idempotency_key, f"POST /voucher-programmes/{programme_id}/vouchers", act, request=body)
 
 
-@router.get("/vouchers", response_model=list[VoucherOut], summary="Vouchers you hold (or all, for programme admins)")
+@router.get(
+    "/vouchers",
+    response_model=list[VoucherOut],
+    summary="Vouchers you hold; those used at your unit (lab managers); all, or those used at a unit (programme admins)",
+)
 def list_vouchers(
     session: SessionDep,
     actor: ActorDep,
@@ -240,8 +244,13 @@ def list_vouchers(
     programme_id: str | None = None,
     status: svc.VoucherStatus | None = None,
     enterprise_id: Annotated[str | None, Query(max_length=40, description="Programme admins: one holder's")] = None,
+    owner_unit_id: Annotated[
+        str | None, Query(max_length=40, description="Only vouchers used at this owner unit (the provider)")
+    ] = None,
 ) -> list[VoucherOut]:
-    found = svc.list_vouchers(session, actor, programme_id, status, page.limit, page.offset, enterprise_id)
+    found = svc.list_vouchers(
+        session, actor, programme_id, status, page.limit, page.offset, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id
+    )
     return [_out(session, v) for v in found]
 
 

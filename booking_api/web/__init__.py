@@ -35,8 +35,10 @@ from . import (
     my_vouchers,
     offers,
     office_audit,
+    office_credit,
     office_enterprises,
     office_programmes,
+    office_redemption,
     office_rounds,
     office_statistics,
     office_vouchers,
@@ -87,6 +89,8 @@ ROUTERS = (
     unit_instruments.router,
     unit_hours.router,
     unit_operators.router,
+    office_redemption.router,
+    office_credit.router,
 )
 """Every page's router, in the order they are matched."""
 

@@ -41,7 +41,11 @@ def _bookings(session, actor) -> list[dict]:
 def my_complaints(request: Request, session: SessionDep, actor: MemberDep) -> Response:
     _ = gettext(request)
     labels = {b["id"]: b["label"] for b in _bookings(session, actor)}
-    status = {"open": _("open: the programme office is looking into it"), "resolved": _("resolved")}
+    status = {
+        "open": _("open: the programme office is looking into it"),
+        "resolved": _("resolved"),
+        "dismissed": _("dismissed"),
+    }
     items = [
         {"c": c, "booking": labels.get(c.booking_id, c.booking_id), "status": status.get(str(c.status), str(c.status))}
         for c in complaints_of(session, actor)

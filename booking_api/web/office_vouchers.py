@@ -48,7 +48,9 @@ def vouchers(
     _ = gettext(request)
     page = max(0, min(page, 10_000))
     which = svc.VoucherStatus(status) if status in svc.VoucherStatus.__members__ else None
-    rows = svc.list_vouchers(session, actor, programme_id or None, which, PAGE + 1, page * PAGE, enterprise_id or None)
+    rows = svc.list_vouchers(
+        session, actor, programme_id or None, which, PAGE + 1, page * PAGE, enterprise_id=enterprise_id or None
+    )
     more, rows = len(rows) > PAGE, rows[:PAGE]
     progs = budgets.list_programmes(session, None, "", 500, 0)
     names = {p.id: p for p in progs}

@@ -60,6 +60,7 @@ class CreditEvent(SQLModel, table=True):
 class ComplaintStatus(StrEnum):
     open = "open"
     resolved = "resolved"
+    dismissed = "dismissed"  # looked into and found without ground (the reason says why)
 
 
 class Complaint(SQLModel, table=True):
@@ -166,20 +167,104 @@ def complaints_of(session: Session, actor: Actor) -> list[Complaint]:
     return list(session.exec(q.order_by(col(Complaint.created_at).desc(), col(Complaint.id))).all())
 
 
-def resolve_complaint(session: Session, actor: Actor, complaint_id: str, resolution: str) -> Complaint:
+def list_complaints(
+    session: Session,
+    actor: Actor,
+    status: ComplaintStatus | None = None,
+    enterprise_id: str | None = None,
+    owner_unit_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Complaint]:
+    """Complaints, oldest open first then newest: programme admins all; a lab manager those about
+    bookings at their own unit's instruments; an enterprise member their enterprise's."""
+    q = select(Complaint)
+    if actor.role == Role.enterprise_member and actor.enterprise_id:
+        if enterprise_id and enterprise_id != actor.enterprise_id:
+            raise Forbidden("An enterprise member sees only their own enterprise's complaints.")
+        enterprise_id = actor.enterprise_id
+    elif actor.role == Role.lab_manager and actor.owner_unit_id:
+        if owner_unit_id and owner_unit_id != actor.owner_unit_id:
+            raise Forbidden("A lab manager sees only the complaints about their own unit.")
+        owner_unit_id = actor.owner_unit_id
+    elif not actor.is_admin:
+        raise Forbidden("Only enterprise members, lab managers and programme admins list complaints.")
+    if status:
+        q = q.where(Complaint.status == status)
+    if enterprise_id:
+        q = q.where(Complaint.enterprise_id == enterprise_id)
+    if owner_unit_id:
+        from instruments.inventory import Instrument  # the unit of a booking is its instrument's
+
+        q = q.where(
+            col(Complaint.booking_id).in_(
+                select(Booking.id)
+                .join(Instrument, Instrument.id == Booking.instrument_id)
+                .where(Instrument.owner_unit_id == owner_unit_id)
+            )
+        )
+    opened_first = (Complaint.status != ComplaintStatus.open,)
+    q = q.order_by(*opened_first, col(Complaint.created_at).desc(), col(Complaint.id))
+    return list(session.exec(q.offset(offset).limit(limit)).all())
+
+
+def resolve_complaint(
+    session: Session,
+    actor: Actor,
+    complaint_id: str,
+    resolution: str,
+    dismiss: bool = False,
+    now: datetime | None = None,
+) -> Complaint:
+    """Close an open complaint with the office's words: resolved (it had ground, and what was
+    done) or dismissed (``dismiss``: why it had none)."""
     actor.require_admin()
     c = session.get(Complaint, complaint_id)
     if c is None:
         raise NotFound(f"No complaint {complaint_id!r}.")
-    if c.status == ComplaintStatus.resolved:
-        raise InvalidState(f"Complaint {c.id} is already resolved.")
+    if c.status != ComplaintStatus.open:
+        raise InvalidState(f"Complaint {c.id} is already {c.status}.")
     if not resolution.strip():
+        if dismiss:
+            raise InvalidInput("Say why the complaint is dismissed.", field="resolution")
         raise InvalidInput("Say how it was resolved.", field="resolution")
     before = snapshot(c)
-    c.status, c.resolution, c.resolved_at = ComplaintStatus.resolved, resolution.strip(), utcnow()
+    c.status = ComplaintStatus.dismissed if dismiss else ComplaintStatus.resolved
+    c.resolution, c.resolved_at = resolution.strip(), now or utcnow()
     session.add(c)
-    record(session, actor, "complaint.resolve", "complaint", c.id, before=before, after=snapshot(c))
+    action = "complaint.dismiss" if dismiss else "complaint.resolve"
+    record(session, actor, action, "complaint", c.id, before=before, after=snapshot(c))
     return c
+
+
+def lift_suspension(
+    session: Session, actor: Actor, enterprise_id: str, reason: str, now: datetime | None = None
+) -> Enterprise:
+    """Take an enterprise off the black list (its booking suspension ends now), saying why (an
+    appeal upheld, a mistaken no-show). The credit events stay: they still count against the red
+    list and towards the next threshold; the reason is in the audit log."""
+    actor.require_admin()
+    now = now or utcnow()
+    ent = session.get(Enterprise, enterprise_id)
+    if ent is None:
+        raise NotFound(f"No enterprise {enterprise_id!r}.")
+    if ent.booking_suspended_until is None or ent.booking_suspended_until <= now:
+        raise InvalidState(f"{ent.name} is not suspended.")
+    if not reason.strip():
+        raise InvalidInput("Say why the suspension is lifted.", field="reason")
+    before = snapshot(ent)
+    ent.booking_suspended_until = None
+    session.add(ent)
+    record(
+        session,
+        actor,
+        "enterprise.unsuspend",
+        "enterprise",
+        ent.id,
+        before=before,
+        after={**snapshot(ent), "reason": reason.strip()},
+    )
+    return ent
 
 
 def black_list(session: Session, now: datetime | None = None) -> list[Enterprise]:
