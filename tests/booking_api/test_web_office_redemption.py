@@ -283,7 +283,7 @@ def test_black_list_fraud_recorded_and_suspension_lifted(office, session, world,
     assert r.status_code == 200 and f'data-enterprise="{w.ent_b.id}"' not in r.text
     assert _row(session, Enterprise, w.ent_b.id).booking_suspended_until is None
     r = office.post(lift, data={"reason": "again", "csrf": token}, headers=ZH)
-    assert r.status_code == 409 and "该企业未被限制预约。" in r.text
+    assert r.status_code == 409 and "该企业未被暂停预约。" in r.text
     assert (
         office.post("/office/credit/enterprises/ent_none/lift", data={"reason": "x", "csrf": token}).status_code == 404
     )

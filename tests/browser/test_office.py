@@ -65,7 +65,7 @@ def _round_data(server) -> None:
                 rrule="FREQ=DAILY", start_time=time(8), end_time=time(12), valid_from=date(2020, 1, 1), follows_holidays=False
             ),
         )
-        ent = factories.enterprise(s, "天津红外检测有限公司", 77)
+        ent = factories.enterprise(s, "天津红外检测有限公司", 78)  # 77 is the catalogue test's (one server for all)
         user, _, actor = factories.user(
             s, Role.enterprise_member, "周敏", "office-round@browser.example.cn", password=PASSWORD, enterprise_id=ent.id
         )

@@ -23,13 +23,12 @@ from instruments.actor import SYSTEM, Role
 from instruments.availability import OpeningRule
 from instruments.catalogue import add_opening_rule
 from instruments.db import get_engine, utcnow
-from instruments.units import OwnerUnit
 from scheduler import booking_actions as actions
 from scheduler.booking.enterprises import Enterprise
 from scheduler.money import vouchers as v
 from scheduler.money.voucher_rules import RedemptionCalendar
 
-from .conftest import shot, sign_in
+from .conftest import PASSWORD, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one chromium at a time
 
@@ -41,10 +40,12 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
 
 @pytest.fixture(scope="module")
 def order(server) -> dict[str, str]:
-    """An instrument of the manager's unit and a completed voucher order on it."""
+    """A unit of its own (the browser tests share one server: other tests' usage and claims stay
+    off this unit's figures), its lab manager, an instrument and a completed voucher order on it."""
     with Session(get_engine(server.db_url), expire_on_commit=False) as s:
-        manager = s.exec(select(User).where(User.email == server.users["manager"])).one()
-        unit = s.get(OwnerUnit, manager.owner_unit_id)
+        unit = factories.unit(s, "渤海大学兑付测试中心")
+        email = "money-manager@browser.example.cn"
+        manager, _, _ = factories.user(s, Role.lab_manager, "赵敏", email, password=PASSWORD, owner_unit_id=unit.id)
         inst = factories.instrument(
             s,
             unit,
@@ -104,11 +105,11 @@ def order(server) -> dict[str, str]:
         actions.check_in(s, mgr, b.id, now=b.start)
         actions.check_out(s, mgr, b.id, now=b.end)
         s.commit()
-        return {"instrument": inst.id, "voucher": voucher.id, "code": voucher.code}
+        return {"instrument": inst.id, "voucher": voucher.id, "code": voucher.code, "manager": email}
 
 
 def test_usage_upload_errors_then_dashboard(page, server, order):
-    sign_in(page, server.users["manager"])
+    sign_in(page, order["manager"])
     page.goto("/unit/usage")
     expect(page.locator("h1")).to_have_text("使用记录")
     year = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).year
@@ -138,7 +139,7 @@ def test_usage_upload_errors_then_dashboard(page, server, order):
 
 
 def test_file_a_claim_with_proof_files_and_see_it_pending(page, server, order):
-    sign_in(page, server.users["manager"])
+    sign_in(page, order["manager"])
     page.goto("/unit/vouchers")
     expect(page.locator("h1")).to_have_text("创新券与兑付申请")
     row = page.locator(f'tr[data-voucher="{order["code"]}"]')

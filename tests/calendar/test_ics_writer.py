@@ -121,7 +121,7 @@ def test_writer_is_byte_for_byte_icalendar(status, notes, location, enterprise, 
     assert full_vevent(b, names) == _full_event(b, names).to_ical()
     assert busy_vevent(b, tzid) == _busy_event(b, tzid).to_ical()
     inst = SimpleNamespace(id="ins_" + str(seq), name=names.instrument, timezone=tzid)
-    exc = SimpleNamespace(id="exc_1", start=b.start, end=b.end, reason=notes)
+    exc = SimpleNamespace(id="exc_1", start=b.start, end=b.end, title=enterprise, reason=notes)  # no title: the reason
     assert closed_vevent(inst, exc, stamp) == _closed_event(inst, exc, stamp).to_ical()
     lo = b.start.astimezone(ZoneInfo(tzid))
     assert (

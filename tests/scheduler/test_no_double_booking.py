@@ -46,7 +46,8 @@ def test_random_book_move_cancel_never_double_books(db, world, ops):
     now = w.at(8) - timedelta(days=2)
     actors = [w.member_a, w.member_b, w.manager]
     with db.session() as s:
-        s.exec(text("DELETE FROM booking"))
+        for table in ("time_offer", "freed_time", "booking"):  # freed time and its offers name bookings
+            s.exec(text(f"DELETE FROM {table}"))
         s.commit()
         ids: list[str] = []
         for kind, who, slot, length, use_sem in ops:
