@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one ch
 DEMO_DAY = date(2026, 11, 23)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once however the browser tests are ordered (a demo build is ~10 s)
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import uvicorn
     from sqlmodel import Session, select

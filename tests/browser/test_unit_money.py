@@ -1,7 +1,9 @@
 """The lab manager's usage and money pages in a real browser, in Chinese: a usage CSV with an
 error is refused with its row and column named, the fixed file imports and the dashboard draws
 its charts; a completed voucher order is claimed with three proof files uploaded (and one
-reference number) and the claim shows as pending, its files downloadable.
+reference number) and the claim shows as pending, its files downloadable; then the programme
+office approves it, pays it in a batch, and the statistics page shows the amounts moving from used to
+approved-unpaid to redeemed (issue 23's second scenario, end to end).
 
 The data is built relative to the real now (an instrument in the manager's unit open round the
 clock, remote service, no notice period; a programme whose redemption window is always open)."""
@@ -105,7 +107,13 @@ def order(server) -> dict[str, str]:
         actions.check_in(s, mgr, b.id, now=b.start)
         actions.check_out(s, mgr, b.id, now=b.end)
         s.commit()
-        return {"instrument": inst.id, "voucher": voucher.id, "code": voucher.code, "manager": email}
+        return {
+            "instrument": inst.id,
+            "voucher": voucher.id,
+            "code": voucher.code,
+            "manager": email,
+            "programme": prog.id,
+        }
 
 
 def test_usage_upload_errors_then_dashboard(page, server, order):
@@ -167,3 +175,39 @@ def test_file_a_claim_with_proof_files_and_see_it_pending(page, server, order):
     shot(page, "unit-claim-zh-CN")
     page.goto("/unit/vouchers")
     expect(page.get_by_test_id("claim-status").first).to_have_text("待审核")
+
+    # the programme office: the statistics before, the decision, the batch paid, the statistics after
+    page.context.clear_cookies()
+    sign_in(page, server.users["admin"])
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    stats = (
+        f"/office/statistics?programme={order['programme']}"
+        f"&start={(today - timedelta(days=1)).isoformat()}&end={(today + timedelta(days=1)).isoformat()}"
+    )
+    page.goto(stats)
+    expect(page.get_by_test_id("used")).to_have_text("¥360.00")
+    expect(page.get_by_test_id("approved-unpaid")).to_have_text("¥0.00")
+    expect(page.get_by_test_id("redeemed")).to_have_text("¥0.00")
+    page.goto("/office/redemption")
+    row = page.locator("tr[data-claim]", has_text="渤海大学兑付测试中心")
+    expect(row).to_contain_text("¥360.00")
+    row.get_by_role("link", name="渤海大学兑付测试中心").click()
+    expect(page.get_by_test_id("proof-file")).to_have_count(3)
+    page.get_by_test_id("approve").click()
+    expect(page.get_by_test_id("item-status")).to_have_text("已批准")
+    page.goto(stats)
+    expect(page.get_by_test_id("approved-unpaid")).to_have_text("¥360.00")
+    expect(page.get_by_test_id("redeemed")).to_have_text("¥0.00")
+    page.goto("/office/redemption")
+    page.locator('[data-testid="batchable"] tr', has_text="浏览器测试兑付创新券").get_by_test_id("create-batch").click()
+    page.get_by_test_id("mark-paid").click()
+    expect(page.get_by_test_id("batch-paid")).to_contain_text("已付款")
+    page.goto(stats)
+    expect(page.get_by_test_id("approved-unpaid")).to_have_text("¥0.00")
+    expect(page.get_by_test_id("redeemed")).to_have_text("¥360.00")
+
+    # and the provider sees the decision and the payment
+    page.context.clear_cookies()
+    sign_in(page, order["manager"])
+    page.goto("/unit/vouchers")
+    expect(page.get_by_test_id("claim-status").first).to_have_text("已付款")
