@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
@@ -22,6 +23,8 @@ from tests.usage.helpers import build as build_usage
 from .conftest import auth
 from .test_web_signin import PASSWORD, csrf_of, sign_in
 
+TZ = ZoneInfo("Asia/Shanghai")
+
 ZH = {"Accept-Language": "zh-CN"}
 
 
@@ -31,13 +34,24 @@ def _admin(client, session, w) -> None:
     assert sign_in(client, "admin@t.cn").status_code == 303
 
 
+def _issued_on(w) -> date:  # noqa: ANN001
+    """The day the test vouchers are issued (the world's days follow the clock: any year)."""
+    return (w.at(9) - timedelta(days=3)).astimezone(TZ).date()
+
+
+def _around(w) -> dict[str, str]:  # noqa: ANN001
+    day = _issued_on(w)
+    return {"start": (day - timedelta(days=1)).isoformat(), "end": (day + timedelta(days=1)).isoformat()}
+
+
 def _programme(session, w):
+    year = _issued_on(w).year
     prog = v.create_programme(
         session,
         w.admin,
         v.VoucherProgramme(
-            name="2026 测试创新券",
-            year=2026,
+            name=f"{year} 测试创新券",
+            year=year,
             total_budget_fen=10_000_000,
             rules=PRESETS["shandong_jinan"].model_dump(mode="json"),
         ),
@@ -53,8 +67,8 @@ def test_statistics_page_in_chinese_with_yuan_and_both_downloads(client, session
     w = world
     prog = _programme(session, w)
     _admin(client, session, w)
-    year = w.day.year
-    r = client.get("/office/statistics", params={"programme": prog.id, "start": f"{year}-01-01"}, headers=ZH)
+    year = _issued_on(w).year
+    r = client.get("/office/statistics", params={"programme": prog.id, **_around(w)}, headers=ZH)
     assert r.status_code == 200
     for words in (
         "创新券统计",
@@ -77,14 +91,14 @@ def test_statistics_page_in_chinese_with_yuan_and_both_downloads(client, session
     base = f"/office/statistics/{prog.id}/export"
     rows = list(
         csv.reader(
-            io.StringIO(client.get(base + ".csv", params={"start": f"{year}-01-01"}, headers=ZH).text.lstrip("\ufeff"))
+            io.StringIO(client.get(base + ".csv", params=_around(w), headers=ZH).text.lstrip("\ufeff"))
         )
     )
-    assert rows[0][0] == "2026 测试创新券"
+    assert rows[0][0] == f"{year} 测试创新券"
     assert ["状态", "张数", "金额（元）"] in rows or any(r[:1] == ["状态"] for r in rows)
     issued = next(r for r in rows if r and r[0] == "已发放")
     assert issued[1:] == ["2", "3500.50"]
-    x = client.get(base + ".xlsx", params={"start": f"{year}-01-01"}, headers=ZH)
+    x = client.get(base + ".xlsx", params=_around(w), headers=ZH)
     assert x.status_code == 200 and x.headers["content-disposition"].startswith("attachment")
     wb = load_workbook(io.BytesIO(x.content))
     values = [[c.value for c in row] for row in wb.worksheets[0].iter_rows()]
@@ -99,7 +113,7 @@ def test_statistics_api_dashboard_endpoint(client, session, world):
     prog = _programme(session, world)
     r = client.get(
         f"/api/v1/voucher-programmes/{prog.id}/dashboard",
-        params={"start": "2026-01-01", "end": "2027-12-31"},
+        params=_around(world),
         headers=auth(world, "admin"),
     )
     assert r.status_code == 200, r.text
@@ -108,7 +122,7 @@ def test_statistics_api_dashboard_endpoint(client, session, world):
     assert (
         client.get(
             f"/api/v1/voucher-programmes/{prog.id}/dashboard",
-            params={"start": "2026-01-01", "end": "2026-12-31"},
+            params=_around(world),
             headers=auth(world, "manager"),
         ).status_code
         == 403
