@@ -22,7 +22,10 @@
    then the database is asked for overlapping live bookings (must be 0); ``list`` — the admin
    lists the month holding every booking (``GET /api/v1/bookings``, pages of 500), repeated;
 4. prints throughput and p50/p95/p99 latency per phase and exits 1 if a check failed (a
-   conflict-free booking refused, a conflicting one accepted, a race slot won twice, an overlap).
+   conflict-free booking refused, a conflicting one accepted, a race slot won twice, an overlap);
+   for the ``book`` phase also the CPU time per booking of the server's processes, of the
+   database's backends serving it (PostgreSQL) and of the bench's own clients, read from
+   ``/proc``: on a 2-core machine their sum bounds the throughput at 2 s / (CPU per booking).
 
 ``--code DIR`` serves another copy of the code (``git archive 8515f15 | tar -x -C DIR``), the data
 still built by this one (same schema): before and after, interleaved on the same machine.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -328,6 +332,66 @@ def list_phase(base: str, setup: Setup, booked: list[dict], repeats: int) -> tup
     return pages, whole
 
 
+# --- where the CPU goes ---------------------------------------------------------------------------
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _server_pids(port: str) -> list[int]:
+    """The uvicorn process listening on ``port`` and all its descendants."""
+    parents: dict[int, int] = {}
+    root = None
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if root is None and f"--port\0{port}\0" in (d / "cmdline").read_text():
+                root = int(d.name)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    found = {root} if root else set()
+    while True:
+        more = {pid for pid, ppid in parents.items() if ppid in found} - found
+        if not more:
+            return sorted(found)
+        found |= more
+
+
+def _backend_pids(url: str) -> list[int]:
+    """PostgreSQL backends connected to the bench's database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    from instruments.db import get_engine
+
+    with get_engine(url).connect() as conn:
+        sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        return [int(x) for x in conn.execute(text(sql)).scalars()]
+
+
+@contextmanager
+def cpu_meter(base: str, url: str, out: dict) -> Iterator[None]:
+    """CPU seconds spent while the block runs by the server, the database's backends and this
+    process (the clients), into ``out``."""
+    port = base.rsplit(":", 1)[1]
+    server, backends = _server_pids(port), _backend_pids(url)
+    before = {pid: _cpu_of(pid) for pid in server + backends}
+    own = time.process_time()
+    yield
+    out["client_s"] = time.process_time() - own
+    server = sorted(set(server) | set(_server_pids(port)))
+    backends = sorted(set(backends) | set(_backend_pids(url)))
+    out["server_s"] = sum(_cpu_of(p) - before.get(p, 0.0) for p in server)
+    out["database_s"] = sum(_cpu_of(p) - before.get(p, 0.0) for p in backends)
+
+
 # --- the command --------------------------------------------------------------------------------
 
 
@@ -344,6 +408,7 @@ def run(args: argparse.Namespace) -> dict:
 
     clients = max(args.clients, args.race_clients)
     today = datetime.now(TZ).date()
+    cpu: dict[str, float] = {}
     with own_database(args.database, keep=args.keep) as url:
         t0 = time.perf_counter()
         setup = build(url, clients, args.instruments, today)
@@ -361,7 +426,8 @@ def run(args: argparse.Namespace) -> dict:
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
                 try:
-                    book, booked = book_phase(base, setup, args.bookings, args.clients)
+                    with cpu_meter(base, url, cpu):
+                        book, booked = book_phase(base, setup, args.bookings, args.clients)
                     conflict = conflict_phase(base, setup, booked, args.conflicts, args.clients)
                     race = race_phase(base, setup, booked, args.race_clients, args.race_slots)
                     pages, whole = list_phase(base, setup, booked, args.list_repeats)
@@ -377,10 +443,16 @@ def run(args: argparse.Namespace) -> dict:
         rows[2]["failures"].append(f"{found} overlapping pairs of live bookings in the database")
     print_table(rows)
     print(f"overlaps in the database: {found}")
+    per = {k: round(v / max(1, len(book.latencies)) * 1000, 2) for k, v in cpu.items()}
+    if per:
+        print(
+            f"CPU per booking (book phase): server {per['server_s']} ms, database {per['database_s']} ms, "
+            f"clients {per['client_s']} ms; total {round(sum(per.values()), 2)} ms"
+        )
     if server_log:
         print("server log (last lines):\n  " + "\n  ".join(server_log.splitlines()[-8:]))
     return {"database": "postgresql" if url.startswith("postgresql") else "sqlite", "workers": args.workers,
-            "overlaps": found, "phases": rows}  # fmt: skip
+            "overlaps": found, "phases": rows, "cpu_ms_per_booking": per}  # fmt: skip
 
 
 def profile(base: str, out: str) -> subprocess.Popen:

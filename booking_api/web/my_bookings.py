@@ -23,7 +23,7 @@ from instruments.policy import policy_of
 from instruments.settings import get_settings
 from scheduler import booking_actions as actions
 from scheduler.booking.bookable import bookable_time
-from scheduler.booking.bookings import Booking, BookingStatus, get_visible, visible_query
+from scheduler.booking.bookings import LIVE, Booking, BookingStatus, get_visible, visible_query
 from scheduler.calendars.calendar_feeds import booking_ics
 from scheduler.money.price_split import splits_of
 
@@ -57,8 +57,9 @@ def _wall(at: datetime, zone: str) -> str:
 def my_bookings(request: Request, session: SessionDep, me: WebUserDep, now: NowDep) -> Response:
     actor = me.user.actor()
     rows = list(session.exec(visible_query(actor).order_by(col(Booking.start)).limit(LIST_LIMIT)).all())
-    upcoming = [b for b in rows if b.end > now]
-    past = sorted((b for b in rows if b.end <= now), key=lambda b: b.start, reverse=True)
+    # a cancelled booking (or a no-show) is over even when its time is still ahead
+    upcoming = [b for b in rows if b.end > now and b.status in LIVE]
+    past = sorted((b for b in rows if b not in upcoming), key=lambda b: b.start, reverse=True)
     lang = request.state.lang
     return render(
         request,

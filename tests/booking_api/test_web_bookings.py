@@ -202,6 +202,10 @@ def test_cancel_within_the_cut_off_releases_the_voucher(setup, client, session):
     assert session.get(Booking, bid).status == BookingStatus.cancelled
     assert session.get(v.Voucher, voucher.id).status == v.VoucherStatus.claimed
     assert ledger.balance(session, ledger.voucher(voucher.id)) == 50_000 and ledger.total(session) == 0
+    # still ahead in time, but over: listed under past and cancelled, not upcoming
+    listing = client.get("/my/bookings").text
+    upcoming, ended = listing.split("已过去和已取消", 1)
+    assert f'data-booking="{bid}"' not in upcoming and f'data-booking="{bid}"' in ended
 
 
 def test_after_the_cut_off_a_confirmed_booking_is_explained_not_cancelled(setup, client, session):
