@@ -67,12 +67,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
         EN: "{instrument} is closed all day on {day}{holiday}.",
     },
     "not_qualified.expired": {
-        ZH: "自主上机使用{instrument}需要培训资格：您的资格已于 {expired_on} 过期。请改选委托测试，或向实验室申请培训。",
+        ZH: "自主操作{instrument}需要培训资格：您的资格已于 {expired_on} 过期。请改选委托测试，或向实验室申请培训。",
         EN: "Self-operated use of {instrument} needs training: your qualification expired on {expired_on}. "
         "Book operator-run testing instead, or ask the lab for training.",
     },
     "not_qualified.none": {
-        ZH: "自主上机使用{instrument}需要培训资格，您尚未取得。请改选委托测试，或向实验室申请培训。",
+        ZH: "自主操作{instrument}需要培训资格，您尚未取得。请改选委托测试，或向实验室申请培训。",
         EN: "Self-operated use of {instrument} needs training, and you hold no qualification for it. "
         "Book operator-run testing instead, or ask the lab for training.",
     },
