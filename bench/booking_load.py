@@ -25,7 +25,9 @@
    conflict-free booking refused, a conflicting one accepted, a race slot won twice, an overlap);
    for the ``book`` phase also the CPU time per booking of the server's processes, of the
    database's backends serving it (PostgreSQL) and of the bench's own clients, read from
-   ``/proc``: on a 2-core machine their sum bounds the throughput at 2 s / (CPU per booking).
+   ``/proc``: on a 2-core machine their sum bounds the throughput at 2 s / (CPU per booking);
+   ``--floor N`` adds N GETs of ``/healthz`` and of ``/api/v1/me`` (token lookup, one query),
+   measured the same way: the cost of the HTTP stack alone, a ceiling for any endpoint.
 
 ``--code DIR`` serves another copy of the code (``git archive 8515f15 | tar -x -C DIR``), the data
 still built by this one (same schema): before and after, interleaved on the same machine.
@@ -245,6 +247,30 @@ def timed(phase: Phase, threads: list[threading.Thread]) -> None:
     phase.wall = time.perf_counter() - t0
 
 
+def floor_phase(name: str, base: str, tokens: list[str], path: str, n: int) -> Phase:
+    """``n`` GETs of ``path`` shared by the clients: what the HTTP stack (and, for an
+    authenticated path, the token lookup) costs with no booking work, the ceiling any booking
+    path on this machine stays under."""
+    phase = Phase(name)
+    lock = threading.Lock()
+    share = -(-n // len(tokens))
+
+    def client(token: str) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
+            for _ in range(share):
+                t0 = time.perf_counter()
+                r = api.get(path)
+                dt = time.perf_counter() - t0
+                with lock:
+                    phase.latencies.append(dt)
+                    phase.statuses[r.status_code] += 1
+                    if r.status_code != 200:
+                        phase.failures.append(f"{r.status_code} {r.text[:200]}")
+
+    timed(phase, [threading.Thread(target=client, args=(t,)) for t in tokens])
+    return phase
+
+
 def book_phase(base: str, setup: Setup, n: int, clients: int) -> tuple[Phase, list[dict]]:
     """``n`` conflict-free bookings; client c books the instruments whose index is c modulo clients."""
     phase = Phase("book")
@@ -408,7 +434,8 @@ def run(args: argparse.Namespace) -> dict:
 
     clients = max(args.clients, args.race_clients)
     today = datetime.now(TZ).date()
-    cpu: dict[str, float] = {}
+    cpu_of: dict[str, dict[str, float]] = {"book": {}}
+    floors: list[Phase] = []
     with own_database(args.database, keep=args.keep) as url:
         t0 = time.perf_counter()
         setup = build(url, clients, args.instruments, today)
@@ -426,11 +453,15 @@ def run(args: argparse.Namespace) -> dict:
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
                 try:
-                    with cpu_meter(base, url, cpu):
+                    with cpu_meter(base, url, cpu_of["book"]):
                         book, booked = book_phase(base, setup, args.bookings, args.clients)
                     conflict = conflict_phase(base, setup, booked, args.conflicts, args.clients)
                     race = race_phase(base, setup, booked, args.race_clients, args.race_slots)
                     pages, whole = list_phase(base, setup, booked, args.list_repeats)
+                    for name, path in (("floor healthz", "/healthz"), ("floor me", "/api/v1/me")) if args.floor else ():
+                        cpu_of[name] = {}
+                        with cpu_meter(base, url, cpu_of[name]):
+                            floors.append(floor_phase(name, base, setup.tokens[: args.clients], path, args.floor))
                 finally:
                     if spy is not None:
                         spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
@@ -438,21 +469,26 @@ def run(args: argparse.Namespace) -> dict:
             log.seek(0)
             server_log = log.read().decode(errors="replace").strip()
         found = overlaps(url)
-    rows = [p.row() for p in (book, conflict, race, pages, whole)]
+    rows = [p.row() for p in (book, conflict, race, pages, whole, *floors)]
     if found:
         rows[2]["failures"].append(f"{found} overlapping pairs of live bookings in the database")
     print_table(rows)
     print(f"overlaps in the database: {found}")
-    per = {k: round(v / max(1, len(book.latencies)) * 1000, 2) for k, v in cpu.items()}
-    if per:
-        print(
-            f"CPU per booking (book phase): server {per['server_s']} ms, database {per['database_s']} ms, "
-            f"clients {per['client_s']} ms; total {round(sum(per.values()), 2)} ms"
-        )
+    per: dict[str, dict[str, float]] = {}
+    for phase in (book, *floors):
+        cpu = cpu_of.get(phase.name, {})
+        if cpu:
+            per[phase.name] = {k: round(v / max(1, len(phase.latencies)) * 1000, 2) for k, v in cpu.items()}
+            ms = per[phase.name]
+            print(
+                f"CPU per request ({phase.name}): server {ms['server_s']} ms, database {ms['database_s']} ms, "
+                f"clients {ms['client_s']} ms; total {round(sum(ms.values()), 2)} ms "
+                f"(at most {round(os.cpu_count() * 1000 / max(0.01, sum(ms.values())))}/s on {os.cpu_count()} cores)"
+            )
     if server_log:
         print("server log (last lines):\n  " + "\n  ".join(server_log.splitlines()[-8:]))
     return {"database": "postgresql" if url.startswith("postgresql") else "sqlite", "workers": args.workers,
-            "overlaps": found, "phases": rows, "cpu_ms_per_booking": per}  # fmt: skip
+            "overlaps": found, "phases": rows, "cpu_ms_per_request": per}  # fmt: skip
 
 
 def profile(base: str, out: str) -> subprocess.Popen:
@@ -476,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--race-slots", type=int, default=10)
     p.add_argument("--instruments", type=int, default=8)
     p.add_argument("--list-repeats", type=int, default=10)
+    p.add_argument(
+        "--floor", type=int, default=0, metavar="N",
+        help="also N GETs of /healthz and of /api/v1/me: the HTTP stack's own cost, the booking path's ceiling",
+    )  # fmt: skip
     p.add_argument("--code", metavar="DIR", help="serve the code in DIR (e.g. `git archive` of another commit) to compare")
     p.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     p.add_argument("--py-spy", metavar="FILE", help="record the server with py-spy into FILE (speedscope JSON)")
