@@ -62,6 +62,27 @@ def test_listing_bookings_takes_the_same_statements_for_3_rows_as_for_30(client,
     assert len(many) == len(few), many
 
 
+def test_pages_of_bookings_sharing_start_times_neither_repeat_nor_skip_one(client, world, session):
+    """Bookings of several instruments at the same times: the listing's order breaks ties by id,
+    so consecutive pages add up to every booking once, each with its own price split."""
+    for k in range(12):
+        start = world.at(9) + timedelta(days=k // 3)
+        b = raw_booking(world, start, start + timedelta(hours=1), enterprise_id=world.ent_a.id)
+        b.instrument_id = (world.xrd, world.sem, world.other)[k % 3].id
+        b.price_fen = 100 * k
+        session.add(b)
+    session.commit()
+    seen = []
+    for offset in range(0, 12, 5):
+        r = client.get(f"{API}/bookings", params={"limit": 5, "offset": offset}, headers=auth(world, "admin"))
+        assert r.status_code == 200, r.text
+        seen += r.json()
+    assert len(seen) == 12 and len({b["id"] for b in seen}) == 12
+    assert [b["start"] for b in seen] == sorted(b["start"] for b in seen)
+    assert sorted(b["price_split"]["enterprise_fen"] for b in seen) == [100 * k for k in range(12)]
+    assert all(b["start"].endswith("+08:00") and b["price_split"]["voucher_fen"] == 0 for b in seen)
+
+
 def _book(client, world, day: int):  # noqa: ANN001, ANN202
     """Book 09:00–10:00 on the ``day``-th working day a week or more apart (holidays skipped)."""
     d = world.day
