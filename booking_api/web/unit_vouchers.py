@@ -3,7 +3,7 @@ booking it funded, the enterprise, the voucher code, the amount in yuan, its sta
 be claimed, filing a redemption claim for a completed order with its four proofs (each an
 uploaded PDF/JPEG/PNG kept by the platform, or a reference number), and each claim with the
 office's decision on every order and its payment. Through the same services as the API
-(``scheduler.money.unit_claims``, ``redemption.file_claim``, ``proof_files``); always the
+(``scheduler.money.unit_orders``, ``redemption_lists``, ``redemption.file_claim``, ``proof_files``); always the
 manager's own unit: another unit's voucher or claim answers the 404 page."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from instruments.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from instruments.settings import get_settings
-from scheduler.money import proof_files, redemption, unit_claims
+from scheduler.money import proof_files, redemption, redemption_lists, unit_orders
 
 from ..bodies import capped_form
 from ..deps import SessionDep
@@ -112,8 +112,8 @@ def file_error(_: Gettext, exc: DomainError) -> str:
 def unit_vouchers(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     _ = gettext(request)
     unit = actor.owner_unit_id
-    orders = unit_claims.orders(session, actor, unit, 200, 0)
-    claims = unit_claims.claims(session, actor, unit, 50, 0)
+    orders = unit_orders.orders(session, actor, unit, 200, 0)
+    claims = redemption_lists.summaries(session, redemption_lists.list_claims(session, actor, owner_unit_id=unit))
     return render(
         request,
         "unit_vouchers.html",
@@ -125,7 +125,7 @@ def unit_vouchers(request: Request, session: SessionDep, actor: ManagerDep) -> R
             }
             for o in orders
         ],
-        claimable_fen=unit_claims.claimable_fen(session, actor, unit),
+        claimable_fen=unit_orders.claimable_fen(session, actor, unit),
         ready_fen=sum(o.voucher_fen for o in orders if o.claimable),
         ready=sum(1 for o in orders if o.claimable),
         claims=[{"c": c, "status": claim_status_label(_, c.status)} for c in claims],
@@ -152,7 +152,7 @@ def _claimable_order(request: Request, session, actor, voucher_id: str):  # noqa
     """The order, or the page that says why it cannot be claimed here."""
     _ = gettext(request)
     try:
-        order = unit_claims.order(session, actor, actor.owner_unit_id, voucher_id)
+        order = unit_orders.order(session, actor, actor.owner_unit_id, voucher_id)
     except NotFound:
         return None, not_found_page(request)
     if not order.claimable:
@@ -267,7 +267,7 @@ def _file_claim(
 def claim_page(claim_id: str, request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     _ = gettext(request)
     try:
-        c = unit_claims.claim(session, actor, claim_id)
+        c = redemption_lists.claim_detail(session, actor, claim_id)
     except NotFound:
         return not_found_page(request)
     if c.claim.owner_unit_id != actor.owner_unit_id:

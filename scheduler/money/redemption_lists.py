@@ -1,12 +1,15 @@
-"""Redemption records as each role may read them: claims (with their items' counts and sums),
-claim items and payment batches, listed with filters and paging. Programme admins see all; a lab
-manager sees their own owner unit's claims, items and the batches that pay them (another unit's
-answers 404, so nothing reveals what other units claimed); anyone else is refused. Read-only:
-filing, decisions and payment stay in ``redemption``."""
+"""Redemption records as each role may read them: claims (with their items' counts and sums, and
+one claim with every order's decision and payment batch), claim items and payment batches,
+listed with filters and paging. The one home of "a unit's claims": the API's lists, the lab
+manager's /unit/vouchers and the office's /office/redemption all read here. Programme admins
+see all; a lab manager sees their own owner unit's claims, items and the batches that pay them
+(another unit's answers 404, so nothing reveals what other units claimed); anyone else is
+refused. Read-only: filing, decisions and payment stay in ``redemption``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -30,18 +33,34 @@ def unit_scope(actor: Actor, owner_unit_id: str | None = None) -> str | None:
     raise Forbidden("Only programme admins and lab managers see redemption records.")
 
 
+def claim_status(states: set[str]) -> str:
+    """A claim's state from its orders' states: ``pending`` while any order awaits its decision,
+    ``paid`` when every approved order is paid and none waits, else ``decided`` (approved,
+    rejected, or waiting for a batch)."""
+    if not states or ItemStatus.pending.value in states:
+        return "pending"
+    if ItemStatus.paid.value in states and ItemStatus.approved.value not in states:
+        return "paid"
+    return "decided"
+
+
 @dataclass
 class ClaimSummary:
-    """A claim with its items counted by status and summed (fen)."""
+    """A claim with its items counted by status and summed (fen), and its programme's name."""
 
     claim: RedemptionClaim
     counts: dict[str, int] = field(default_factory=dict)
     amount_fen: int = 0
     bonus_fen: int = 0
+    programme: str = ""
 
     @property
     def items(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def status(self) -> str:
+        return claim_status({s for s, n in self.counts.items() if n})
 
 
 def list_claims(
@@ -70,10 +89,11 @@ def list_claims(
 
 
 def summaries(session: Session, claims: list[RedemptionClaim]) -> list[ClaimSummary]:
-    """Each claim with its items' counts by status and sums, in one query."""
-    out = {c.id: ClaimSummary(c) for c in claims}
-    if not out:
+    """Each claim with its items' counts by status and sums, and its programme's name, in two queries."""
+    if not claims:
         return []
+    progs = names_of(session, VoucherProgramme, {c.programme_id for c in claims})
+    out = {c.id: ClaimSummary(c, programme=progs.get(c.programme_id, c.programme_id)) for c in claims}
     rows = session.exec(
         select(
             ClaimItem.claim_id,
@@ -101,6 +121,74 @@ def get_claim(session: Session, actor: Actor, claim_id: str) -> tuple[Redemption
         raise NotFound(f"No redemption claim {claim_id!r}.")
     items = session.exec(select(ClaimItem).where(ClaimItem.claim_id == claim.id).order_by(col(ClaimItem.id))).all()
     return claim, list(items)
+
+
+@dataclass
+class DetailItem:
+    """One order of a claim, with its voucher's code and the batch that pays it (if any)."""
+
+    item: ClaimItem
+    voucher_code: str
+    batch: PaymentBatch | None
+
+
+@dataclass
+class ClaimDetail:
+    """A claim with every order's decision and payment."""
+
+    claim: RedemptionClaim
+    programme: str
+    items: list[DetailItem] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return claim_status({str(i.item.status) for i in self.items})
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(i.item.amount_fen for i in self.items)
+
+    @property
+    def bonus_fen(self) -> int:
+        return sum(i.item.bonus_fen for i in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim.model_dump(mode="json"),
+            "programme": self.programme,
+            "status": self.status,
+            "amount_fen": self.amount_fen,
+            "bonus_fen": self.bonus_fen,
+            "items": [
+                {
+                    **i.item.model_dump(mode="json"),
+                    "voucher_code": i.voucher_code,
+                    "batch": i.batch.model_dump(mode="json") if i.batch else None,
+                }
+                for i in self.items
+            ],
+        }
+
+
+def claim_detail(session: Session, actor: Actor, claim_id: str) -> ClaimDetail:
+    """A claim with its orders' voucher codes, decisions and payment batches (``get_claim``'s scope)."""
+    claim, items = get_claim(session, actor, claim_id)
+    codes = {
+        v.id: v.code
+        for v in session.exec(select(Voucher).where(col(Voucher.id).in_({i.voucher_id for i in items}))).all()
+    } if items else {}
+    batch_ids = {i.batch_id for i in items if i.batch_id}
+    batches = (
+        {b.id: b for b in session.exec(select(PaymentBatch).where(col(PaymentBatch.id).in_(batch_ids))).all()}
+        if batch_ids
+        else {}
+    )
+    programme = names_of(session, VoucherProgramme, {claim.programme_id}).get(claim.programme_id, claim.programme_id)
+    return ClaimDetail(
+        claim,
+        programme,
+        [DetailItem(i, codes.get(i.voucher_id, i.voucher_id), batches.get(i.batch_id or "")) for i in items],
+    )
 
 
 def list_items(
