@@ -25,6 +25,7 @@ from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, zone
 from .error_pages import error_page, not_found_page
+from .owned import OwnClaim, Words
 from .proof_files import href
 from .roles import ManagerDep
 from .signin import check_csrf
@@ -264,14 +265,7 @@ def _file_claim(
 
 
 @router.get("/unit/vouchers/claims/{claim_id}")
-def claim_page(claim_id: str, request: Request, session: SessionDep, actor: ManagerDep) -> Response:
-    _ = gettext(request)
-    try:
-        c = redemption_lists.claim_detail(session, actor, claim_id)
-    except NotFound:
-        return not_found_page(request)
-    if c.claim.owner_unit_id != actor.owner_unit_id:
-        return not_found_page(request)
+def claim_page(request: Request, session: SessionDep, actor: ManagerDep, c: OwnClaim, _: Words) -> Response:
     files = proof_files.describe_many(
         session,
         {i for it in c.items for i in (proof_files.file_id_of(v) for v in it.item.proofs.values()) if i},
