@@ -268,16 +268,22 @@ def _refused(request: Request, session, ent: Enterprise, now: datetime, field: s
     return _detail(request, session, ent, now, {field: text}, 409 if field == "form" else 422)
 
 
+def _standing(request: Request, session, ent: Enterprise, now: datetime, act, refusal: str, done: str) -> Response:  # noqa: ANN001
+    """Verify or restore: the change, or the page again with ``refusal`` when the state does not allow it."""
+    try:
+        act()
+    except DomainError:
+        return _refused(request, session, ent, now, "form", refusal)
+    session.commit()
+    return _done(ent.id, done)
+
+
 @router.post("/office/enterprises/{enterprise_id}/verify")
 def verify(
     request: Request, session: SessionDep, actor: OfficeDep, csrf: CsrfChecked, ent: OfficeEnterprise, now: NowDep, _: Words
 ) -> Response:
-    try:
-        standing.verify(session, actor, ent.id, now)
-    except DomainError:
-        return _refused(request, session, ent, now, "form", _("This enterprise is already verified."))
-    session.commit()
-    return _done(ent.id, "verified")
+    verified = _("This enterprise is already verified.")
+    return _standing(request, session, ent, now, lambda: standing.verify(session, actor, ent.id, now), verified, "verified")
 
 
 @router.post("/office/enterprises/{enterprise_id}/suspend")
@@ -312,12 +318,10 @@ def suspend(
 def restore(
     request: Request, session: SessionDep, actor: OfficeDep, csrf: CsrfChecked, ent: OfficeEnterprise, now: NowDep, _: Words
 ) -> Response:
-    try:
-        standing.restore(session, actor, ent.id, now)
-    except DomainError:
-        return _refused(request, session, ent, now, "form", _("This enterprise is not suspended."))
-    session.commit()
-    return _done(ent.id, "restored")
+    not_suspended = _("This enterprise is not suspended.")
+    return _standing(
+        request, session, ent, now, lambda: standing.restore(session, actor, ent.id, now), not_suspended, "restored"
+    )
 
 
 @router.post("/office/enterprises/{enterprise_id}/points")

@@ -7,24 +7,20 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from booking_api.accounts import User, set_password
 from fixtures import factories
-from instruments.actor import SYSTEM
 from instruments.availability import OpeningRule
 from instruments.units import OwnerUnit
 from tests.redemption_claims import file_claim
 
-from .test_web_signin import PASSWORD, csrf_of, sign_in
+from .test_web_consoles import _sign_in_as
+from .test_web_signin import csrf_of
 from .test_web_unit_instruments import ZH, signed_in
 
 NOT_FOUND = "没有这个页面，或者它不属于您。"
 
 
 def signed_in_office(client, session, actor) -> str:
-    user = session.get(User, actor.user_id)
-    set_password(session, SYSTEM, user, PASSWORD)
-    session.commit()
-    assert sign_in(client, user.email).status_code == 303
+    _sign_in_as(client, session, actor)
     return csrf_of(client.get("/office/enterprises", headers=ZH).text)
 
 
