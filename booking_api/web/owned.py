@@ -3,7 +3,7 @@ CSRF token is checked (``CheckedForm``, or ``CsrfChecked`` beside ``Form`` field
 words (``Words``), and the row a page is about, loaded for the signed-in person: for a lab
 manager only their own unit's (``OwnInstrument``, ``OwnOperator``, ``OwnClaim``), for the
 programme office any (``OfficeEnterprise``, ``OfficeVoucher``, ``OfficeProgramme``,
-``OfficeBatch``, ``OfficeReport``). A row that does not exist or is another unit's raises
+``OfficeBatch``, ``OfficeClaimItem``, ``OfficeReport``). A row that does not exist or is another unit's raises
 ``NotOwned``, which the web app answers with the one not-found page
 (``error_pages.not_found_page``), the same for both so a page reveals nothing of other units.
 
@@ -29,8 +29,7 @@ from scheduler.money.vouchers import Voucher, VoucherProgramme
 from scheduler.sharing.rewards import RewardReport
 
 from ..deps import SessionDep
-from .i18n import translations
-from .instrument_words import Gettext
+from .enterprise import Gettext, gettext
 from .roles import ManagerDep, OfficeDep
 from .signin import check_csrf
 
@@ -47,12 +46,7 @@ def refuse(session: Session) -> NotOwned:
     return NotOwned()
 
 
-def words(request: Request) -> Gettext:
-    """The page's language's gettext."""
-    return translations(request.state.lang).gettext
-
-
-Words = Annotated[Gettext, Depends(words)]
+Words = Annotated[Gettext, Depends(gettext)]  # the page's language's gettext
 
 
 async def checked_form(request: Request) -> FormData:

@@ -9,7 +9,6 @@ refused. Read-only: filing, decisions and payment stay in ``redemption``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -152,42 +151,20 @@ class ClaimDetail:
     def bonus_fen(self) -> int:
         return sum(i.item.bonus_fen for i in self.items)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "claim": self.claim.model_dump(mode="json"),
-            "programme": self.programme,
-            "status": self.status,
-            "amount_fen": self.amount_fen,
-            "bonus_fen": self.bonus_fen,
-            "items": [
-                {
-                    **i.item.model_dump(mode="json"),
-                    "voucher_code": i.voucher_code,
-                    "batch": i.batch.model_dump(mode="json") if i.batch else None,
-                }
-                for i in self.items
-            ],
-        }
-
 
 def claim_detail(session: Session, actor: Actor, claim_id: str) -> ClaimDetail:
     """A claim with its orders' voucher codes, decisions and payment batches (``get_claim``'s scope)."""
     claim, items = get_claim(session, actor, claim_id)
-    codes = {
-        v.id: v.code
-        for v in session.exec(select(Voucher).where(col(Voucher.id).in_({i.voucher_id for i in items}))).all()
-    } if items else {}
-    batch_ids = {i.batch_id for i in items if i.batch_id}
-    batches = (
-        {b.id: b for b in session.exec(select(PaymentBatch).where(col(PaymentBatch.id).in_(batch_ids))).all()}
-        if batch_ids
-        else {}
-    )
+    vouchers = rows_of(session, Voucher, {i.voucher_id for i in items})
+    batches = rows_of(session, PaymentBatch, {i.batch_id for i in items if i.batch_id})
     programme = names_of(session, VoucherProgramme, {claim.programme_id}).get(claim.programme_id, claim.programme_id)
     return ClaimDetail(
         claim,
         programme,
-        [DetailItem(i, codes.get(i.voucher_id, i.voucher_id), batches.get(i.batch_id or "")) for i in items],
+        [
+            DetailItem(i, vouchers[i.voucher_id].code if i.voucher_id in vouchers else i.voucher_id, batches.get(i.batch_id or ""))
+            for i in items
+        ],
     )
 
 
@@ -299,15 +276,8 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     """Facts for each item id, in four queries whatever the number of items."""
     if not items:
         return {}
-    claims = {
-        c.id: c
-        for c in session.exec(
-            select(RedemptionClaim).where(col(RedemptionClaim.id).in_({i.claim_id for i in items}))
-        ).all()
-    }
-    vouchers = {
-        v.id: v for v in session.exec(select(Voucher).where(col(Voucher.id).in_({i.voucher_id for i in items}))).all()
-    }
+    claims = rows_of(session, RedemptionClaim, {i.claim_id for i in items})
+    vouchers = rows_of(session, Voucher, {i.voucher_id for i in items})
     ents = names_of(session, Enterprise, {v.holder_enterprise_id for v in vouchers.values()})
     units = names_of(session, OwnerUnit, {c.owner_unit_id for c in claims.values()})
     progs = names_of(session, VoucherProgramme, {c.programme_id for c in claims.values()})
@@ -323,7 +293,12 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     return out
 
 
-def names_of(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
+def rows_of(session: Session, model, ids: set[str]) -> dict:  # noqa: ANN001 - a table with an id
+    """The rows of ``model`` with these ids, by id, in one query."""
     if not ids:
         return {}
-    return {r.id: r.name for r in session.exec(select(model).where(col(model.id).in_(ids))).all()}
+    return {r.id: r for r in session.exec(select(model).where(col(model.id).in_(ids))).all()}
+
+
+def names_of(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
+    return {i: r.name for i, r in rows_of(session, model, ids).items()}
