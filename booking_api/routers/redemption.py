@@ -1,6 +1,11 @@
 """Redemption claims by providers, decisions and payment batches by the programme office; the
 lists of claims, claim items and batches (programme admins all, a lab manager their unit's) and a
-batch's payment file (CSV or XLSX, amounts in yuan, Chinese headers)."""
+batch's payment file (CSV or XLSX, amounts in yuan, Chinese headers); a unit's voucher orders.
+
+One endpoint per concept: a unit's claims are ``GET /redemption-claims?owner_unit_id=`` (the
+older ``/owner-units/{id}/redemption-claims`` is a deprecated alias that calls the same
+handler); a unit's vouchers are ``GET /owner-units/{id}/voucher-orders`` (``/vouchers?owner_unit_id=``
+is its deprecated alias, in the vouchers router)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from scheduler.money import redemption as svc
-from scheduler.money import redemption_lists, unit_claims
+from scheduler.money import redemption_lists, unit_orders
+from scheduler.money.vouchers import VoucherStatus
 
 from ..batch_files import batch_file
 from ..deps import ActorDep, AdminDep, PageDep, SessionDep
@@ -125,6 +131,10 @@ def mark_paid(
 
 class ClaimSummaryOut(BaseModel):
     claim: svc.RedemptionClaim
+    programme: str = Field(description="The programme's name")
+    status: str = Field(
+        description="pending while an order awaits its decision; paid when every approved order is paid; else decided"
+    )
     items: int = Field(description="Orders in the claim")
     counts: dict[str, int] = Field(description="Orders by status: pending, approved, rejected, paid")
     amount_fen: int = Field(description="What the orders claim (voucher money), fen")
@@ -161,7 +171,15 @@ def list_claims(
         session, actor, programme_id, owner_unit_id, status, window, page.limit, page.offset
     )
     return [
-        ClaimSummaryOut(claim=s.claim, items=s.items, counts=s.counts, amount_fen=s.amount_fen, bonus_fen=s.bonus_fen)
+        ClaimSummaryOut(
+            claim=s.claim,
+            programme=s.programme,
+            status=s.status,
+            items=s.items,
+            counts=s.counts,
+            amount_fen=s.amount_fen,
+            bonus_fen=s.bonus_fen,
+        )
         for s in redemption_lists.summaries(session, claims)
     ]
 
@@ -243,15 +261,35 @@ def export_xlsx(batch_id: str, session: SessionDep, actor: ActorDep) -> Response
     summary="Voucher orders at the unit, latest service first: booking, enterprise, amount, voucher status, "
     "claim item, whether it can be claimed (the unit's lab managers, programme admins)",
 )
-def voucher_orders(unit_id: str, session: SessionDep, actor: ActorDep, page: PageDep) -> list[dict[str, Any]]:
-    return [o.as_dict() for o in unit_claims.orders(session, actor, unit_id, page.limit, page.offset)]
+def voucher_orders(
+    unit_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    programme_id: Annotated[str | None, Query(max_length=40)] = None,
+    status: VoucherStatus | None = None,
+    enterprise_id: Annotated[str | None, Query(max_length=40, description="Only this holder's")] = None,
+) -> list[dict[str, Any]]:
+    found = unit_orders.orders(
+        session, actor, unit_id, page.limit, page.offset, programme_id=programme_id, status=status,
+        enterprise_id=enterprise_id,
+    )
+    return [o.as_dict() for o in found]
 
 
 @router.get(
     "/owner-units/{unit_id}/redemption-claims",
-    response_model=list[dict[str, Any]],
-    summary="The unit's redemption claims, latest first, each order with its decision and payment batch "
-    "(the unit's lab managers, programme admins)",
+    response_model=list[ClaimSummaryOut],
+    deprecated=True,
+    summary="Deprecated alias of GET /redemption-claims?owner_unit_id={unit_id} (the same handler and answer)",
 )
-def unit_redemption_claims(unit_id: str, session: SessionDep, actor: ActorDep, page: PageDep) -> list[dict[str, Any]]:
-    return [c.as_dict() for c in unit_claims.claims(session, actor, unit_id, page.limit, page.offset)]
+def unit_redemption_claims(
+    unit_id: str,
+    session: SessionDep,
+    actor: ActorDep,
+    page: PageDep,
+    programme_id: str | None = None,
+    status: svc.ItemStatus | None = None,
+    window: Annotated[str | None, Query(max_length=20)] = None,
+) -> list[ClaimSummaryOut]:
+    return list_claims(session, actor, page, programme_id, unit_id, status, window)

@@ -11,11 +11,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from instruments import catalogue
+from instruments.actor import Role
 from instruments.db import MAX_FEN
 from instruments.errors import InvalidInput
 from instruments.inventory import ServiceMode
 from instruments.settings import get_settings
-from scheduler.money import bulk_issue, ledger, price_split, programme_budget, revocation
+from scheduler.money import bulk_issue, ledger, price_split, programme_budget, revocation, unit_orders
 from scheduler.money import vouchers as svc
 from scheduler.money.voucher_rules import ProgrammeRules
 from scheduler.money.voucher_stats import dashboard, programme_stats, stats_csv
@@ -245,12 +246,28 @@ def list_vouchers(
     status: svc.VoucherStatus | None = None,
     enterprise_id: Annotated[str | None, Query(max_length=40, description="Programme admins: one holder's")] = None,
     owner_unit_id: Annotated[
-        str | None, Query(max_length=40, description="Only vouchers used at this owner unit (the provider)")
+        str | None,
+        Query(
+            max_length=40,
+            deprecated=True,
+            description="Deprecated: use GET /owner-units/{id}/voucher-orders. Only vouchers used at this owner "
+            "unit (the provider): the same vouchers in the same order as the unit's voucher orders",
+        ),
     ] = None,
 ) -> list[VoucherOut]:
-    found = svc.list_vouchers(
-        session, actor, programme_id, status, page.limit, page.offset, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id
-    )
+    unit = owner_unit_id or (actor.owner_unit_id if actor.role == Role.lab_manager else None)
+    if unit:  # a unit's vouchers: its voucher orders, the one service behind both endpoints
+        found = [
+            o.voucher
+            for o in unit_orders.orders(
+                session, actor, unit, page.limit, page.offset, programme_id=programme_id, status=status,
+                enterprise_id=enterprise_id,
+            )
+        ]
+    else:
+        found = svc.list_vouchers(
+            session, actor, programme_id, status, page.limit, page.offset, enterprise_id=enterprise_id
+        )
     return [_out(session, v) for v in found]
 
 

@@ -53,8 +53,9 @@ from . import (
     unit_usage,
     unit_vouchers,
 )
-from .error_pages import wrong_role_page
+from .error_pages import not_found_page, wrong_role_page
 from .i18n import COOKIE, negotiate, translations
+from .owned import NotOwned
 from .roles import WrongRole
 from .signin import CsrfRejected, LoginThrottle, SignInRequired, login_url
 from .templating import render
@@ -116,6 +117,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WrongRole)
     async def _wrong_role(request: Request, exc: WrongRole) -> Response:
         return wrong_role_page(request, exc.role)
+
+    @app.exception_handler(NotOwned)
+    async def _not_owned(request: Request, exc: NotOwned) -> Response:
+        if not hasattr(request.state, "lang"):
+            page_language(request)
+        return not_found_page(request)
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:

@@ -26,8 +26,8 @@ from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, span, zone
 from .error_pages import not_found_page
+from .owned import CsrfChecked, Words
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -159,12 +159,11 @@ def close_complaint(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
+    _: Words,
     action: Annotated[str, Form(max_length=10)] = "",
     resolution: Annotated[str, Form(max_length=4000)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     if action not in ("resolve", "dismiss"):
         return not_found_page(request)
     dismiss = action == "dismiss"
@@ -193,14 +192,13 @@ def record_fraud(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
+    _: Words,
     enterprise_id: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
     codes: Annotated[str, Form(max_length=2000)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Blacklist an enterprise for confirmed fraud, voiding the vouchers named by code."""
-    check_csrf(request, csrf)
-    _ = gettext(request)
     values = {"enterprise_id": enterprise_id, "note": note, "codes": codes}
     wanted = [normalise_code(c) for c in codes.replace("，", ",").replace("\n", ",").split(",") if c.strip()]
     found = (
@@ -232,11 +230,10 @@ def lift(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
+    _: Words,
     reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     try:
         credit.lift_suspension(session, actor, enterprise_id, reason, now=now)
     except NotFound:

@@ -13,19 +13,18 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from instruments.errors import Conflict, DomainError, InvalidInput, NotFound
+from instruments.errors import Conflict, DomainError, InvalidInput
 from scheduler.booking import credit_code
 from scheduler.booking import enterprise_standing as standing
 from scheduler.booking import innovation_points as points_svc
-from scheduler.booking.enterprises import Enterprise, EnterpriseKind, create_enterprise, get_enterprise
+from scheduler.booking.enterprises import Enterprise, EnterpriseKind, create_enterprise
 from scheduler.sharing.usage import decode_csv
 
 from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, zone
-from .error_pages import not_found_page
+from .owned import CsrfChecked, OfficeEnterprise, Words
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -110,6 +109,8 @@ def register(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
+    _: Words,
     name: Annotated[str, Form(max_length=200)] = "",
     credit_code_: Annotated[str, Form(alias="credit_code", max_length=40)] = "",
     kind: Annotated[str, Form(max_length=40)] = "tech_sme",
@@ -117,10 +118,7 @@ def register(
     innovation_points: Annotated[str, Form(max_length=10)] = "100",
     region: Annotated[str, Form(max_length=200)] = "",
     contact_email: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     values = {
         "name": name,
         "credit_code": credit_code_,
@@ -174,13 +172,12 @@ async def import_points(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
+    _: Words,
     file: Annotated[UploadFile | None, File()] = None,
     source: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """The bureau's points list: all rows or none."""
-    check_csrf(request, csrf)
-    _ = gettext(request)
     problems: list[str] = []
     raw = await file.read(MAX_CSV_BYTES + 1) if file is not None else b""
     if not source.strip():
@@ -257,11 +254,7 @@ def _detail(
 
 
 @router.get("/office/enterprises/{enterprise_id}")
-def enterprise(request: Request, enterprise_id: str, session: SessionDep, actor: OfficeDep, now: NowDep) -> Response:
-    try:
-        ent = get_enterprise(session, enterprise_id)
-    except NotFound:
-        return not_found_page(request)
+def enterprise(request: Request, session: SessionDep, actor: OfficeDep, ent: OfficeEnterprise, now: NowDep) -> Response:
     return _detail(request, session, ent, now)
 
 
@@ -269,116 +262,86 @@ def _done(enterprise_id: str, what: str) -> Response:
     return RedirectResponse(f"/office/enterprises/{enterprise_id}?done={what}", status_code=303)
 
 
-def _refused(request: Request, session, enterprise_id: str, now: datetime, field: str, text: str) -> Response:  # noqa: ANN001
+def _refused(request: Request, session, ent: Enterprise, now: datetime, field: str, text: str) -> Response:  # noqa: ANN001
     session.rollback()
-    try:
-        ent = get_enterprise(session, enterprise_id)
-    except NotFound:
-        return not_found_page(request)
+    session.refresh(ent)
     return _detail(request, session, ent, now, {field: text}, 409 if field == "form" else 422)
+
+
+def _standing(request: Request, session, ent: Enterprise, now: datetime, act, refusal: str, done: str) -> Response:  # noqa: ANN001
+    """Verify or restore: the change, or the page again with ``refusal`` when the state does not allow it."""
+    try:
+        act()
+    except DomainError:
+        return _refused(request, session, ent, now, "form", refusal)
+    session.commit()
+    return _done(ent.id, done)
 
 
 @router.post("/office/enterprises/{enterprise_id}/verify")
 def verify(
-    request: Request,
-    enterprise_id: str,
-    session: SessionDep,
-    actor: OfficeDep,
-    now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    request: Request, session: SessionDep, actor: OfficeDep, csrf: CsrfChecked, ent: OfficeEnterprise, now: NowDep, _: Words
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
-    try:
-        standing.verify(session, actor, enterprise_id, now)
-    except NotFound:
-        session.rollback()
-        return not_found_page(request)
-    except DomainError:
-        return _refused(request, session, enterprise_id, now, "form", _("This enterprise is already verified."))
-    session.commit()
-    return _done(enterprise_id, "verified")
+    verified = _("This enterprise is already verified.")
+    return _standing(request, session, ent, now, lambda: standing.verify(session, actor, ent.id, now), verified, "verified")
 
 
 @router.post("/office/enterprises/{enterprise_id}/suspend")
 def suspend(
     request: Request,
-    enterprise_id: str,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    ent: OfficeEnterprise,
     now: NowDep,
+    _: Words,
     until: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Suspend booking through the local day ``until`` (the suspension ends at the next midnight)."""
-    check_csrf(request, csrf)
-    _ = gettext(request)
     try:
         last = date.fromisoformat(until.strip())
     except ValueError:
-        return _refused(request, session, enterprise_id, now, "until", _("Enter the last day of the suspension."))
+        return _refused(request, session, ent, now, "until", _("Enter the last day of the suspension."))
     if not reason.strip():
-        return _refused(request, session, enterprise_id, now, "reason", _("Give the reason for the suspension."))
+        return _refused(request, session, ent, now, "reason", _("Give the reason for the suspension."))
     ends = datetime.combine(last + timedelta(days=1), time(0), ZoneInfo(zone()))
     try:
-        standing.suspend(session, actor, enterprise_id, ends, reason, now)
-    except NotFound:
-        session.rollback()
-        return not_found_page(request)
+        standing.suspend(session, actor, ent.id, ends, reason, now)
     except InvalidInput:
-        return _refused(
-            request, session, enterprise_id, now, "until", _("The last day of the suspension must not be in the past.")
-        )
+        return _refused(request, session, ent, now, "until", _("The last day of the suspension must not be in the past."))
     session.commit()
-    return _done(enterprise_id, "suspended")
+    return _done(ent.id, "suspended")
 
 
 @router.post("/office/enterprises/{enterprise_id}/restore")
 def restore(
-    request: Request,
-    enterprise_id: str,
-    session: SessionDep,
-    actor: OfficeDep,
-    now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    request: Request, session: SessionDep, actor: OfficeDep, csrf: CsrfChecked, ent: OfficeEnterprise, now: NowDep, _: Words
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
-    try:
-        standing.restore(session, actor, enterprise_id, now)
-    except NotFound:
-        session.rollback()
-        return not_found_page(request)
-    except DomainError:
-        return _refused(request, session, enterprise_id, now, "form", _("This enterprise is not suspended."))
-    session.commit()
-    return _done(enterprise_id, "restored")
+    not_suspended = _("This enterprise is not suspended.")
+    return _standing(
+        request, session, ent, now, lambda: standing.restore(session, actor, ent.id, now), not_suspended, "restored"
+    )
 
 
 @router.post("/office/enterprises/{enterprise_id}/points")
 def set_points(
     request: Request,
-    enterprise_id: str,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    ent: OfficeEnterprise,
     now: NowDep,
+    _: Words,
     points: Annotated[str, Form(max_length=10)] = "",
     source: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """One enterprise's points, audited with where they come from (the same import, one row)."""
-    check_csrf(request, csrf)
-    _ = gettext(request)
-    try:
-        ent = get_enterprise(session, enterprise_id)
-    except NotFound:
-        return not_found_page(request)
     text = points.strip()
     if not text.isdigit() or int(text) > points_svc.MAX_POINTS:
-        return _refused(request, session, enterprise_id, now, "points", _("Enter whole points from 0 to 1000."))
+        return _refused(request, session, ent, now, "points", _("Enter whole points from 0 to 1000."))
     if not source.strip():
-        return _refused(request, session, enterprise_id, now, "source", _("Say where the points come from."))
+        return _refused(request, session, ent, now, "source", _("Say where the points come from."))
     points_svc.import_points(session, actor, [(ent.credit_code, text)], source)
     session.commit()
-    return _done(enterprise_id, "points")
+    return _done(ent.id, "points")

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from fixtures.voucher_presets import PRESETS
-from instruments.errors import DomainError, NotFound
+from instruments.errors import DomainError
 from instruments.inventory import ServiceMode
 from scheduler.money import programme_budget as budgets
 from scheduler.money import vouchers as svc
@@ -21,10 +21,9 @@ from scheduler.money.voucher_rules import ProgrammeRules
 
 from ..deps import SessionDep
 from .enterprise import Gettext, gettext, mode_label
-from .error_pages import not_found_page
 from .office_forms import bp_of, fen_of, pct_text, yuan_text
+from .owned import CheckedForm, CsrfChecked, OfficeProgramme, Words
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -84,15 +83,14 @@ def create_programme(
     request: Request,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    _: Words,
     name: Annotated[str, Form(max_length=200)] = "",
     region: Annotated[str, Form(max_length=100)] = "",
     year: Annotated[str, Form(max_length=10)] = "",
     budget: Annotated[str, Form(max_length=30)] = "",
     preset: Annotated[str, Form(max_length=40)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     values = {"name": name, "region": region, "year": year, "budget": budget, "preset": preset}
     errors: dict[str, str] = {}
     if not name.strip():
@@ -173,11 +171,7 @@ def _detail(
 
 
 @router.get("/office/programmes/{programme_id}")
-def programme(request: Request, programme_id: str, session: SessionDep, actor: OfficeDep) -> Response:
-    try:
-        prog = svc.get_programme(session, programme_id)
-    except NotFound:
-        return not_found_page(request)
+def programme(request: Request, session: SessionDep, actor: OfficeDep, prog: OfficeProgramme) -> Response:
     return _detail(request, session, prog, rules_values(prog.parsed), {})
 
 
@@ -308,14 +302,9 @@ def rules_from_form(
 
 
 @router.post("/office/programmes/{programme_id}/rules")
-async def save_rules(request: Request, programme_id: str, session: SessionDep, actor: OfficeDep) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    _ = gettext(request)
-    try:
-        prog = svc.get_programme(session, programme_id)
-    except NotFound:
-        return not_found_page(request)
+async def save_rules(
+    request: Request, session: SessionDep, actor: OfficeDep, form: CheckedForm, prog: OfficeProgramme, _: Words
+) -> Response:
     values = {k: str(v)[:200] for k, v in form.items() if k not in ("csrf", "excluded")}
     excluded = [str(m) for m in form.getlist("excluded")]
     rules, errors = rules_from_form(_, values, excluded, prog.parsed)

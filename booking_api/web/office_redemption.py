@@ -27,8 +27,8 @@ from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, span, zone
 from .error_pages import not_found_page
+from .owned import CsrfChecked, OfficeBatch, OfficeClaimItem, Words
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -195,15 +195,14 @@ def decide(
     request: Request,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    item: OfficeClaimItem,
     now: NowDep,
+    _: Words,
     decision: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
-    item = session.get(redemption.ClaimItem, item_id)
-    if item is None or decision not in ("approve", "reject"):
+    if decision not in ("approve", "reject"):
         return not_found_page(request)
     claim_id = item.claim_id
     try:
@@ -231,11 +230,10 @@ def create_batch(
     request: Request,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    _: Words,
     programme_id: Annotated[str, Form(max_length=40)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     try:
         batch = redemption.create_batch(session, actor, programme_id)
     except DomainError as exc:
@@ -252,11 +250,8 @@ def create_batch(
 
 
 @router.get("/office/redemption/batches/{batch_id}")
-def batch_page(batch_id: str, request: Request, session: SessionDep, actor: OfficeDep) -> Response:
-    try:
-        batch, items = redemption_lists.get_batch(session, actor, batch_id)
-    except NotFound:
-        return not_found_page(request)
+def batch_page(request: Request, session: SessionDep, actor: OfficeDep, found: OfficeBatch) -> Response:
+    batch, items = found
     facts = redemption_lists.item_facts(session, items)
     programme = redemption_lists.names_of(session, VoucherProgramme, {batch.programme_id}).get(batch.programme_id, "")
     return render(
@@ -281,15 +276,7 @@ def export(batch_id: str, fmt: str, request: Request, session: SessionDep, actor
 
 
 @router.post("/office/redemption/batches/{batch_id}/paid")
-def mark_paid(
-    batch_id: str,
-    request: Request,
-    session: SessionDep,
-    actor: OfficeDep,
-    now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    check_csrf(request, csrf)
+def mark_paid(batch_id: str, request: Request, session: SessionDep, actor: OfficeDep, csrf: CsrfChecked, now: NowDep) -> Response:
     try:
         redemption.mark_paid(session, actor, batch_id, now=now)
     except NotFound:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
@@ -26,8 +26,8 @@ from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, reason_text, span, zone
 from .error_pages import not_found_page
+from .owned import CsrfChecked
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -72,10 +72,7 @@ def rounds(request: Request, session: SessionDep, actor: OfficeDep) -> Response:
 
 
 @router.post("/office/rounds")
-def run_now(
-    request: Request, actor: OfficeDep, limits: LimitsDep, now: NowDep, csrf: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
-    check_csrf(request, csrf)
+def run_now(request: Request, actor: OfficeDep, csrf: CsrfChecked, limits: LimitsDep, now: NowDep) -> Response:
     run = runs_of(request).start(request.app.state.engine, actor, limits, now=now, triggered_by=actor.user_id or "")
     return RedirectResponse(f"/office/rounds/runs/{run.id}", status_code=303)
 

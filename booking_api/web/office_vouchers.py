@@ -20,10 +20,9 @@ from scheduler.sharing.usage import decode_csv
 
 from ..deps import SessionDep
 from .enterprise import Gettext, gettext, when, zone
-from .error_pages import not_found_page
 from .office_forms import fen_of, voucher_status_label
+from .owned import CsrfChecked, OfficeVoucher, Words
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -143,14 +142,13 @@ def issue_one(
     request: Request,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    _: Words,
     kind: Annotated[str, Form(max_length=100)] = "",
     enterprise_id: Annotated[str, Form(max_length=40)] = "",
     face_value: Annotated[str, Form(max_length=30)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """``kind`` is ``<programme id>:<voucher type code>``; an empty face value takes the type's default."""
-    check_csrf(request, csrf)
-    _ = gettext(request)
     values = {"kind": kind, "enterprise_id": enterprise_id, "face_value": face_value}
     errors: dict[str, str] = {}
     programme_id, _sep, type_code = kind.partition(":")
@@ -220,12 +218,11 @@ async def issue_list(
     request: Request,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    _: Words,
     programme_id: Annotated[str, Form(max_length=40)] = "",
     file: Annotated[UploadFile | None, File()] = None,
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
     raw = await file.read(MAX_CSV_BYTES + 1) if file is not None else b""
     problems: list[str] = []
     rows_bad: list[dict] = []
@@ -304,10 +301,7 @@ def _detail(request: Request, session, v: svc.Voucher, error: str = "", status: 
 
 
 @router.get("/office/vouchers/{voucher_id}")
-def voucher(request: Request, voucher_id: str, session: SessionDep, actor: OfficeDep) -> Response:
-    v = session.get(svc.Voucher, voucher_id)
-    if v is None:
-        return not_found_page(request)
+def voucher(request: Request, session: SessionDep, actor: OfficeDep, v: OfficeVoucher) -> Response:
     return _detail(request, session, v)
 
 
@@ -317,15 +311,12 @@ def revoke(
     voucher_id: str,
     session: SessionDep,
     actor: OfficeDep,
+    csrf: CsrfChecked,
+    v: OfficeVoucher,
+    _: Words,
     reason: Annotated[str, Form(max_length=500)] = "",
     fraud: Annotated[str, Form(max_length=5)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    _ = gettext(request)
-    v = session.get(svc.Voucher, voucher_id)
-    if v is None:
-        return not_found_page(request)
     if not reason.strip():
         return _detail(request, session, v, _("Give the reason for revoking it."), 422)
     try:

@@ -25,10 +25,10 @@ from scheduler.sharing.rewards import RewardReport, RewardRuleSet, RuleDocument
 
 from ..deps import SessionDep, commit
 from .clock import NowDep
-from .error_pages import error_page, not_found_page
+from .error_pages import error_page
 from .i18n import translations, yuan
+from .owned import CsrfChecked, OfficeReport
 from .roles import OfficeDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -178,13 +178,12 @@ def year_end_review(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
     year: Annotated[str, Form(max_length=10)] = "",
     rule_set: Annotated[str, Form(max_length=60)] = "",
     budget: Annotated[str, Form(max_length=30)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Evaluate without freezing; the page shows the grades, rewards and warnings and a freeze button."""
-    check_csrf(request, csrf)
     form = {"year": year, "rule_set": rule_set, "budget": budget}
     y, code, b, errors = _checked(request, session, year, rule_set, budget)
     if errors:
@@ -216,14 +215,13 @@ def year_end_freeze(
     session: SessionDep,
     actor: OfficeDep,
     now: NowDep,
+    csrf: CsrfChecked,
     year: Annotated[str, Form(max_length=10)] = "",
     rule_set: Annotated[str, Form(max_length=60)] = "",
     version: Annotated[int, Form(ge=1)] = 1,
     budget: Annotated[str, Form(max_length=30)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Freeze the evaluation reviewed (the same rule set version and budget) into a report."""
-    check_csrf(request, csrf)
     y, code, b, errors = _checked(request, session, year, rule_set, budget)
     if errors:
         return _index(request, session, now, form={"year": year, "rule_set": rule_set, "budget": budget}, errors=errors)
@@ -235,15 +233,8 @@ def year_end_freeze(
     return RedirectResponse(f"/office/year-end/reports/{out.report.id}", status_code=303)
 
 
-def _report(session: Session, report_id: str) -> RewardReport | None:
-    return session.get(RewardReport, report_id)
-
-
 @router.get("/office/year-end/reports/{report_id}")
-def year_end_report(request: Request, session: SessionDep, actor: OfficeDep, report_id: str) -> Response:
-    r = _report(session, report_id)
-    if r is None:
-        return not_found_page(request)
+def year_end_report(request: Request, session: SessionDep, actor: OfficeDep, r: OfficeReport) -> Response:
     rules = RuleDocument.model_validate(r.inputs["rule_set"]["document"])
     rs = session.get(RewardRuleSet, r.rule_set_id)
     return render(
@@ -261,10 +252,7 @@ def year_end_report(request: Request, session: SessionDep, actor: OfficeDep, rep
 
 
 @router.get("/office/year-end/reports/{report_id}/report.xlsx")
-def year_end_xlsx(request: Request, session: SessionDep, actor: OfficeDep, report_id: str) -> Response:
-    r = _report(session, report_id)
-    if r is None:
-        return not_found_page(request)
+def year_end_xlsx(actor: OfficeDep, r: OfficeReport) -> Response:
     return Response(
         reports.to_xlsx(r, svc.part_for(r, actor)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -273,8 +261,5 @@ def year_end_xlsx(request: Request, session: SessionDep, actor: OfficeDep, repor
 
 
 @router.get("/office/year-end/reports/{report_id}/report.html")
-def year_end_html(request: Request, session: SessionDep, actor: OfficeDep, report_id: str) -> Response:
-    r = _report(session, report_id)
-    if r is None:
-        return not_found_page(request)
+def year_end_html(actor: OfficeDep, r: OfficeReport) -> Response:
     return HTMLResponse(reports.to_html(r, svc.part_for(r, actor)))

@@ -35,9 +35,9 @@ from .booking_form import refusal_messages
 from .clock import NowDep
 from .error_pages import not_found_page
 from .i18n import translations
+from .owned import CsrfChecked
 from .refusals import mode_name, status_name
 from .roles import ManagerDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -286,12 +286,11 @@ def booking_action(
     session: SessionDep,
     actor: ManagerDep,
     now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfChecked,
     view: Annotated[str, Form(max_length=10)] = "week",
     date: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
     run: dict[str, Callable[[], Booking]] = {
         "confirm": lambda: actions.confirm(session, actor, booking_id),
         "reject": lambda: actions.reject(session, actor, booking_id, reason.strip(), now=now),
@@ -387,7 +386,7 @@ def book_for(
     session: SessionDep,
     actor: ManagerDep,
     now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfChecked,
     enterprise_id: Annotated[str, Form(max_length=40)] = "",
     member_id: Annotated[str, Form(max_length=40)] = "",
     instrument_id: Annotated[str, Form(max_length=40)] = "",
@@ -398,7 +397,6 @@ def book_for(
     sample_count: Annotated[str, Form(max_length=8)] = "0",
     notes: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
     values = dict(
         enterprise_id=enterprise_id,
         member_id=member_id,

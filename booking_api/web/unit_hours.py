@@ -33,10 +33,11 @@ from ..timefields import FIRST_YEAR, LAST_YEAR
 from .clock import NowDep
 from .error_pages import not_found_page
 from .instrument_words import Gettext
+from .owned import CheckedForm, NotOwned, OwnInstrument, Words, own_instrument
 from .roles import ManagerDep
 from .signin import check_csrf
 from .templating import render
-from .unit_instruments import form_data, gettext, unit_instrument
+from .unit_instruments import gettext
 
 router = APIRouter(include_in_schema=False)
 
@@ -167,12 +168,8 @@ NOTES = {
 
 @router.get("/unit/instruments/{instrument_id}/hours")
 def hours_page(
-    request: Request, instrument_id: str, session: SessionDep, actor: ManagerDep, now: NowDep, done: str = ""
+    request: Request, session: SessionDep, actor: ManagerDep, inst: OwnInstrument, now: NowDep, _: Words, done: str = ""
 ) -> Response:
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
-    _ = gettext(request)
     return _page(request, session, inst, now, note=_(NOTES[done]) if done in NOTES else "")
 
 
@@ -183,8 +180,9 @@ def preview_json(
     """Eight weeks from this week's Monday for the preview calendar: the open hours, each
     public holiday and 调休 make-up workday with its name, the closures (with their titles) and
     extra openings. Times are the instrument's wall clock without an offset (the page names the zone)."""
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
+    try:
+        inst = own_instrument(instrument_id, session, actor)
+    except NotOwned:
         return JSONResponse({"detail": "not found"}, status_code=404)
     _ = gettext(request)
     tz = zone(inst.timezone)
@@ -284,19 +282,9 @@ def _rule_error(field: str, _: Gettext) -> str:
 
 @router.post("/unit/instruments/{instrument_id}/hours/rules")
 def add_rule(
-    request: Request,
-    instrument_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    now: NowDep,
-    form: FormData = Depends(form_data),
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
 ) -> Response:
     """Add a weekly opening rule: the chosen weekdays, from–to, valid from a day (until one)."""
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
-    _ = gettext(request)
     values = {
         "days": [d for d in form.getlist("days") if d in DAYS],
         "start": str(form.get("start", "")),
@@ -346,17 +334,8 @@ def add_rule(
 
 @router.post("/unit/instruments/{instrument_id}/hours/rules/{rule_id}/delete")
 def delete_rule(
-    request: Request,
-    instrument_id: str,
-    rule_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    form: FormData = Depends(form_data),
+    request: Request, rule_id: str, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument
 ) -> Response:
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
     try:
         catalogue.remove_opening_rule(session, actor, inst, rule_id)
     except DomainError:
@@ -367,19 +346,9 @@ def delete_rule(
 
 @router.post("/unit/instruments/{instrument_id}/hours/exceptions")
 def add_exception(
-    request: Request,
-    instrument_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    now: NowDep,
-    form: FormData = Depends(form_data),
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
 ) -> Response:
     """Add a closure (a blackout with a public title and a reason) or an extra opening."""
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
-    _ = gettext(request)
     tz = zone(inst.timezone)
     values = {k: str(form.get(k, "")).strip() for k in ("kind", "title", "reason", "start", "end")}
     errors: dict[str, str] = {}
@@ -422,17 +391,8 @@ def add_exception(
 
 @router.post("/unit/instruments/{instrument_id}/hours/exceptions/{exception_id}/delete")
 def delete_exception(
-    request: Request,
-    instrument_id: str,
-    exception_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    form: FormData = Depends(form_data),
+    request: Request, exception_id: str, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument
 ) -> Response:
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
     try:
         catalogue.remove_exception(session, actor, inst, exception_id)
     except DomainError:
@@ -473,27 +433,26 @@ async def _ics_bytes(form: FormData) -> bytes | None:
 
 
 async def ics_data(request: Request) -> tuple[FormData, bytes | None]:
+    """The posted form (files up to the import's limit) and the calendar's bytes, once the CSRF
+    token is checked."""
     form = await request.form(max_part_size=ics_import.MAX_BYTES + 1)
+    check_csrf(request, str(form.get("csrf", "")))
     return form, await _ics_bytes(form)
 
 
 @router.post("/unit/instruments/{instrument_id}/hours/import")
 def import_ics(
     request: Request,
-    instrument_id: str,
     session: SessionDep,
     actor: ManagerDep,
     now: NowDep,
+    _: Words,
     posted: tuple[FormData, bytes | None] = Depends(ics_data),
+    inst: Instrument = Depends(own_instrument),
 ) -> Response:
     """An ``.ics`` file's dry run (``confirm`` empty: nothing is written, the page lists what would
     be created, skipped and refused) or its import (``confirm=1``: the same file, written)."""
     form, data = posted
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
-    _ = gettext(request)
     if not data:
         return _page(request, session, inst, now, ics_error=_("Choose an .ics file."), status=422)
     confirm = bool(form.get("confirm"))

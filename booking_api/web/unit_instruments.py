@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
@@ -26,11 +26,10 @@ from instruments.units import Lab
 
 from ..deps import SessionDep, commit
 from ..routers.instruments import InstrumentIn, PolicyIn
-from .error_pages import not_found_page
 from .i18n import translations
 from .instrument_words import Gettext, service_mode_name, status_name
+from .owned import CheckedForm, OwnInstrument, Words
 from .roles import ManagerDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -81,14 +80,6 @@ async def form_data(request: Request) -> FormData:
 
 def gettext(request: Request) -> Gettext:
     return translations(request.state.lang).gettext
-
-
-def unit_instrument(session: Session, actor: Actor, instrument_id: str) -> Instrument | None:
-    """The instrument if it belongs to the manager's unit, else None (the page then answers 404)."""
-    inst = session.get(Instrument, instrument_id)
-    if inst is None or inst.owner_unit_id != actor.owner_unit_id:
-        return None
-    return inst
 
 
 def _yuan(value: str) -> int | None:
@@ -287,12 +278,8 @@ def new_instrument(request: Request, session: SessionDep, actor: ManagerDep) -> 
 
 
 @router.post("/unit/instruments/new")
-def create_instrument(
-    request: Request, session: SessionDep, actor: ManagerDep, form: FormData = Depends(form_data)
-) -> Response:
+def create_instrument(request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, _: Words) -> Response:
     """Publish a new instrument of the manager's unit with its booking policy."""
-    check_csrf(request, str(form.get("csrf", "")))
-    _ = gettext(request)
     values, data, policy, errors = _parse(form, _)
     data["owner_unit_id"] = actor.owner_unit_id
     inst_in, policy_in = _validated(data, policy, errors, _)
@@ -313,28 +300,16 @@ def create_instrument(
 
 
 @router.get("/unit/instruments/{instrument_id}/edit")
-def edit_instrument(request: Request, instrument_id: str, session: SessionDep, actor: ManagerDep) -> Response:
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
+def edit_instrument(request: Request, session: SessionDep, actor: ManagerDep, inst: OwnInstrument) -> Response:
     values = _values_of(inst, policy_of(session, inst.id))
     return _form_page(request, session, actor, inst, values, {})
 
 
 @router.post("/unit/instruments/{instrument_id}/edit")
 def save_instrument(
-    request: Request,
-    instrument_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    form: FormData = Depends(form_data),
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, _: Words
 ) -> Response:
     """Save the whole record and the booking policy (checked as the API checks a new one)."""
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
-    _ = gettext(request)
     values, data, policy, errors = _parse(form, _)
     data["owner_unit_id"] = inst.owner_unit_id
     inst_in, policy_in = _validated(data, policy, errors, _)
@@ -355,17 +330,7 @@ def save_instrument(
 
 
 @router.post("/unit/instruments/{instrument_id}/retire")
-def retire(
-    request: Request,
-    instrument_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    form: FormData = Depends(form_data),
-) -> Response:
-    check_csrf(request, str(form.get("csrf", "")))
-    inst = unit_instrument(session, actor, instrument_id)
-    if inst is None:
-        return not_found_page(request)
+def retire(session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument) -> Response:
     catalogue.retire_instrument(session, actor, inst)
     commit(session)
     return RedirectResponse("/unit/instruments?done=retired", status_code=303)

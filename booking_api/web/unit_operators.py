@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, func, select
 from starlette.datastructures import FormData
@@ -28,11 +28,11 @@ from ..deps import SessionDep, commit
 from .clock import NowDep
 from .error_pages import not_found_page
 from .instrument_words import Gettext
+from .owned import CheckedForm, OwnOperator, Words
 from .roles import ManagerDep
-from .signin import check_csrf
 from .templating import render
 from .unit_hours import DAYS, day_names, list_sep
-from .unit_instruments import form_data, gettext
+from .unit_instruments import gettext
 
 router = APIRouter(include_in_schema=False)
 
@@ -151,26 +151,11 @@ def operators_page(request: Request, session: SessionDep, actor: ManagerDep, now
     return _page(request, session, actor, now, note=_(NOTES[done]) if done in NOTES else "")
 
 
-def _unit_operator(session: Session, actor: Actor, operator_id: str) -> Operator | None:
-    op = session.get(Operator, operator_id)
-    return op if op is not None and op.owner_unit_id == actor.owner_unit_id else None
-
-
 @router.post("/unit/operators/{operator_id}/instruments")
 def set_instruments(
-    request: Request,
-    operator_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    now: NowDep,
-    form: FormData = Depends(form_data),
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, op: OwnOperator, now: NowDep, _: Words
 ) -> Response:
     """Which of the unit's instruments this operator may run (the ticked ones, and only those)."""
-    check_csrf(request, str(form.get("csrf", "")))
-    op = _unit_operator(session, actor, operator_id)
-    if op is None:
-        return not_found_page(request)
-    _ = gettext(request)
     try:
         staffing.set_instruments(session, actor, op, [str(i) for i in form.getlist("instrument_ids")])
     except DomainError:
@@ -200,20 +185,10 @@ def _shift(form: FormData, _: Gettext, key: str) -> tuple[tuple[str, time, time]
 
 @router.post("/unit/operators/{operator_id}/hours")
 def set_hours(
-    request: Request,
-    operator_id: str,
-    session: SessionDep,
-    actor: ManagerDep,
-    now: NowDep,
-    form: FormData = Depends(form_data),
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, op: OwnOperator, now: NowDep, _: Words
 ) -> Response:
     """Replace the operator's working hours by one weekly shift (days, from–to). Closed on public
     holidays and at work on 调休 make-up workdays, as the booking rules read them."""
-    check_csrf(request, str(form.get("csrf", "")))
-    op = _unit_operator(session, actor, operator_id)
-    if op is None:
-        return not_found_page(request)
-    _ = gettext(request)
     key = f"hours-{op.id}"
     shift, errors = _shift(form, _, key)
     if shift is not None:
@@ -230,11 +205,9 @@ def set_hours(
 
 @router.post("/unit/operators/new")
 def add_operator(
-    request: Request, session: SessionDep, actor: ManagerDep, now: NowDep, form: FormData = Depends(form_data)
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, now: NowDep, _: Words
 ) -> Response:
     """A new operator of the unit with one weekly shift and the instruments ticked."""
-    check_csrf(request, str(form.get("csrf", "")))
-    _ = gettext(request)
     values = {
         "name": str(form.get("name", "")).strip(),
         "email": str(form.get("email", "")).strip(),
@@ -279,11 +252,9 @@ def _day(value: str) -> date | None:
 
 @router.post("/unit/operators/qualifications")
 def qualify(
-    request: Request, session: SessionDep, actor: ManagerDep, now: NowDep, form: FormData = Depends(form_data)
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, now: NowDep, _: Words
 ) -> Response:
     """Qualify a person (by their account's e-mail) to operate one of the unit's instruments themselves."""
-    check_csrf(request, str(form.get("csrf", "")))
-    _ = gettext(request)
     values = {k: str(form.get(k, "")).strip() for k in ("user_email", "instrument_id", "granted_on", "expires_on")}
     errors: dict[str, str] = {}
     user = (
@@ -316,9 +287,8 @@ def qualify(
 
 @router.post("/unit/operators/qualifications/{qualification_id}/delete")
 def withdraw(
-    request: Request, qualification_id: str, session: SessionDep, actor: ManagerDep, form: FormData = Depends(form_data)
+    request: Request, qualification_id: str, session: SessionDep, actor: ManagerDep, form: CheckedForm
 ) -> Response:
-    check_csrf(request, str(form.get("csrf", "")))
     try:
         staffing.revoke_qualification(session, actor, qualification_id)
     except DomainError:

@@ -23,8 +23,8 @@ from ..deps import SessionDep, commit
 from .clock import NowDep
 from .error_pages import not_found_page
 from .i18n import translations
+from .owned import CsrfChecked
 from .roles import ManagerDep
-from .signin import check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -99,7 +99,7 @@ def save_profile(
     session: SessionDep,
     actor: ManagerDep,
     now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfChecked,
     name: Annotated[str, Form(max_length=200)] = "",
     name_en: Annotated[str, Form(max_length=200)] = "",
     profile: Annotated[str, Form(max_length=20_000)] = "",
@@ -110,7 +110,6 @@ def save_profile(
     address: Annotated[str, Form(max_length=300)] = "",
     website: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
     changes = dict(
         name=name,
         name_en=name_en,
@@ -143,13 +142,12 @@ def publish(
     session: SessionDep,
     actor: ManagerDep,
     now: NowDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfChecked,
     title: Annotated[str, Form(max_length=pages.MAX_TITLE)] = "",
     html: Annotated[str, Form(max_length=pages.MAX_BODY)] = "",
     on: Annotated[str, Form(max_length=10)] = "",
     url: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
     if kind not in KINDS:
         return not_found_page(request)
     unit = _unit(session, actor)
@@ -174,9 +172,8 @@ def remove(
     item_id: str,
     session: SessionDep,
     actor: ManagerDep,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfChecked,
 ) -> Response:
-    check_csrf(request, csrf)
     if kind not in KINDS:
         return not_found_page(request)
     try:

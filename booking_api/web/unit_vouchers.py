@@ -3,7 +3,7 @@ booking it funded, the enterprise, the voucher code, the amount in yuan, its sta
 be claimed, filing a redemption claim for a completed order with its four proofs (each an
 uploaded PDF/JPEG/PNG kept by the platform, or a reference number), and each claim with the
 office's decision on every order and its payment. Through the same services as the API
-(``scheduler.money.unit_claims``, ``redemption.file_claim``, ``proof_files``); always the
+(``scheduler.money.unit_orders``, ``redemption_lists``, ``redemption.file_claim``, ``proof_files``); always the
 manager's own unit: another unit's voucher or claim answers the 404 page."""
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from starlette.datastructures import UploadFile
 
 from instruments.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from instruments.settings import get_settings
-from scheduler.money import proof_files, redemption, unit_claims
+from scheduler.money import proof_files, redemption, redemption_lists, unit_orders
 
 from ..bodies import capped_form
 from ..deps import SessionDep
 from .clock import NowDep
 from .enterprise import Gettext, gettext, zone
 from .error_pages import error_page, not_found_page
+from .owned import OwnClaim, Words
 from .proof_files import href
 from .roles import ManagerDep
 from .signin import check_csrf
@@ -112,8 +113,8 @@ def file_error(_: Gettext, exc: DomainError) -> str:
 def unit_vouchers(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     _ = gettext(request)
     unit = actor.owner_unit_id
-    orders = unit_claims.orders(session, actor, unit, 200, 0)
-    claims = unit_claims.claims(session, actor, unit, 50, 0)
+    orders = unit_orders.orders(session, actor, unit, 200, 0)
+    claims = redemption_lists.summaries(session, redemption_lists.list_claims(session, actor, owner_unit_id=unit))
     return render(
         request,
         "unit_vouchers.html",
@@ -125,7 +126,7 @@ def unit_vouchers(request: Request, session: SessionDep, actor: ManagerDep) -> R
             }
             for o in orders
         ],
-        claimable_fen=unit_claims.claimable_fen(session, actor, unit),
+        claimable_fen=unit_orders.claimable_fen(session, actor, unit),
         ready_fen=sum(o.voucher_fen for o in orders if o.claimable),
         ready=sum(1 for o in orders if o.claimable),
         claims=[{"c": c, "status": claim_status_label(_, c.status)} for c in claims],
@@ -152,7 +153,7 @@ def _claimable_order(request: Request, session, actor, voucher_id: str):  # noqa
     """The order, or the page that says why it cannot be claimed here."""
     _ = gettext(request)
     try:
-        order = unit_claims.order(session, actor, actor.owner_unit_id, voucher_id)
+        order = unit_orders.order(session, actor, actor.owner_unit_id, voucher_id)
     except NotFound:
         return None, not_found_page(request)
     if not order.claimable:
@@ -264,14 +265,7 @@ def _file_claim(
 
 
 @router.get("/unit/vouchers/claims/{claim_id}")
-def claim_page(claim_id: str, request: Request, session: SessionDep, actor: ManagerDep) -> Response:
-    _ = gettext(request)
-    try:
-        c = unit_claims.claim(session, actor, claim_id)
-    except NotFound:
-        return not_found_page(request)
-    if c.claim.owner_unit_id != actor.owner_unit_id:
-        return not_found_page(request)
+def claim_page(request: Request, session: SessionDep, actor: ManagerDep, c: OwnClaim, _: Words) -> Response:
     files = proof_files.describe_many(
         session,
         {i for it in c.items for i in (proof_files.file_id_of(v) for v in it.item.proofs.values()) if i},

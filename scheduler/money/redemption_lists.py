@@ -1,8 +1,10 @@
-"""Redemption records as each role may read them: claims (with their items' counts and sums),
-claim items and payment batches, listed with filters and paging. Programme admins see all; a lab
-manager sees their own owner unit's claims, items and the batches that pay them (another unit's
-answers 404, so nothing reveals what other units claimed); anyone else is refused. Read-only:
-filing, decisions and payment stay in ``redemption``."""
+"""Redemption records as each role may read them: claims (with their items' counts and sums, and
+one claim with every order's decision and payment batch), claim items and payment batches,
+listed with filters and paging. The one home of "a unit's claims": the API's lists, the lab
+manager's /unit/vouchers and the office's /office/redemption all read here. Programme admins
+see all; a lab manager sees their own owner unit's claims, items and the batches that pay them
+(another unit's answers 404, so nothing reveals what other units claimed); anyone else is
+refused. Read-only: filing, decisions and payment stay in ``redemption``."""
 
 from __future__ import annotations
 
@@ -30,18 +32,34 @@ def unit_scope(actor: Actor, owner_unit_id: str | None = None) -> str | None:
     raise Forbidden("Only programme admins and lab managers see redemption records.")
 
 
+def claim_status(states: set[str]) -> str:
+    """A claim's state from its orders' states: ``pending`` while any order awaits its decision,
+    ``paid`` when every approved order is paid and none waits, else ``decided`` (approved,
+    rejected, or waiting for a batch)."""
+    if not states or ItemStatus.pending.value in states:
+        return "pending"
+    if ItemStatus.paid.value in states and ItemStatus.approved.value not in states:
+        return "paid"
+    return "decided"
+
+
 @dataclass
 class ClaimSummary:
-    """A claim with its items counted by status and summed (fen)."""
+    """A claim with its items counted by status and summed (fen), and its programme's name."""
 
     claim: RedemptionClaim
     counts: dict[str, int] = field(default_factory=dict)
     amount_fen: int = 0
     bonus_fen: int = 0
+    programme: str = ""
 
     @property
     def items(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def status(self) -> str:
+        return claim_status({s for s, n in self.counts.items() if n})
 
 
 def list_claims(
@@ -70,10 +88,11 @@ def list_claims(
 
 
 def summaries(session: Session, claims: list[RedemptionClaim]) -> list[ClaimSummary]:
-    """Each claim with its items' counts by status and sums, in one query."""
-    out = {c.id: ClaimSummary(c) for c in claims}
-    if not out:
+    """Each claim with its items' counts by status and sums, and its programme's name, in two queries."""
+    if not claims:
         return []
+    progs = names_of(session, VoucherProgramme, {c.programme_id for c in claims})
+    out = {c.id: ClaimSummary(c, programme=progs.get(c.programme_id, c.programme_id)) for c in claims}
     rows = session.exec(
         select(
             ClaimItem.claim_id,
@@ -101,6 +120,52 @@ def get_claim(session: Session, actor: Actor, claim_id: str) -> tuple[Redemption
         raise NotFound(f"No redemption claim {claim_id!r}.")
     items = session.exec(select(ClaimItem).where(ClaimItem.claim_id == claim.id).order_by(col(ClaimItem.id))).all()
     return claim, list(items)
+
+
+@dataclass
+class DetailItem:
+    """One order of a claim, with its voucher's code and the batch that pays it (if any)."""
+
+    item: ClaimItem
+    voucher_code: str
+    batch: PaymentBatch | None
+
+
+@dataclass
+class ClaimDetail:
+    """A claim with every order's decision and payment."""
+
+    claim: RedemptionClaim
+    programme: str
+    items: list[DetailItem] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return claim_status({str(i.item.status) for i in self.items})
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(i.item.amount_fen for i in self.items)
+
+    @property
+    def bonus_fen(self) -> int:
+        return sum(i.item.bonus_fen for i in self.items)
+
+
+def claim_detail(session: Session, actor: Actor, claim_id: str) -> ClaimDetail:
+    """A claim with its orders' voucher codes, decisions and payment batches (``get_claim``'s scope)."""
+    claim, items = get_claim(session, actor, claim_id)
+    vouchers = rows_of(session, Voucher, {i.voucher_id for i in items})
+    batches = rows_of(session, PaymentBatch, {i.batch_id for i in items if i.batch_id})
+    programme = names_of(session, VoucherProgramme, {claim.programme_id}).get(claim.programme_id, claim.programme_id)
+    return ClaimDetail(
+        claim,
+        programme,
+        [
+            DetailItem(i, vouchers[i.voucher_id].code if i.voucher_id in vouchers else i.voucher_id, batches.get(i.batch_id or ""))
+            for i in items
+        ],
+    )
 
 
 def list_items(
@@ -211,15 +276,8 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     """Facts for each item id, in four queries whatever the number of items."""
     if not items:
         return {}
-    claims = {
-        c.id: c
-        for c in session.exec(
-            select(RedemptionClaim).where(col(RedemptionClaim.id).in_({i.claim_id for i in items}))
-        ).all()
-    }
-    vouchers = {
-        v.id: v for v in session.exec(select(Voucher).where(col(Voucher.id).in_({i.voucher_id for i in items}))).all()
-    }
+    claims = rows_of(session, RedemptionClaim, {i.claim_id for i in items})
+    vouchers = rows_of(session, Voucher, {i.voucher_id for i in items})
     ents = names_of(session, Enterprise, {v.holder_enterprise_id for v in vouchers.values()})
     units = names_of(session, OwnerUnit, {c.owner_unit_id for c in claims.values()})
     progs = names_of(session, VoucherProgramme, {c.programme_id for c in claims.values()})
@@ -235,7 +293,12 @@ def item_facts(session: Session, items: list[ClaimItem]) -> dict[str, ItemFacts]
     return out
 
 
-def names_of(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
+def rows_of(session: Session, model, ids: set[str]) -> dict:  # noqa: ANN001 - a table with an id
+    """The rows of ``model`` with these ids, by id, in one query."""
     if not ids:
         return {}
-    return {r.id: r.name for r in session.exec(select(model).where(col(model.id).in_(ids))).all()}
+    return {r.id: r for r in session.exec(select(model).where(col(model.id).in_(ids))).all()}
+
+
+def names_of(session: Session, model, ids: set[str]) -> dict[str, str]:  # noqa: ANN001 - a table with id and name
+    return {i: r.name for i, r in rows_of(session, model, ids).items()}

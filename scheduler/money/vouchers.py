@@ -639,24 +639,17 @@ def list_vouchers(
     limit: int,
     offset: int,
     enterprise_id: str | None = None,
-    owner_unit_id: str | None = None,
 ) -> list[Voucher]:
-    """Vouchers, newest first: an enterprise member's own, a lab manager's those used at their
-    unit (``owner_unit_id``: the provider, theirs whether asked or not), all for programme admins
-    (of one holder with ``enterprise_id``, used at one unit with ``owner_unit_id``)."""
+    """Vouchers, newest first: an enterprise member's own, all for programme admins (of one holder
+    with ``enterprise_id``). The vouchers used at one unit (what a lab manager sees) are that
+    unit's voucher orders, ``unit_orders.orders``."""
     q = select(Voucher)
     if enterprise_id:
         q = q.where(Voucher.holder_enterprise_id == enterprise_id)
     if actor.role == Role.enterprise_member and actor.enterprise_id:
         q = q.where(Voucher.holder_enterprise_id == actor.enterprise_id)
-    elif actor.role == Role.lab_manager and actor.owner_unit_id:
-        if owner_unit_id and owner_unit_id != actor.owner_unit_id:
-            raise Forbidden("A lab manager lists only the vouchers used at their own unit.")
-        owner_unit_id = actor.owner_unit_id
     elif not actor.is_admin:
         raise Forbidden("Only programme admins, lab managers and voucher holders list vouchers.")
-    if owner_unit_id:
-        q = q.where(Voucher.provider_unit_id == owner_unit_id)
     if programme_id:
         q = q.where(Voucher.programme_id == programme_id)
     if status:

@@ -260,3 +260,53 @@ def test_a_suspension_is_lifted_with_a_reason_by_the_programme_office(client, wo
         ).status_code
         == 404
     )
+
+
+def test_a_units_claims_alias_answers_as_the_canonical_list(client, world, claims):
+    """/owner-units/{id}/redemption-claims is a deprecated alias of /redemption-claims?owner_unit_id=:
+    the same answer, filters and paging, and the same refusals."""
+    w = world
+    one, _two = claims
+    unit1, unit2 = w.xrd.owner_unit_id, w.other.owner_unit_id
+    for who in ("admin", "manager"):
+        for params in ({}, {"limit": 1}, {"status": "pending"}, {"status": "approved"}):
+            alias = client.get(f"{API}/owner-units/{unit1}/redemption-claims", params=params, headers=auth(w, who))
+            canonical = client.get(
+                f"{API}/redemption-claims", params={**params, "owner_unit_id": unit1}, headers=auth(w, who)
+            )
+            assert alias.status_code == canonical.status_code == 200
+            assert alias.json() == canonical.json()
+    (row,) = client.get(f"{API}/owner-units/{unit1}/redemption-claims", headers=auth(w, "manager")).json()
+    assert row["claim"]["id"] == one.claim.id and row["status"] == "pending" and row["programme"]
+    assert row["items"] == 2 and row["amount_fen"] == 48_000
+    for path, params in ((f"/owner-units/{unit2}/redemption-claims", {}), ("/redemption-claims", {"owner_unit_id": unit2})):
+        assert client.get(f"{API}{path}", params=params, headers=auth(w, "manager")).status_code == 403
+    spec = client.get("/openapi.json").json()["paths"]
+    assert spec["/api/v1/owner-units/{unit_id}/redemption-claims"]["get"]["deprecated"] is True
+    assert "deprecated" not in spec["/api/v1/redemption-claims"]["get"]
+
+
+def test_a_units_vouchers_alias_answers_as_the_canonical_orders(client, world, claims):
+    """/vouchers?owner_unit_id= is a deprecated alias of /owner-units/{id}/voucher-orders: the same
+    vouchers in the same order through the same service, with the same filters and refusals."""
+    w = world
+    one, two = claims
+    unit1, unit2 = w.xrd.owner_unit_id, w.other.owner_unit_id
+    for who in ("admin", "manager"):
+        for params in ({}, {"limit": 1}, {"offset": 1}, {"status": "consumed"}, {"status": "issued"},
+                       {"programme_id": one.programme.id}, {"enterprise_id": w.ent_b.id}):
+            orders = client.get(f"{API}/owner-units/{unit1}/voucher-orders", params=params, headers=auth(w, who))
+            alias = client.get(f"{API}/vouchers", params={**params, "owner_unit_id": unit1}, headers=auth(w, who))
+            assert orders.status_code == alias.status_code == 200
+            assert [o["voucher_id"] for o in orders.json()] == [v["id"] for v in alias.json()]
+    got = client.get(f"{API}/owner-units/{unit1}/voucher-orders", headers=auth(w, "admin")).json()
+    assert {o["voucher_id"] for o in got} == {v.id for v in one.vouchers}
+    assert client.get(f"{API}/owner-units/{unit1}/voucher-orders", params={"enterprise_id": w.ent_b.id},
+                      headers=auth(w, "admin")).json() == []
+    mine = client.get(f"{API}/vouchers", headers=auth(w, "other_manager")).json()
+    assert [v["id"] for v in mine] == [o["voucher_id"] for o in client.get(
+        f"{API}/owner-units/{unit2}/voucher-orders", headers=auth(w, "other_manager")).json()] == [two.vouchers[0].id]
+    assert client.get(f"{API}/owner-units/{unit2}/voucher-orders", headers=auth(w, "manager")).status_code == 403
+    assert client.get(f"{API}/vouchers", params={"owner_unit_id": unit2}, headers=auth(w, "manager")).status_code == 403
+    params = client.get("/openapi.json").json()["paths"]["/api/v1/vouchers"]["get"]["parameters"]
+    assert next(p for p in params if p["name"] == "owner_unit_id")["deprecated"] is True

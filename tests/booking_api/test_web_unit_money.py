@@ -20,7 +20,7 @@ from instruments.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarg
 from instruments.settings import get_settings
 from instruments.units import OwnerUnit
 from scheduler import booking_actions as actions
-from scheduler.money import proof_files, redemption, unit_claims
+from scheduler.money import proof_files, redemption, unit_orders
 from scheduler.money import vouchers as v
 from scheduler.money.voucher_rules import RedemptionCalendar
 from scheduler.sharing.usage import UsageRecord
@@ -265,7 +265,7 @@ def test_a_rejected_order_shows_its_reason(client, session, world):
     web_sign_in(client, session, world.manager)
     page = client.get(f"/unit/vouchers/claims/{claim.id}", headers=ZH)
     assert "已驳回" in page.text and "发票抬头与合同不一致" in page.text
-    assert unit_claims.orders(session, world.manager, world.xrd.owner_unit_id)[0].claimable  # may be filed again
+    assert unit_orders.orders(session, world.manager, world.xrd.owner_unit_id)[0].claimable  # may be filed again
 
 
 def test_another_units_things_answer_404(client, session, world):
