@@ -152,6 +152,11 @@ def checked_rules(rules: dict[str, Any]) -> ProgrammeRules:
 
 
 def get_programme(session: Session, programme_id: str, lock: bool = False) -> VoucherProgramme:
+    """The programme (``lock``: its row FOR UPDATE). Unlocked, one already in the session is
+    taken from it without a statement (a round checks hundreds of vouchers of one programme);
+    a query would return that same object, not refreshed."""
+    if not lock and (known := session.identity_map.get(session.identity_key(VoucherProgramme, programme_id))) is not None:
+        return known
     q = select(VoucherProgramme).where(VoucherProgramme.id == programme_id)
     prog = session.exec(q.with_for_update() if lock else q).first()
     if prog is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -101,13 +102,51 @@ def enqueue(
     CONFLICT (idempotency_key) DO NOTHING RETURNING id`` (no lookup first, no race between two
     writers), and the mails returned are those really written."""
     kind = MailKind(kind)
-    now = now or utcnow()
-    due = min(now, utcnow())  # due at once, by the caller's clock and the real one
     people = (
         to
         if to is not None
         else recipients(session, kind, user_id=user_id, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, roles=roles)
     )
+    return _insert(session, _rows(kind, key, data, people, now or utcnow()))
+
+
+@dataclass(frozen=True)
+class MailEvent:
+    """One event's mail for :func:`enqueue_many` (the arguments of :func:`enqueue`)."""
+
+    kind: MailKind
+    key: str
+    data: dict[str, Any]
+    user_id: str | None = None
+    enterprise_id: str | None = None
+
+
+def enqueue_many(session: Session, events: list[MailEvent], now: datetime | None = None) -> list[OutboxMail]:
+    """:func:`enqueue` for many events at once (an allocation round's mails to each requester):
+    the recipients of each distinct (kind, user, enterprise) looked up once, every mail written by
+    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING`` in a few statements. The same rows and
+    the same idempotency as one :func:`enqueue` per event."""
+    now = now or utcnow()
+    people: dict[tuple[str, str | None, str | None], list[Recipient]] = {}
+    mails: list[OutboxMail] = []
+    for e in events:
+        kind = MailKind(e.kind)
+        who = (str(kind), e.user_id, e.enterprise_id)
+        if who not in people:
+            people[who] = recipients(session, kind, user_id=e.user_id, enterprise_id=e.enterprise_id)
+        mails += _rows(kind, e.key, e.data, people[who], now)
+    written: list[OutboxMail] = []
+    for k in range(0, len(mails), _CHUNK):
+        written += _insert(session, mails[k : k + _CHUNK])
+    return written
+
+
+_CHUNK = 500  # rows per INSERT statement (well under PostgreSQL's 65,535 bound parameters)
+
+
+def _rows(kind: MailKind, key: str, data: dict[str, Any], people: list[Recipient], now: datetime) -> list[OutboxMail]:
+    """The mails of one event, one per recipient, each rendered in the recipient's language."""
+    due = min(now, utcnow())  # due at once, by the caller's clock and the real one
     mails: dict[str, OutboxMail] = {}
     for r in people:
         ikey = f"{key}:{r.address.lower()}"
@@ -129,15 +168,23 @@ def enqueue(
             created_at=now,
         )
         mails[mail.id] = mail
+    return list(mails.values())
+
+
+def _insert(session: Session, mails: list[OutboxMail]) -> list[OutboxMail]:
+    """Write ``mails`` with one ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING
+    id``; the mails returned are those really written (a key written before is skipped, as is a
+    second mail with the same key in ``mails``)."""
     if not mails:
         return []
+    by_id = {m.id: m for m in mails}
     table = OutboxMail.__table__
     insert = postgresql_insert if is_postgres(session) else sqlite_insert
-    rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in mails.values()]
+    rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in by_id.values()]
     written = session.execute(
         insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
     ).scalars()
-    return [mails[i] for i in written]
+    return [by_id[i] for i in written]
 
 
 def already_told(session: Session, key: str) -> bool:
