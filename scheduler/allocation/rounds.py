@@ -27,13 +27,14 @@ from sqlmodel import Field, Session, SQLModel, col, select
 import solver
 from instruments.actor import Actor
 from instruments.audit import record, snapshot
-from instruments.db import json_field, session_scope, utc_field, utcnow
+from instruments.db import json_field, keep, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
 from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import BookingPolicy, policy_of
 from instruments.run_lock import holding
 from instruments.tariffs import booking_price_fen
+from instruments.units import OwnerUnit
 from scheduler.allocation.explanations import explain_unplaced, local, reason
 from scheduler.allocation.round_facts import RoundFacts
 from scheduler.allocation.round_problem import RoundInput, build_round_input
@@ -44,7 +45,7 @@ from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money.price_split import mail_data, splits_of
 from scheduler.money.request_funding import draft_booking
-from scheduler.money.vouchers import SPENDABLE, Voucher, reservation_problems, reserve_for_booking
+from scheduler.money.vouchers import SPENDABLE, Voucher, VoucherProgramme, reservation_problems, reserve_for_booking
 from scheduler.shared.mail_prefs import MailKind
 from scheduler.shared.notifications import notify
 from scheduler.shared.outbox import MailEvent, enqueue_many
@@ -151,13 +152,16 @@ def _run(
         alloc = solver.Allocation([], 0, 0, "OPTIMAL", method="none")
     solve_seconds = time.perf_counter() - t
     say("solved", {"objective": alloc.objective, "upper_bound": alloc.upper_bound, "status": alloc.status})
-    baseline = solver.fcfs(inp.problem) if inp.problem.requests else alloc
+    # FCFS with the same vouchers, to compare: the funded solver ran it as a candidate already
+    fcfs_objective = alloc.stats.get("fcfs_objective")
+    if fcfs_objective is None:
+        fcfs_objective = solver.fcfs(inp.problem, explain=False).objective if inp.problem.requests else alloc.objective
     with session_scope(engine) as session:
         rnd = _write(session, actor, inp, alloc, now, started, triggered_by or (actor.user_id or "system"))
         rnd.metrics = {
             **rnd.metrics,
             "solve_seconds": round(solve_seconds, 3),
-            "fcfs_objective": baseline.objective,
+            "fcfs_objective": fcfs_objective,
             "timings": {k: round(v, 3) for k, v in alloc.timings.items()},
             "warnings": inp.warnings,
             "max_share_bp": max_share_bp,
@@ -198,6 +202,16 @@ def _write(
     ent_ids = sorted({r.enterprise_id for r in reqs.values()})
     enterprises = {e.id: e for e in session.exec(select(Enterprise).where(col(Enterprise.id).in_(ent_ids))).all()}
     policies = {i: policy_of(session, i) for i in locked}
+    # what the voucher checks read again for each placement, held for the transaction (the
+    # identity map holds rows weakly: dropped, each check would read them again)
+    units = sorted({i.owner_unit_id for i in locked.values() if i.owner_unit_id})
+    progs = sorted({v.programme_id for v in spent.values()})
+    keep(
+        session,
+        *enterprises.values(),
+        *(session.exec(select(OwnerUnit).where(col(OwnerUnit.id).in_(units))).all() if units else []),
+        *(session.exec(select(VoucherProgramme).where(col(VoucherProgramme.id).in_(progs))).all() if progs else []),
+    )
     decided: list[tuple[BookingRequest, Booking, Voucher | None]] = []
     for p in placements:
         req = reqs.get(p.request)

@@ -172,8 +172,8 @@ def _rows(kind: MailKind, key: str, data: dict[str, Any], people: list[Recipient
 
 
 def _insert(session: Session, mails: list[OutboxMail]) -> list[OutboxMail]:
-    """Write ``mails`` with one ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING
-    id``; the mails returned are those really written (a key written before is skipped, as is a
+    """Write ``mails`` by ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``
+    (many rows per statement); the mails returned are those really written (a key written before is skipped, as is a
     second mail with the same key in ``mails``)."""
     if not mails:
         return []
@@ -181,9 +181,10 @@ def _insert(session: Session, mails: list[OutboxMail]) -> list[OutboxMail]:
     table = OutboxMail.__table__
     insert = postgresql_insert if is_postgres(session) else sqlite_insert
     rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in by_id.values()]
-    written = session.execute(
-        insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
-    ).scalars()
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues") and
+    # gathers RETURNING of each, with the statement compiled once
+    written = session.execute(stmt, rows).scalars().all() if len(rows) > 1 else session.execute(stmt.values(rows)).scalars().all()
     return [by_id[i] for i in written]
 
 
