@@ -26,7 +26,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 import solver
 from instruments.actor import Actor
-from instruments.audit import record, snapshot
+from instruments.audit import Change, record, record_many, snapshot
 from instruments.db import json_field, keep, session_scope, utc_field, utcnow
 from instruments.errors import Conflict
 from instruments.ids import new_id
@@ -45,7 +45,13 @@ from scheduler.booking.resource_locks import lock_for_booking
 from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money.price_split import mail_data, splits_of
 from scheduler.money.request_funding import draft_booking
-from scheduler.money.vouchers import SPENDABLE, Voucher, VoucherProgramme, reservation_problems, reserve_for_booking
+from scheduler.money.vouchers import (
+    SPENDABLE,
+    Voucher,
+    VoucherProgramme,
+    reservation_problems,
+    reserve_for_bookings,
+)
 from scheduler.shared.mail_prefs import MailKind
 from scheduler.shared.notifications import notify
 from scheduler.shared.outbox import MailEvent, enqueue_many
@@ -228,21 +234,22 @@ def _write(
         facts.add(booking)
         decided.append((req, booking, voucher))
     refused = _insert_bookings(session, [b for _, b, _ in decided], locked)
+    for req, booking, _ in decided:
+        if booking.id in refused:
+            explanations[req.id] = refused[booking.id]
+    decided = [d for d in decided if d[1].id not in refused]
+    # in this transaction: the round's failure leaves no reservation
+    reserve_for_bookings(session, actor, [(v, b, locked[b.instrument_id]) for _, b, v in decided if v is not None])
+    changes: list[Change] = []
     placed_ids: list[str] = []
     placed_bookings: dict[str, Booking] = {}
     hours = 0.0
-    for req, booking, voucher in decided:
-        if booking.id in refused:
-            explanations[req.id] = refused[booking.id]
-            continue
-        inst = locked[booking.instrument_id]
-        record(session, actor, "booking.create", "booking", booking.id, after=snapshot(booking))
-        if voucher is not None:  # in this transaction: the round's failure leaves no reservation
-            reserve_for_booking(session, actor, voucher, booking, inst)
+    for req, booking, _ in decided:
+        changes.append(("booking.create", "booking", booking.id, None, snapshot(booking)))
         before = snapshot(req)
         req.status, req.explanation = RequestStatus.allocated, []
         session.add(req)
-        record(session, actor, "request.allocate", "booking_request", req.id, before=before, after=snapshot(req))
+        changes.append(("request.allocate", "booking_request", req.id, before, snapshot(req)))
         placed_ids.append(req.id)
         placed_bookings[req.id] = booking
         hours += req.duration_minutes / 60
@@ -255,7 +262,8 @@ def _write(
         before = snapshot(req)
         req.status, req.explanation = RequestStatus.unplaced, why
         session.add(req)
-        record(session, actor, "request.unplaced", "booking_request", req.id, before=before, after=snapshot(req))
+        changes.append(("request.unplaced", "booking_request", req.id, before, snapshot(req)))
+    record_many(session, actor, changes)
     _notify(session, inp, placed_bookings, explanations)
     served = {inp.requests[r].enterprise_id for r in placed_ids}
     rnd = AllocationRound(

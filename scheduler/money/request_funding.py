@@ -89,9 +89,12 @@ def pays_for(
         key = (prog.id, v.voucher_type, req.id, inst.id)
         got = memo.get(key)
         if got is None:
-            # the unit and the draft (one per request and instrument) are kept too: the session's
-            # identity map holds rows weakly, so asking again would mean a statement each time
-            unit_key, draft_key = ("unit", inst.owner_unit_id), ("draft", req.id, inst.id)
+            # the unit and the draft are kept too (the session's identity map holds rows weakly, so
+            # asking again would mean a statement each time). The rules read of the draft only its
+            # service mode, its price and its start, the start for the expiry left out here: one
+            # draft serves every request of the same mode, length and samples on the instrument.
+            unit_key = ("unit", inst.owner_unit_id)
+            draft_key = ("draft", inst.id, str(req.service_mode), req.duration_minutes, req.sample_count)
             if unit_key not in memo:
                 memo[unit_key] = session.get(OwnerUnit, inst.owner_unit_id)
             unit = memo[unit_key]

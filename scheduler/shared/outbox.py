@@ -107,7 +107,8 @@ def enqueue(
         if to is not None
         else recipients(session, kind, user_id=user_id, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, roles=roles)
     )
-    return _insert(session, _rows(kind, key, data, people, now or utcnow()))
+    written = _insert(session, _rows(kind, key, data, people, now or utcnow()))
+    return [OutboxMail(**row) for row in written]
 
 
 @dataclass(frozen=True)
@@ -121,66 +122,67 @@ class MailEvent:
     enterprise_id: str | None = None
 
 
-def enqueue_many(session: Session, events: list[MailEvent], now: datetime | None = None) -> list[OutboxMail]:
+def enqueue_many(session: Session, events: list[MailEvent], now: datetime | None = None) -> list[str]:
     """:func:`enqueue` for many events at once (an allocation round's mails to each requester):
     the recipients of each distinct (kind, user, enterprise) looked up once, every mail written by
-    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING`` in a few statements. The same rows and
-    the same idempotency as one :func:`enqueue` per event."""
+    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING`` many rows a statement, no object built
+    for each. The same rows and the same idempotency as one :func:`enqueue` per event; returns
+    the ids of the mails really written."""
     now = now or utcnow()
     people: dict[tuple[str, str | None, str | None], list[Recipient]] = {}
-    mails: list[OutboxMail] = []
+    rows: list[dict[str, Any]] = []
     for e in events:
         kind = MailKind(e.kind)
         who = (str(kind), e.user_id, e.enterprise_id)
         if who not in people:
             people[who] = recipients(session, kind, user_id=e.user_id, enterprise_id=e.enterprise_id)
-        mails += _rows(kind, e.key, e.data, people[who], now)
-    written: list[OutboxMail] = []
-    for k in range(0, len(mails), _CHUNK):
-        written += _insert(session, mails[k : k + _CHUNK])
-    return written
+        rows += _rows(kind, e.key, e.data, people[who], now)
+    return [row["id"] for row in _insert(session, rows)]
 
 
-_CHUNK = 500  # rows per INSERT statement (well under PostgreSQL's 65,535 bound parameters)
-
-
-def _rows(kind: MailKind, key: str, data: dict[str, Any], people: list[Recipient], now: datetime) -> list[OutboxMail]:
-    """The mails of one event, one per recipient, each rendered in the recipient's language."""
+def _rows(kind: MailKind, key: str, data: dict[str, Any], people: list[Recipient], now: datetime) -> list[dict[str, Any]]:
+    """The rows (every column of ``outbox_mail``) of one event's mails, one per recipient, each
+    rendered in the recipient's language."""
     due = min(now, utcnow())  # due at once, by the caller's clock and the real one
-    mails: dict[str, OutboxMail] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for r in people:
         ikey = f"{key}:{r.address.lower()}"
-        if any(m.idempotency_key == ikey for m in mails.values()):
+        if ikey in rows:
             continue  # one person named twice
         msg = render(kind, r.language, data)
-        mail = OutboxMail(
-            idempotency_key=ikey,
-            kind=str(kind),
-            recipient=r.address,
-            user_id=r.user_id,
-            language=r.language,
-            subject=msg.subject,
-            text_body=msg.text,
-            html_body=msg.html,
-            template=f"{r.language}/{kind}",
-            data=data,
-            next_attempt_at=due,
-            created_at=now,
-        )
-        mails[mail.id] = mail
-    return list(mails.values())
+        rows[ikey] = {
+            "id": new_id("mail"),
+            "idempotency_key": ikey,
+            "kind": str(kind),
+            "recipient": r.address,
+            "user_id": r.user_id,
+            "language": r.language,
+            "subject": msg.subject,
+            "text_body": msg.text,
+            "html_body": msg.html,
+            "template": f"{r.language}/{kind}",
+            "data": data,
+            "status": MailStatus.queued,
+            "attempts": 0,
+            "next_attempt_at": due,
+            "claim_token": None,
+            "claimed_at": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": None,
+        }
+    return list(rows.values())
 
 
-def _insert(session: Session, mails: list[OutboxMail]) -> list[OutboxMail]:
-    """Write ``mails`` by ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``
-    (many rows per statement); the mails returned are those really written (a key written before is skipped, as is a
-    second mail with the same key in ``mails``)."""
-    if not mails:
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write mail ``rows`` by ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``
+    (many rows a statement); the rows returned are those really written (a key written before is
+    skipped, as is a second row with the same key in ``rows``)."""
+    if not rows:
         return []
-    by_id = {m.id: m for m in mails}
+    by_id = {row["id"]: row for row in rows}
     table = OutboxMail.__table__
     insert = postgresql_insert if is_postgres(session) else sqlite_insert
-    rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in by_id.values()]
     stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
     # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues") and
     # gathers RETURNING of each, with the statement compiled once

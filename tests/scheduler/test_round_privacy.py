@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import solver
 from instruments.actor import SYSTEM
-from scheduler import booking_actions as actions
 from instruments.policy import policy_of
+from scheduler import booking_actions as actions
 from scheduler.allocation.round_facts import RoundFacts
 from scheduler.allocation.round_problem import RoundInput
 from scheduler.allocation.rounds import _place
