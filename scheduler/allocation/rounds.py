@@ -4,11 +4,17 @@ A round (1) reads the open requests and the current schedule in a short read tra
 (2) solves with no transaction open (instant bookings go on meanwhile), (3) checks the solution
 with the solver's independent checker and falls back to value-greedy if it fails, and (4) writes
 tentative bookings, the voucher reservations of the placements the solver funded (through the
-ledger, ``vouchers.reserve_for_booking``), the explanations, notifications and the round record
+ledger, ``vouchers.reserve_for_bookings``), the explanations, notifications and the round record
 in ONE transaction, re-running every booking rule for each placement (a slot taken by an instant
 booking made during the solve becomes an explained 'capacity_taken'; a voucher spent meanwhile,
 'voucher_taken'). Any failure in (4) rolls everything back: the
 database is left as it was. Existing bookings are fixed busy time: a round never moves them.
+
+Writing is done in bulk, so that its cost hardly grows with the number of placements: the rows
+the rules read are locked first (labs, instruments, operators; the requests; the vouchers), the
+rules' facts are then read once (``round_facts.RoundFacts``, kept up to date with the round's own
+bookings) instead of some twenty statements a placement, and the bookings, audit rows, ledger
+lines and mails go in a few multi-row statements.
 """
 
 from __future__ import annotations
@@ -238,6 +244,7 @@ def _write(
         if booking.id in refused:
             explanations[req.id] = refused[booking.id]
     decided = [d for d in decided if d[1].id not in refused]
+    record_many(session, actor, [("booking.create", "booking", b.id, None, snapshot(b)) for _, b, _ in decided])
     # in this transaction: the round's failure leaves no reservation
     reserve_for_bookings(session, actor, [(v, b, locked[b.instrument_id]) for _, b, v in decided if v is not None])
     changes: list[Change] = []
@@ -245,7 +252,6 @@ def _write(
     placed_bookings: dict[str, Booking] = {}
     hours = 0.0
     for req, booking, _ in decided:
-        changes.append(("booking.create", "booking", booking.id, None, snapshot(booking)))
         before = snapshot(req)
         req.status, req.explanation = RequestStatus.allocated, []
         session.add(req)
