@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, Session, SQLModel, col, select
 
 import solver
@@ -254,6 +255,9 @@ def _write(
     for req, booking, _ in decided:
         before = snapshot(req)
         req.status, req.explanation = RequestStatus.allocated, []
+        # the same columns set as for the unplaced ones: the flush then sends every request's
+        # UPDATE in one executemany instead of alternating groups (rows go in id order)
+        flag_modified(req, "explanation")
         session.add(req)
         changes.append(("request.allocate", "booking_request", req.id, before, snapshot(req)))
         placed_ids.append(req.id)
