@@ -402,7 +402,11 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
                  pipeline_min_requests: int = 100) -> Allocation:
     """The funded allocation (module docstring): the greedy incumbents, from
     ``pipeline_min_requests`` requests also the pipeline's schedule of the relaxed problem in
-    ``pipeline_share`` of the time, funded; then CP-SAT from the heaviest."""
+    ``pipeline_share`` of the time, funded; then CP-SAT from the heaviest. Each stage gets at
+    most what is left of ``time_limit`` after a reserve for the explanations at the end (half the
+    warm start's time: about one greedy pass), so the call keeps to its limit on a large or a
+    slow-running problem. ``stats["fcfs_objective"]``: FCFS with the same vouchers (the warm
+    start's FCFS candidate, as ``baselines.fcfs``)."""
     say = progress or (lambda stage, info: None)
     t0 = time.perf_counter()
     static = Static(problem)
