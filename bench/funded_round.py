@@ -1,6 +1,6 @@
 """Voucher-funded allocation round benchmark: the demo's instruments and vouchers, many open requests.
 
-    TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+    TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test_NAME \\
         .venv/bin/python -m bench.funded_round [--requests 2000] [--time-limit 30] [--extra-vouchers 15]
                                                [--seed 0] [--out bench/results/funded_round.json]
 
@@ -86,6 +86,14 @@ def time_of_day(hh: int):
     return t(hh)
 
 
+def _loadavg() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine is shared: wall times depend on it)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def voucher_fen(problem: solver.Problem, placements) -> int:
     return sum(problem.voucher_by_id[p.voucher].pays[p.request][p.instrument] for p in placements if p.voucher)
 
@@ -123,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         def progress(stage: str, info: dict, marks=marks, t=t) -> None:
             marks.setdefault(stage, round(time.perf_counter() - t, 2))
 
+        load_before = _loadavg()
         rnd = run_round(engine, SYSTEM, now=now, time_limit=args.time_limit, workers=2, seed=args.seed,
                         progress=progress)
         wall = time.perf_counter() - t
@@ -147,6 +156,14 @@ def main(argv: list[str] | None = None) -> None:
             "time_limit_s": args.time_limit,
             "within_limit_plus_10s": wall <= args.time_limit + 10,
             "stage_marks_s": marks,
+            # the round's own phases: reading (to "loaded"), solving (to "solved", the checker
+            # included), writing (to "written": one transaction)
+            "phases_s": {
+                "read": marks.get("loaded"),
+                "solve": round(marks["solved"] - marks["loaded"], 2) if "solved" in marks and "loaded" in marks else None,
+                "write": round(marks["written"] - marks["solved"], 2) if "written" in marks and "solved" in marks else None,
+            },
+            "loadavg": load_before + " → " + _loadavg(),
             "round": {"placed": rnd.placed, "unplaced": rnd.unplaced, "objective": rnd.objective,
                       "upper_bound": rnd.upper_bound, "method": rnd.method, "status": rnd.solver_status,
                       "solve_s": rnd.metrics.get("solve_seconds"),

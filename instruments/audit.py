@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Field, Session, SQLModel
 
 from .actor import Actor
@@ -54,3 +55,34 @@ def record(
     )
     session.add(row)
     return row
+
+
+Change = tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]
+"""(action, entity, entity_id, before, after): one row of :func:`record_many`."""
+
+
+def record_many(session: Session, actor: Actor, changes: list[Change]) -> list[str]:
+    """:func:`record` for many changes at once (an allocation round's thousands): the same rows,
+    written by one bulk INSERT in the session's transaction without building an object each;
+    their ids, in order."""
+    if not changes:
+        return []
+    at = utcnow()
+    role = str(actor.role) if actor.role else None
+    rows = [
+        {
+            "id": new_id("aud"),
+            "at": at,
+            "actor_user_id": actor.user_id,
+            "actor_role": role,
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "before": before,
+            "after": after,
+        }
+        for action, entity, entity_id, before, after in changes
+    ]
+    session.execute(insert(AuditLog), rows)
+    return [r["id"] for r in rows]
+

@@ -115,18 +115,25 @@ class Ledger:
             self.paid[c.id] = self.paid.get(c.id, 0) + _pays(v, r, instrument)
 
 
-def _earliest(sched: Schedule, r: Request, v: Voucher | None, book: Ledger) -> Placement | None:
-    """Earliest grid start of ``r`` in the schedule, funded by ``v`` (or by no voucher)."""
+def _options(sched: Schedule, r: Request) -> list[tuple[Alternative, list]]:
+    """The alternatives of ``r`` within the budgets, each with its free starts in the schedule
+    as it is (what :func:`_earliest` reads; the same for every voucher tried)."""
+    return [(alt, sched.free_starts(alt)) for alt in sched.static.alternatives(r)
+            if not sched.budget_blocker(r, alt.spend)]
+
+
+def _earliest(sched: Schedule, r: Request, v: Voucher | None, book: Ledger,
+              options: list[tuple[Alternative, list]] | None = None) -> Placement | None:
+    """Earliest grid start of ``r`` in the schedule, funded by ``v`` (or by no voucher);
+    ``options``: :func:`_options` of ``r`` in this schedule, when the caller has them."""
     g = sched.static.grid
     best = None
-    for alt in sched.static.alternatives(r):
-        if sched.budget_blocker(r, alt.spend):
-            continue
+    for alt, starts in (options if options is not None else _options(sched, r)):
         if v is not None:
             amount = _pays(v, r, alt.instrument)
             if amount <= 0 or book.cap_blocker(v, amount) is not None:
                 continue
-        s = first_on_grid(_before(sched.free_starts(alt), v.expires if v else None), g)
+        s = first_on_grid(_before(starts, v.expires if v else None), g)
         if s is not None and (best is None or s < best.start):
             best = Placement(r.id, alt.instrument, s, alt.operator, v.id if v else None)
     return best
@@ -143,19 +150,22 @@ def greedy_funded(problem: Problem, order: list[Request], static: Static | None 
         if r.id in sched.placed:
             continue
         best, key = None, None
+        options = None  # computed once per request: the schedule does not change while it tries vouchers
         if r.funding == "voucher":
             tried = set()
             for v in problem.vouchers_of_request.get(r.id, []):
                 if v.id in book.used or class_of[v.id] in tried:
                     continue
                 tried.add(class_of[v.id])
-                p = _earliest(sched, r, v, book)
+                if options is None:
+                    options = _options(sched, r)
+                p = _earliest(sched, r, v, book, options)
                 if p is not None:
                     k = (p.start, v.expires if v.expires is not None else INF)
                     if key is None or k < key:
                         best, key = p, k
         if best is None and (r.funding != "voucher" or r.cash_fallback):
-            best = _earliest(sched, r, None, book)
+            best = _earliest(sched, r, None, book, options)
         if best is not None:
             sched.add(best)
             if best.voucher is not None:
@@ -392,7 +402,11 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
                  pipeline_min_requests: int = 100) -> Allocation:
     """The funded allocation (module docstring): the greedy incumbents, from
     ``pipeline_min_requests`` requests also the pipeline's schedule of the relaxed problem in
-    ``pipeline_share`` of the time, funded; then CP-SAT from the heaviest."""
+    ``pipeline_share`` of the time, funded; then CP-SAT from the heaviest. Each stage gets at
+    most what is left of ``time_limit`` after a reserve for the explanations at the end (half the
+    warm start's time: about one greedy pass), so the call keeps to its limit on a large or a
+    slow-running problem. ``stats["fcfs_objective"]``: FCFS with the same vouchers (the warm
+    start's FCFS candidate, as ``baselines.fcfs``)."""
     say = progress or (lambda stage, info: None)
     t0 = time.perf_counter()
     static = Static(problem)
@@ -401,13 +415,23 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
         sched, _ = greedy_funded(problem, order, static)
         candidates.append((sum(problem.request_by_id[k].weight for k in sched.placed), name, sched))
     timings = {"warm_start": time.perf_counter() - t0}
-    if len(problem.requests) >= pipeline_min_requests and time_limit * pipeline_share > 1.0:
+    # kept for what follows the search: the schedule booked again and every request left out
+    # explained, about one greedy pass (measured just now on this problem), so the whole call
+    # stays within ``time_limit``
+    tail = max(0.1, timings["warm_start"] / 2)
+
+    def left() -> float:
+        return time_limit - (time.perf_counter() - t0) - tail
+
+    fund_time = max(0.5, time_limit * 0.05)
+    pipe_time = min(time_limit * pipeline_share, left() - fund_time - tail)  # another greedy pass refills
+    if len(problem.requests) >= pipeline_min_requests and pipe_time > 1.0:
         from .pipeline import solve  # the pipeline sends funded problems here: it is given a relaxed one
 
         t1 = time.perf_counter()
-        free = solve(relaxed(problem), time_limit=time_limit * pipeline_share, workers=workers, seed=seed,
+        free = solve(relaxed(problem), time_limit=pipe_time, workers=workers, seed=seed,
                      deterministic_time=deterministic_time)
-        funded = fund_schedule(problem, free.placements, max(0.5, time_limit * 0.05), workers, seed,
+        funded = fund_schedule(problem, free.placements, min(fund_time, max(0.1, left() - tail)), workers, seed,
                                deterministic_time)
         if funded is not None:
             sched, _ = greedy_funded(problem, value_order(problem), static, funded)
@@ -417,11 +441,10 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
     best = [sched.placed[r.id] for r in problem.requests if r.id in sched.placed]
     say("warm_start", {"objective": w, "method": method})
     status, bound = "HEURISTIC", None
-    left = time_limit - (time.perf_counter() - t0)
-    if left > 0.1 and problem.requests:
+    if left() > 0.1 and problem.requests:
         t1 = time.perf_counter()
         model = FundedModel(problem, static)
-        status, found, bound = model.solve({p.request: p for p in best}, left * 0.9, workers, seed,
+        status, found, bound = model.solve({p.request: p for p in best}, max(0.05, left()) * 0.9, workers, seed,
                                            deterministic_time)
         if found is not None and not check(problem, found):
             fw = sum(problem.request_by_id[p.request].weight for p in found)
@@ -436,6 +459,9 @@ def solve_funded(problem: Problem, time_limit: float = 30.0, workers: int = 2, s
                        timings=timings)
     alloc.unplaced = [explain_funded(problem, sched, book, r) for r in problem.requests
                       if r.id not in sched.placed]
+    # first come, first served with the same vouchers (``baselines.fcfs``: the same greedy in
+    # submission order), already computed as a candidate: a caller comparing needs no second run
+    alloc.stats["fcfs_objective"] = next(c[0] for c in candidates if c[1] == "fcfs")
     alloc.stats["voucher_fen"] = sum(problem.voucher_by_id[p.voucher].pays[p.request][p.instrument]
                                      for p in best if p.voucher is not None)
     timings["total"] = time.perf_counter() - t0

@@ -31,7 +31,13 @@ from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
-from scheduler.booking.booking_requests import OPEN_STATUSES, BookingRequest, Funding, eligible_instruments
+from scheduler.booking.booking_requests import (
+    OPEN_STATUSES,
+    BookingRequest,
+    Funding,
+    eligible_among,
+    external_instruments,
+)
 from scheduler.booking.bookings import LIVE, Booking
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.operators import working_rules
@@ -111,12 +117,14 @@ def build_round_input(
     inp = RoundInput(t0, horizon_end, solver.Problem(horizon_minutes=0, instruments=[], requests=[]), {}, {})
     policies: dict[str, BookingPolicy] = {}
     eligible_of: dict[str, list[Instrument]] = {}
+    external = external_instruments(session) if reqs else []
     for r in reqs:
-        insts = [i for i in eligible_instruments(session, r) if i.status in BOOKABLE_STATUSES]
+        insts = [i for i in eligible_among(external, r) if i.status in BOOKABLE_STATUSES]
         eligible_of[r.id] = insts
         for i in insts:
             inp.instruments[i.id] = i
-            policies[i.id] = session.get(BookingPolicy, i.id) or BookingPolicy(instrument_id=i.id)
+            if i.id not in policies:  # once: an instrument without a policy would be asked again
+                policies[i.id] = session.get(BookingPolicy, i.id) or BookingPolicy(instrument_id=i.id)
     H = inp.minutes(horizon_end)
     problem = inp.problem
     problem.horizon_minutes = max(H, 1)

@@ -126,7 +126,25 @@ def eligible_instruments(session: Session, req: BookingRequest) -> list[Instrume
         q = q.where(Instrument.id == req.instrument_id)
     else:
         q = q.where(Instrument.category == req.category)
-    return [i for i in session.exec(q).all() if str(req.service_mode) in i.service_modes]
+    return eligible_among(list(session.exec(q).all()), req)
+
+
+def external_instruments(session: Session) -> list[Instrument]:
+    """Every instrument open to external users: what :func:`eligible_among` picks from for many
+    requests (an allocation round), read in one statement."""
+    return list(session.exec(select(Instrument).where(Instrument.sharing_mode == SharingMode.external)).all())
+
+
+def eligible_among(instruments: list[Instrument], req: BookingRequest) -> list[Instrument]:
+    """The instruments of ``instruments`` that can serve ``req`` (the predicate of
+    :func:`eligible_instruments`, in the order given)."""
+    return [
+        i
+        for i in instruments
+        if i.sharing_mode == SharingMode.external
+        and (i.id == req.instrument_id if req.instrument_id is not None else i.category == req.category)
+        and str(req.service_mode) in i.service_modes
+    ]
 
 
 def get_request(session: Session, actor: Actor, request_id: str, lock: bool = False) -> BookingRequest:

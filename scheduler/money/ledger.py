@@ -85,9 +85,11 @@ def post(
     voucher_id: str | None = None,
     booking_id: str | None = None,
     memo: str = "",
+    flush: bool = True,
 ) -> str:
     """Post one transaction: each move (from_account, to_account, amount) debits ``to`` and
-    credits ``from``. Zero moves are skipped; negative amounts are refused."""
+    credits ``from``. Zero moves are skipped; negative amounts are refused. ``flush=False``
+    leaves the lines pending in the session (a caller posting many flushes once)."""
     txn = new_id("txn")
     now = utcnow()
     for src, dst, amount in moves:
@@ -109,7 +111,8 @@ def post(
                     memo=memo,
                 )
             )
-    session.flush()
+    if flush:
+        session.flush()
     return txn
 
 

@@ -92,10 +92,14 @@ def splits_of(session: Session, bookings: Iterable[Booking], ids_query: Select |
     return out
 
 
-def mail_data(session: Session, booking: Booking, inst: Instrument, *, new: bool = False) -> dict[str, Any]:
+def mail_data(
+    session: Session, booking: Booking, inst: Instrument, *, new: bool = False, split: PriceSplit | None = None
+) -> dict[str, Any]:
     """What a mail about ``booking`` says (plain JSON): the instrument, its zone, the times, the
-    price and who pays what (``new``: a booking just made, which no voucher can pay yet)."""
-    split = unpaid(booking) if new else splits_of(session, [booking])[booking.id]
+    price and who pays what (``new``: a booking just made, which no voucher can pay yet; ``split``:
+    its split already read, e.g. by one ``splits_of`` for many bookings)."""
+    if split is None:
+        split = unpaid(booking) if new else splits_of(session, [booking])[booking.id]
     return {
         "booking_id": booking.id,
         "request_id": booking.request_id,

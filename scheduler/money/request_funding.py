@@ -77,7 +77,8 @@ def pays_for(
     (messages) on the others. Validity in time is left out: it depends on the booking's start,
     which the round chooses (``Voucher.expires_at`` becomes the solver voucher's expiry).
     ``memo`` keeps, across vouchers of one programme and type, the part of the fee before the
-    face value (a round asks this for every voucher of an enterprise)."""
+    face value (a round asks this for every voucher of an enterprise), and the owner units and
+    draft bookings it judged."""
     memo = {} if memo is None else memo
     rules = memo.get(("rules", prog.id))
     if rules is None:
@@ -88,8 +89,18 @@ def pays_for(
         key = (prog.id, v.voucher_type, req.id, inst.id)
         got = memo.get(key)
         if got is None:
-            unit = session.get(OwnerUnit, inst.owner_unit_id)
-            draft = draft_booking(req, inst, req.earliest_start)
+            # the unit and the draft are kept too (the session's identity map holds rows weakly, so
+            # asking again would mean a statement each time). The rules read of the draft only its
+            # service mode, its price and its start, the start for the expiry left out here: one
+            # draft serves every request of the same mode, length and samples on the instrument.
+            unit_key = ("unit", inst.owner_unit_id)
+            draft_key = ("draft", inst.id, str(req.service_mode), req.duration_minutes, req.sample_count)
+            if unit_key not in memo:
+                memo[unit_key] = session.get(OwnerUnit, inst.owner_unit_id)
+            unit = memo[unit_key]
+            draft = memo.get(draft_key)
+            if draft is None:
+                draft = memo[draft_key] = draft_booking(req, inst, req.earliest_start)
             refused = [x.message for x in refusals(rules, v, draft, inst, ent, unit) if x.code != "expires_first"]
             local = unit is not None and is_local(rules, unit)
             got = memo[key] = (refused, rules.voucher_part_fen(draft.price_fen, local, draft.price_fen + 1), inst.name)

@@ -152,6 +152,11 @@ def checked_rules(rules: dict[str, Any]) -> ProgrammeRules:
 
 
 def get_programme(session: Session, programme_id: str, lock: bool = False) -> VoucherProgramme:
+    """The programme (``lock``: its row FOR UPDATE). Unlocked, one already in the session is
+    taken from it without a statement (a round checks hundreds of vouchers of one programme);
+    a query would return that same object, not refreshed."""
+    if not lock and (known := session.identity_map.get(session.identity_key(VoucherProgramme, programme_id))) is not None:
+        return known
     q = select(VoucherProgramme).where(VoucherProgramme.id == programme_id)
     prog = session.exec(q.with_for_update() if lock else q).first()
     if prog is None:
@@ -440,24 +445,43 @@ def reserve_for_booking(session: Session, actor: Actor, v: Voucher, booking: Boo
     account), the voucher row naming the booking and the amount. ``v`` is locked FOR UPDATE,
     spendable and held by the booking's enterprise (the caller checked); the programme's rules
     are checked here. The one path behind applying a voucher by hand and an allocation round."""
-    prog, unit, amount = _share_of(session, v, booking, inst)
-    before = snapshot(v)
-    v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
-    session.add(v)
+    return reserve_for_bookings(session, actor, [(v, booking, inst)])[0]
+
+
+def reserve_for_bookings(
+    session: Session, actor: Actor, pairs: list[tuple[Voucher, Booking, Instrument]]
+) -> list[Voucher]:
+    """:func:`reserve_for_booking` for each (voucher, booking, instrument), every check made
+    before anything is written (``PolicyViolation`` on the first that fails): the vouchers are
+    written in one flush, then their ledger transactions and audit rows in another (an
+    allocation round reserves hundreds)."""
+    staged = []
+    for v, booking, inst in pairs:
+        prog, unit, amount = _share_of(session, v, booking, inst)
+        staged.append((v, booking, prog, unit, amount))
+    befores = []
+    for v, booking, _, unit, amount in staged:
+        befores.append(snapshot(v))
+        v.status, v.booking_id, v.provider_unit_id, v.reserved_fen = VoucherStatus.reserved, booking.id, unit.id, amount
+        session.add(v)
     try:
         session.flush()
     except IntegrityError as exc:  # the unique booking_id: the database has the last word
-        raise Conflict(f"Booking {booking.id} already has a voucher (applied just now).") from exc
-    ledger.post(
-        session,
-        "reserve",
-        prog.id,
-        [(ledger.voucher(v.id), ledger.booking(booking.id), amount)],
-        voucher_id=v.id,
-        booking_id=booking.id,
-    )
-    record(session, actor, "voucher.apply", "voucher", v.id, before=before, after=snapshot(v))
-    return v
+        which = f"Booking {staged[0][1].id}" if len(staged) == 1 else "One of these bookings"
+        raise Conflict(f"{which} already has a voucher (applied just now).") from exc
+    for (v, booking, prog, _, amount), before in zip(staged, befores, strict=True):
+        ledger.post(
+            session,
+            "reserve",
+            prog.id,
+            [(ledger.voucher(v.id), ledger.booking(booking.id), amount)],
+            voucher_id=v.id,
+            booking_id=booking.id,
+            flush=False,
+        )
+        record(session, actor, "voucher.apply", "voucher", v.id, before=before, after=snapshot(v))
+    session.flush()
+    return [v for v, *_ in staged]
 
 
 def _share_of(

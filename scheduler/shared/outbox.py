@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -101,43 +102,92 @@ def enqueue(
     CONFLICT (idempotency_key) DO NOTHING RETURNING id`` (no lookup first, no race between two
     writers), and the mails returned are those really written."""
     kind = MailKind(kind)
-    now = now or utcnow()
-    due = min(now, utcnow())  # due at once, by the caller's clock and the real one
     people = (
         to
         if to is not None
         else recipients(session, kind, user_id=user_id, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, roles=roles)
     )
-    mails: dict[str, OutboxMail] = {}
+    written = _insert(session, _rows(kind, key, data, people, now or utcnow()))
+    return [OutboxMail(**row) for row in written]
+
+
+@dataclass(frozen=True)
+class MailEvent:
+    """One event's mail for :func:`enqueue_many` (the arguments of :func:`enqueue`)."""
+
+    kind: MailKind
+    key: str
+    data: dict[str, Any]
+    user_id: str | None = None
+    enterprise_id: str | None = None
+
+
+def enqueue_many(session: Session, events: list[MailEvent], now: datetime | None = None) -> list[str]:
+    """:func:`enqueue` for many events at once (an allocation round's mails to each requester):
+    the recipients of each distinct (kind, user, enterprise) looked up once, every mail written by
+    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING`` many rows a statement, no object built
+    for each. The same rows and the same idempotency as one :func:`enqueue` per event; returns
+    the ids of the mails really written."""
+    now = now or utcnow()
+    people: dict[tuple[str, str | None, str | None], list[Recipient]] = {}
+    rows: list[dict[str, Any]] = []
+    for e in events:
+        kind = MailKind(e.kind)
+        who = (str(kind), e.user_id, e.enterprise_id)
+        if who not in people:
+            people[who] = recipients(session, kind, user_id=e.user_id, enterprise_id=e.enterprise_id)
+        rows += _rows(kind, e.key, e.data, people[who], now)
+    return [row["id"] for row in _insert(session, rows)]
+
+
+def _rows(kind: MailKind, key: str, data: dict[str, Any], people: list[Recipient], now: datetime) -> list[dict[str, Any]]:
+    """The rows (every column of ``outbox_mail``) of one event's mails, one per recipient, each
+    rendered in the recipient's language."""
+    due = min(now, utcnow())  # due at once, by the caller's clock and the real one
+    rows: dict[str, dict[str, Any]] = {}
     for r in people:
         ikey = f"{key}:{r.address.lower()}"
-        if any(m.idempotency_key == ikey for m in mails.values()):
+        if ikey in rows:
             continue  # one person named twice
         msg = render(kind, r.language, data)
-        mail = OutboxMail(
-            idempotency_key=ikey,
-            kind=str(kind),
-            recipient=r.address,
-            user_id=r.user_id,
-            language=r.language,
-            subject=msg.subject,
-            text_body=msg.text,
-            html_body=msg.html,
-            template=f"{r.language}/{kind}",
-            data=data,
-            next_attempt_at=due,
-            created_at=now,
-        )
-        mails[mail.id] = mail
-    if not mails:
+        rows[ikey] = {
+            "id": new_id("mail"),
+            "idempotency_key": ikey,
+            "kind": str(kind),
+            "recipient": r.address,
+            "user_id": r.user_id,
+            "language": r.language,
+            "subject": msg.subject,
+            "text_body": msg.text,
+            "html_body": msg.html,
+            "template": f"{r.language}/{kind}",
+            "data": data,
+            "status": MailStatus.queued,
+            "attempts": 0,
+            "next_attempt_at": due,
+            "claim_token": None,
+            "claimed_at": None,
+            "last_error": "",
+            "created_at": now,
+            "sent_at": None,
+        }
+    return list(rows.values())
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write mail ``rows`` by ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``
+    (many rows a statement); the rows returned are those really written (a key written before is
+    skipped, as is a second row with the same key in ``rows``)."""
+    if not rows:
         return []
+    by_id = {row["id"]: row for row in rows}
     table = OutboxMail.__table__
     insert = postgresql_insert if is_postgres(session) else sqlite_insert
-    rows = [{c.name: getattr(m, c.name) for c in table.columns} for m in mails.values()]
-    written = session.execute(
-        insert(table).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
-    ).scalars()
-    return [mails[i] for i in written]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues") and
+    # gathers RETURNING of each, with the statement compiled once
+    written = session.execute(stmt, rows).scalars().all() if len(rows) > 1 else session.execute(stmt.values(rows)).scalars().all()
+    return [by_id[i] for i in written]
 
 
 def already_told(session: Session, key: str) -> bool:

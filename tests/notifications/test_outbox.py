@@ -251,3 +251,34 @@ def test_retry_refuses_mail_that_has_not_failed(session, world):
         retry(session, row.id)
     with pytest.raises(NotFound):
         retry(session, "mail_none")
+
+
+def test_enqueue_many_writes_what_one_enqueue_per_event_writes(db, session, world):
+    """The bulk writer (an allocation round's mails): the same rows as one ``enqueue`` per event,
+    an event already in the outbox not written again, an event named twice in one call once."""
+    from scheduler.shared.mail_prefs import recipients
+    from scheduler.shared.mail_templates import SAMPLES
+    from scheduler.shared.outbox import MailEvent, enqueue_many
+    from scheduler.shared.outbox import _rows as _bulk_rows
+
+    w = world
+    data = SAMPLES[MailKind.request_unplaced]
+    enqueue(session, MailKind.request_unplaced, "many:0", data, user_id=w.member_a.user_id)
+    events = [
+        MailEvent(MailKind.request_unplaced, f"many:{i}", data, w.member_a.user_id if i % 2 == 0 else None, w.ent_a.id)
+        for i in range(7)
+    ]
+    written = enqueue_many(session, [*events, events[3]])
+    session.commit()
+    rows = _rows(db)
+    keys = sorted(m.idempotency_key for m in rows)
+    assert len(keys) == len(set(keys)) == 7  # many:0 was there already; many:3 asked twice, written once
+    assert sorted(written) == sorted(m.id for m in rows if not m.idempotency_key.startswith("many:0:"))
+    # the event without a user goes to the enterprise's members, as enqueue sends it
+    assert enqueue(session, MailKind.request_unplaced, "many:1", data, enterprise_id=w.ent_a.id) == []  # written
+    members = {r.address for r in recipients(session, MailKind.request_unplaced, enterprise_id=w.ent_a.id)}
+    assert {m.recipient for m in rows if m.idempotency_key.startswith("many:1:")} == members
+    assert all(m.subject and m.text_body and m.language for m in rows)
+    # a row built for the bulk insert names every column (a new column must be added there too)
+    row = _bulk_rows(MailKind.request_unplaced, "many:x", data, recipients(session, MailKind.request_unplaced, user_id=w.member_a.user_id), w.at(8))[0]
+    assert set(row) == set(OutboxMail.__table__.columns.keys())

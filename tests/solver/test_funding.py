@@ -244,3 +244,33 @@ def test_the_pipeline_schedule_funded_afterwards_is_a_checked_candidate(seed):
     a = solve_funded(pr, time_limit=5.0, workers=1, seed=1, deterministic_time=2.0, pipeline_min_requests=1)
     assert check(pr, a.placements, a.objective) == []
     assert a.objective >= value_greedy(pr).objective
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_funded_solver_reports_fcfs_with_the_same_vouchers(seed):
+    """``stats["fcfs_objective"]``: the FCFS candidate the funded solver builds anyway, equal to
+    ``solver.fcfs`` on the problem (an allocation round compares with it without a second run);
+    the greedy gives the same schedule whether each request's free starts are computed once for
+    all its vouchers or once per voucher."""
+    from solver import fcfs
+    from solver.funding import Ledger, _earliest, greedy_funded
+    from solver.schedule import Schedule
+
+    pr = random_funded(seed, n_requests=8)
+    a = solve(pr, **FAST)
+    assert a.stats["fcfs_objective"] == fcfs(pr).objective
+    sched, _ = greedy_funded(pr, pr.submitted_order())
+    plain, book = Schedule(pr, Static(pr)), Ledger(pr)
+    for r in pr.submitted_order():  # the greedy without the shared free starts, voucher by voucher
+        tried = [p for v in pr.vouchers_of_request.get(r.id, []) if v.id not in book.used
+                 if (p := _earliest(plain, r, v, book)) is not None]
+        best = min(tried, key=lambda p: (p.start, pr.voucher_by_id[p.voucher].expires or 10**18), default=None)
+        if best is None and (r.funding != "voucher" or r.cash_fallback):
+            best = _earliest(plain, r, None, book)
+        if best is not None:
+            plain.add(best)
+            if best.voucher:
+                book.take(pr.voucher_by_id[best.voucher], r, best.instrument)
+    assert {k: (p.instrument, p.start) for k, p in plain.placed.items()} == {
+        k: (p.instrument, p.start) for k, p in sched.placed.items()
+    }
