@@ -156,8 +156,10 @@ def _touched(session: OrmSession) -> tuple[set[str], bool]:
         if table in _CALENDAR_TABLES:
             calendar = True
         elif table in _INSTRUMENT_TABLES:
-            hist = inspect(obj).attrs.instrument_id.history
-            instruments.update(i for i in (*hist.added, *hist.unchanged, *hist.deleted) if i)
+            hist = inspect(obj).attrs.instrument_id.history  # the old instrument too, if it moved
+            # the current value read through the attribute: it loads if expired (a row changed after
+            # a commit expired it), where the history alone would be empty
+            instruments.update(i for i in (*hist.added, *hist.deleted, obj.instrument_id) if i)
     return instruments, calendar
 
 

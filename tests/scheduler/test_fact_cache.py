@@ -88,6 +88,21 @@ def test_a_closure_another_worker_adds_refuses_the_next_booking_and_its_removal_
     assert _book(session, w, w.at(14, day=d), w.at(15, day=d)).id
 
 
+def test_a_closure_changed_after_its_session_expired_it_refuses_the_next_booking(session, world, db):
+    w = world
+    fact_cache.bump(session, [w.xrd.id], calendar=True)
+    session.commit()
+    d = next_workday(w.day, 7)
+    with Session(db.engine) as writer:  # expires its rows on commit
+        exc = _closure(w, d, 16, 17)
+        writer.add(exc)
+        writer.commit()
+        _book(session, w, w.at(9, day=d), w.at(10, day=d))  # fills the cache with the short closure
+        exc.start = w.at(13, day=d)  # set on an expired row: its instrument id is not loaded
+        writer.commit()
+    assert "outside_opening_hours" in _refusals(session, w, w.at(14, day=d), w.at(15, day=d))
+
+
 def test_an_opening_rule_removed_by_another_worker_closes_the_instrument(session, world, worker2):
     w = world
     fact_cache.bump(session, [w.xrd.id], calendar=True)
