@@ -20,6 +20,7 @@ from instruments.db import keep, utc_field, utcnow
 from instruments.errors import InvalidInput, NotFound, Unauthorized
 from instruments.ids import new_id
 from scheduler.booking.enterprises import Enterprise
+from scheduler.shared.mail_prefs import MailPreference, remember_account
 
 TOKEN_PREFIX = "lsk_"
 PASSWORD_MIN_LENGTH = 10
@@ -141,22 +142,26 @@ def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken
 
 
 def authenticate(session: Session, plain: str) -> User:
-    """The user behind an API token, in one query (token, user and the user's enterprise
-    joined); the user and their enterprise are kept in the session (``instruments.db.keep``), so
-    a write naming them, or a booking rule reading the enterprise's standing, does not read them
-    again."""
+    """The user behind an API token, in one query (token, user, the user's enterprise and mail
+    preference joined); the user and their enterprise are kept in the session
+    (``instruments.db.keep``), so a write naming them, or a booking rule reading the enterprise's
+    standing, does not read them again, and the user's mail preference is remembered for the
+    mail the request may send them (``mail_prefs.remember_account``: the booker of a new booking
+    is its mail's recipient)."""
     found = session.exec(
-        select(ApiToken, User, Enterprise)
+        select(ApiToken, User, Enterprise, MailPreference.language, MailPreference.opt_outs)
         .join(User, col(User.id) == ApiToken.user_id)
         .outerjoin(Enterprise, col(Enterprise.id) == User.enterprise_id)
+        .outerjoin(MailPreference, col(MailPreference.user_id) == User.id)
         .where(ApiToken.token_hash == hash_token(plain))
     ).first()
     if found is None or found[0].revoked_at is not None:
         raise Unauthorized("The API token is unknown or revoked.")
-    user, enterprise = found[1], found[2]
+    user, enterprise, language, opt_outs = found[1], found[2], found[3], found[4]
     if not user.active:
         raise Unauthorized("The account behind this token is disabled.")
     keep(session, user, *([enterprise] if enterprise is not None else []))
+    remember_account(session, user, language, opt_outs)
     return user
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-from instruments import audit, availability, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
+from instruments import audit, availability, fact_cache, inventory, policy, run_lock, staff, units, workdays  # noqa: F401
 from scheduler import (
     jobs,  # noqa: F401 - job_run
     time_offers,  # noqa: F401 - time_offer

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Field, Session, SQLModel, select
 
+from . import fact_cache
 from .db import utc_field
 from .errors import InvalidInput
 from .ids import new_id
@@ -119,7 +121,7 @@ _BLOCK_DAYS = 64
 _EPOCH = date(2000, 1, 1)
 
 
-def _rule_days(rule: OpeningRule, first: date, last: date) -> set[date]:
+def _rule_days(rule: OpeningRule | RuleFacts, first: date, last: date) -> set[date]:
     """Days in [first, last] the rule yields. Expanded in fixed 64-day blocks (aligned to a fixed
     day, each cached): every booking attempt asks about its own few days, and a block serves all
     attempts inside it, so the expansion and its traced time budget run once per block and worker
@@ -169,8 +171,8 @@ def _between(text: str, valid_from: date, lo: date, hi: date) -> tuple[date, ...
 
 
 def opening_intervals(
-    rules: Sequence[OpeningRule],
-    exceptions: Sequence[AvailabilityException],
+    rules: Sequence[OpeningRule | RuleFacts],
+    exceptions: Sequence[AvailabilityException | ExceptionFacts],
     calendar: WorkCalendar,
     tz: ZoneInfo,
     start: datetime,
@@ -202,18 +204,62 @@ def opening_intervals(
     return clip(result, start.astimezone(tz), end.astimezone(tz))
 
 
+class RuleFacts(NamedTuple):
+    """What ``opening_intervals`` reads of an ``OpeningRule`` (kept in the per-worker cache)."""
+
+    rrule: str
+    start_time: time
+    end_time: time
+    valid_from: date
+    valid_until: date | None
+    follows_holidays: bool
+
+
+class ExceptionFacts(NamedTuple):
+    """What ``opening_intervals`` reads of an ``AvailabilityException`` (kept in the cache)."""
+
+    kind: ExceptionKind
+    start: datetime
+    end: datetime
+
+
+def instrument_facts(session: Session, instrument_id: str) -> tuple[tuple[RuleFacts, ...], tuple[ExceptionFacts, ...]] | None:
+    """All opening rules and exceptions of the instrument from the per-worker cache
+    (``fact_cache``), or None when this transaction has not read the instrument's version."""
+
+    def load() -> tuple[tuple[RuleFacts, ...], tuple[ExceptionFacts, ...]]:
+        r, e = OpeningRule, AvailabilityException
+        rules = session.exec(
+            select(r.rrule, r.start_time, r.end_time, r.valid_from, r.valid_until, r.follows_holidays)
+            .where(r.instrument_id == instrument_id)
+            .order_by(r.id)
+        ).all()
+        excs = session.exec(select(e.kind, e.start, e.end).where(e.instrument_id == instrument_id).order_by(e.start)).all()
+        return tuple(RuleFacts(*row) for row in rules), tuple(ExceptionFacts(ExceptionKind(k), s, x) for k, s, x in excs)
+
+    return fact_cache.cached(session, fact_cache.INSTRUMENT, instrument_id, load)
+
+
 def load_opening(
     session: Session, instrument_id: str, tz: ZoneInfo, start: datetime, end: datetime
 ) -> tuple[list[tuple[datetime, datetime]], list[str]]:
-    """Open intervals of one instrument from the database, with calendar warnings."""
-    rules = session.exec(select(OpeningRule).where(OpeningRule.instrument_id == instrument_id)).all()
-    exceptions = session.exec(
-        select(AvailabilityException).where(
-            AvailabilityException.instrument_id == instrument_id,
-            AvailabilityException.start < end,
-            AvailabilityException.end > start,
-        )
-    ).all()
+    """Open intervals of one instrument from the database (or the per-worker cache, when the
+    transaction read the instrument's version), with calendar warnings."""
+    facts = instrument_facts(session, instrument_id)
+    if facts is not None:
+        rules: Sequence[OpeningRule | RuleFacts] = facts[0]
+        exceptions: Sequence[AvailabilityException | ExceptionFacts] = [
+            e for e in facts[1] if e.start < end and e.end > start
+        ]
+    else:
+        rules = session.exec(select(OpeningRule).where(OpeningRule.instrument_id == instrument_id)).all()
+        exceptions = session.exec(
+            select(AvailabilityException).where(
+                AvailabilityException.instrument_id == instrument_id,
+                AvailabilityException.start < end,
+                AvailabilityException.end > start,
+            )
+        ).all()
     calendar = WorkCalendar.load(
         session, start.astimezone(tz).date() - timedelta(days=8), end.astimezone(tz).date() + timedelta(days=8)
     )

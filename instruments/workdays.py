@@ -13,9 +13,12 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 import holidays
 from sqlmodel import Field, Session, SQLModel, select
+
+from . import fact_cache
 
 
 class DayKind(StrEnum):
@@ -35,6 +38,26 @@ class CalendarOverride(SQLModel, table=True):
     name: str = ""
 
 
+class OverrideFacts(NamedTuple):
+    """What ``WorkCalendar`` reads of a ``CalendarOverride`` (kept in the per-worker cache)."""
+
+    day: date
+    is_workday: bool
+    name: str
+
+
+def _all_overrides(session: Session) -> tuple[OverrideFacts, ...] | None:
+    """Every calendar override from the per-worker cache (``fact_cache``), or None when this
+    transaction has not read the calendar's version."""
+
+    def load() -> tuple[OverrideFacts, ...]:
+        o = CalendarOverride
+        rows = session.exec(select(o.day, o.is_workday, o.name).order_by(o.day)).all()
+        return tuple(OverrideFacts(*row) for row in rows)
+
+    return fact_cache.cached(session, fact_cache.CALENDAR, "", load)
+
+
 @lru_cache(maxsize=64)
 def _library_year(year: int) -> tuple[dict[date, str], frozenset[date], bool]:
     cal = holidays.country_holidays("CN", years=year)
@@ -52,12 +75,15 @@ def library_version() -> str:
 class WorkCalendar:
     """The national working-day calendar with the platform's overrides applied."""
 
-    def __init__(self, overrides: dict[date, CalendarOverride] | None = None) -> None:
+    def __init__(self, overrides: dict[date, CalendarOverride | OverrideFacts] | None = None) -> None:
         self.overrides = overrides or {}
         self.warnings: list[str] = []
 
     @classmethod
     def load(cls, session: Session, start: date, end: date) -> WorkCalendar:
+        cached = _all_overrides(session)
+        if cached is not None:
+            return cls({r.day: r for r in cached if start <= r.day <= end})
         rows = session.exec(
             select(CalendarOverride).where(CalendarOverride.day >= start, CalendarOverride.day <= end)
         ).all()

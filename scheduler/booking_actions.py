@@ -78,8 +78,11 @@ def _conflicts(a: Attempt) -> list[dict]:
 
 
 
-def book(session: Session, actor: Actor, data: BookingInput, now: datetime | None = None) -> Booking:
-    """Instant booking of a specific slot, checked against every rule."""
+def book(
+    session: Session, actor: Actor, data: BookingInput, now: datetime | None = None, *, savepoint: bool = True
+) -> Booking:
+    """Instant booking of a specific slot, checked against every rule. ``savepoint=False``: the
+    caller's transaction ends if the database refuses the write (``bookings.flush_or_conflict``)."""
     now = now or utcnow()
     _check_times(data.start, data.end)
     inst = lock_instrument(session, data.instrument_id)
@@ -113,7 +116,7 @@ def book(session: Session, actor: Actor, data: BookingInput, now: datetime | Non
         notes=data.notes,
         source="manager" if attempt.by_staff else "instant",
     )
-    flush_or_conflict(session, booking, actor=actor)
+    flush_or_conflict(session, booking, actor=actor, savepoint=savepoint)
     if req is not None:
         before = snapshot(req)
         req.status = RequestStatus.booked

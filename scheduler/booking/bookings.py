@@ -8,6 +8,7 @@ initial migration.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -166,7 +167,12 @@ def visible_query(actor: Actor):  # noqa: ANN201 - a select
 
 
 def flush_or_conflict(
-    session: Session, booking: Booking, changes: dict[str, Any] | None = None, actor: Actor | None = None
+    session: Session,
+    booking: Booking,
+    changes: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+    *,
+    savepoint: bool = True,
 ) -> None:
     """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
     database refuses becomes a Conflict showing the other booking's time, and its id only if
@@ -174,7 +180,13 @@ def flush_or_conflict(
 
     The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
     savepoint, where a refusal would doom the whole transaction), so after a refusal the session
-    stays usable: a round goes on with its other placements, an API request answers 409."""
+    stays usable: a round goes on with its other placements, an API request answers 409.
+
+    ``savepoint=False`` saves the SAVEPOINT and RELEASE round trips for a caller whose transaction
+    ends with the refusal anyway (``POST /bookings``: its rules already found no collision under
+    the instrument's lock, so the database refuses only a writer that bypassed that lock): what is
+    pending is flushed first, as ``begin_nested`` does, and a refusal rolls the whole transaction
+    back before the other booking is read for the answer."""
     changes = changes or {}
     key = (
         booking.instrument_id,
@@ -182,13 +194,17 @@ def flush_or_conflict(
         changes.get("blocked_end", booking.blocked_end),
         booking.id,
     )
+    if not savepoint:
+        session.flush()
     try:
-        with session.begin_nested():
+        with session.begin_nested() if savepoint else nullcontext():
             for k, v in changes.items():
                 setattr(booking, k, v)
             session.add(booking)
             session.flush()
     except IntegrityError as exc:
+        if not savepoint:
+            session.rollback()  # PostgreSQL doomed the transaction; the answer reads in a new one
         others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
         inst = session.get(Instrument, key[0])
         tz = zone(inst.timezone)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from instruments import fact_cache
 from instruments.db import keep
 from instruments.errors import Conflict, NotFound
 from instruments.inventory import Instrument
@@ -36,9 +37,12 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
     """Lock the instruments, their labs and every operator who may run them; the instruments by id.
 
     Three statements: the labs (found through the instruments in a subquery), the instruments
-    (with their booking policies, not locked), the operators (through their instrument links in a
-    subquery). The labs, instruments and policies are read fresh and kept in the session
-    (``instruments.db.keep``): the rules read them again (``policy_of``, ``Attempt.lab``)."""
+    (with their booking policies, not locked, and the version tokens of their opening facts and of
+    the calendar, see ``instruments.fact_cache``), the operators (through their instrument links
+    in a subquery). The labs, instruments and policies are read fresh and kept in the session
+    (``instruments.db.keep``): the rules read them again (``policy_of``, ``Attempt.lab``); the
+    tokens let the rules read opening rules, exceptions and calendar overrides from the worker's
+    cache instead of three more queries."""
     ids = sorted(set(instrument_ids))
     if not ids:
         return {}
@@ -50,14 +54,14 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
         .execution_options(populate_existing=True)
     ).all()
     rows = session.exec(
-        select(Instrument, BookingPolicy)
+        select(Instrument, BookingPolicy, fact_cache.instrument_token(Instrument.id), fact_cache.calendar_token())
         .outerjoin(BookingPolicy, col(BookingPolicy.instrument_id) == Instrument.id)
         .where(col(Instrument.id).in_(ids))
         .order_by(col(Instrument.id))
         .with_for_update(of=Instrument)
         .execution_options(populate_existing=True)
     ).all()
-    locked = [inst for inst, _ in rows]
+    locked = [inst for inst, *_ in rows]
     missing = sorted(set(ids) - {i.id for i in locked})
     if missing:
         raise NotFound(f"No instrument {missing[0]!r}.")
@@ -70,5 +74,8 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
         .order_by(col(Operator.id))
         .with_for_update()
     ).all()
-    keep(session, *labs, *locked, *(policy for _, policy in rows if policy is not None))
+    keep(session, *labs, *locked, *(policy for _, policy, *_ in rows if policy is not None))
+    for inst, _, token, _ in rows:
+        fact_cache.note(session, fact_cache.INSTRUMENT, inst.id, token)
+    fact_cache.note(session, fact_cache.CALENDAR, "", rows[0][3])
     return {i.id: i for i in locked}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Boolean, String, cast, column, select, table, text
 from sqlmodel import Field, Session, SQLModel
@@ -72,6 +73,25 @@ class Recipient:
     user_id: str | None = None
 
 
+def remember_account(session: Session, user: Any, language: str | None, opt_outs: list[str] | None) -> None:
+    """Remember, for this session, an account read with its mail preference (the API token's
+    user, ``booking_api.accounts.authenticate``; ``language``/``opt_outs`` None: no preference
+    row): ``recipients`` naming that user then needs no query. ``user`` is the session's own
+    (kept) row, so its address and state are read as they are when the mail is written; changing
+    the preference in the session forgets it (``set_preferences``)."""
+    session.info.setdefault("mail_accounts", {})[user.id] = (user, language, opt_outs)
+
+
+def _remembered(session: Session, kind: MailKind, user_id: str) -> list[Recipient] | None:
+    known = session.info.get("mail_accounts", {}).get(user_id)
+    if known is None:
+        return None
+    user, language, opt_outs = known
+    if not user.active or not user.email or (kind not in MANDATORY and str(kind) in (opt_outs or [])):
+        return []
+    return [Recipient(user.email, language or DEFAULT_LANGUAGE, user.id)]
+
+
 def preferences(session: Session, user_id: str) -> MailPreference:
     """The user's preference (a default one, not stored, if they never set any)."""
     return session.get(MailPreference, user_id) or MailPreference(user_id=user_id)
@@ -81,6 +101,7 @@ def set_preferences(
     session: Session, user_id: str, language: str | None = None, opt_outs: list[str] | None = None
 ) -> MailPreference:
     """Change a user's language and/or opt-outs; refuses unknown kinds and mandatory ones."""
+    session.info.get("mail_accounts", {}).pop(user_id, None)
     pref = session.get(MailPreference, user_id, with_for_update=True) or MailPreference(user_id=user_id)
     if language is not None:
         if language not in LANGUAGES:
@@ -119,7 +140,10 @@ def recipients(
     """The active accounts an event is addressed to, minus those who opted out of ``kind``: the
     named user if there is one, else the enterprise's members or the unit's lab managers, else the
     holders of ``roles`` platform-wide. An enterprise without accounts is reached at its contact
-    address, in the default language."""
+    address, in the default language. A named user the session read with their preference
+    (``remember_account``) is answered without a query."""
+    if user_id and (known := _remembered(session, kind, user_id)) is not None:
+        return known
     role = cast(_user.c.role, String)  # an enum type on PostgreSQL, compared as text
     pref = MailPreference.__table__.c
     q = (

@@ -213,6 +213,25 @@ def test_preferences_over_http(client, world):
     assert client.get("/api/v1/me/preferences").status_code == 401
 
 
+def test_a_booking_over_http_mails_its_booker_in_the_language_and_with_the_opt_outs_read_with_the_token(db, client, world):
+    w = world
+    h = {"Authorization": f"Bearer {w.tokens['member_b']}"}
+
+    def book(hh: int) -> None:
+        body = {"instrument_id": w.xrd.id, "start": w.at(hh).isoformat(), "end": w.at(hh + 1).isoformat(),
+                "service_mode": "operator_run"}  # fmt: skip
+        r = client.post("/api/v1/bookings", json=body, headers=h)
+        assert r.status_code == 201, r.text
+
+    book(9)  # no preference row: the default language
+    assert client.patch("/api/v1/me/preferences", json={"language": "en"}, headers=h).status_code == 200
+    book(10)
+    assert [(m.recipient, m.language) for m in _rows(db)] == [("b@t.cn", "zh-CN"), ("b@t.cn", "en")]
+    assert client.patch("/api/v1/me/preferences", json={"opt_outs": ["booking_created"]}, headers=h).status_code == 200
+    book(11)
+    assert len(_rows(db)) == 2
+
+
 def test_without_smtp_the_job_leaves_mail_queued_and_readable(db, session, world, monkeypatch):
     from instruments.settings import get_settings
     from scheduler.jobs import run_mail_delivery
