@@ -4,7 +4,10 @@ never replaces real data unasked, and leaves nothing but its database in the wor
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -98,7 +101,8 @@ def test_the_demo_refuses_to_replace_a_database_with_real_users(clean_env):
 
 
 def test_demo_honours_labshare_port_and_leaves_only_its_database_in_the_working_directory(tmp_path):
-    """``labshare demo`` as ``make demo`` runs it (default database, jobs on), then Ctrl-C."""
+    """``labshare demo`` as ``make demo`` runs it (default database, jobs on), then Ctrl-C; the
+    logins and curl lines it prints work against the server it started."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("LABSHARE_DATABASE_URL", "DATABASE_URL")}
     env |= {"LABSHARE_PORT": str(port), "LABSHARE_RUN_JOBS": "true", "PYTHONPATH": str(ROOT)}
@@ -119,6 +123,7 @@ def test_demo_honours_labshare_port_and_leaves_only_its_database_in_the_working_
         wait_for("the demo serves on LABSHARE_PORT", up, deadline=300)  # builds the demo first
         with session_scope(get_engine(f"sqlite:///{tmp_path / 'labshare.db'}")) as s:
             wait_for("the demo's process leads the jobs", lambda: s.get(RunLock, "job_leader"))
+        _printed_logins_and_curl_lines_work(Path(log.name).read_text())
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
     finally:
@@ -128,3 +133,33 @@ def test_demo_honours_labshare_port_and_leaves_only_its_database_in_the_working_
         log.close()
     assert f"http://127.0.0.1:{port}/api/v1/instruments" in Path(log.name).read_text()  # the printed curl lines too
     assert {p.name for p in tmp_path.iterdir()} <= {"labshare.db", "labshare.db-wal", "labshare.db-shm"}
+
+
+def _printed_logins_and_curl_lines_work(output: str) -> None:
+    """What the demo prints works against the server it started: a ``login:`` line per role (no
+    spaces inside a field) signs in, and each ``curl`` line answers as a newcomer expects."""
+    assert output.count("lsk_") >= 5
+    logins = [line.split() for line in output.splitlines() if line.startswith("login: ")]
+    assert sorted(parts[1] for parts in logins) == ["enterprise_member", "lab_manager", "operator", "programme_admin"]
+    assert all(len(parts) == 4 for parts in logins)  # login: ROLE USERNAME PASSWORD
+    curls = [line for line in output.splitlines() if line.startswith("curl ")]
+    assert len(curls) == 4
+    base = re.search(r"http://127\.0\.0\.1:\d+", curls[0]).group(0)
+    for _, role, username, password in logins:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            form = client.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            r = client.post("/login", data={"username": username, "password": password, "csrf": csrf})
+            assert r.status_code == 303, (role, r.text)
+            assert client.get("/home").status_code == 200
+    for line in curls:
+        args = shlex.split(line)
+        target = next(a for a in args if a.startswith("http"))
+        headers = dict(h.split(": ", 1) for h in (args[i + 1] for i, a in enumerate(args) if a == "-H"))
+        if "-X" in args:
+            r = httpx.post(target, json=json.loads(args[args.index("-d") + 1]), headers=headers, timeout=30)
+            assert r.status_code == 201, r.text
+            assert r.json()["status"] in ("tentative", "confirmed")
+        else:
+            r = httpx.get(target, headers=headers, timeout=30)
+            assert r.status_code == 200 and r.json(), r.text
