@@ -98,7 +98,7 @@ def list_(
     status: BookingStatus | None = None,
     start: ApiDatetime | None = None,
     end: ApiDatetime | None = None,
-) -> list[BookingOut]:
+) -> list[dict]:  # validated and written by the response model
     q = visible_query(actor)
     if instrument_id:
         q = q.where(Booking.instrument_id == instrument_id)
@@ -115,7 +115,7 @@ def list_(
     splits = splits_of(session, [_Listed(r) for r in rows], ids_query=ids)
     among = sorted({r["instrument_id"] for r in rows})
     zones = dict(session.execute(select(Instrument.id, Instrument.timezone).where(col(Instrument.id).in_(among))).all())
-    return [BookingOut.of(r, zones.get(r["instrument_id"], "Asia/Shanghai"), splits[r["id"]]) for r in rows]
+    return [BookingOut.data(r, zones.get(r["instrument_id"], "Asia/Shanghai"), splits[r["id"]]) for r in rows]
 
 
 class _Listed:
