@@ -36,10 +36,13 @@ class Db:
         return Session(self.engine, expire_on_commit=False)
 
     def clean(self) -> None:
+        # DELETE, children before parents, not TRUNCATE: on PostgreSQL a TRUNCATE of every table
+        # gives each a new file and cost about 0.3 s per test, a DELETE of the few rows a test
+        # leaves about 5 ms (one round trip for all the tables)
         names = [t.name for t in reversed(metadata.sorted_tables)]
         with self.engine.begin() as conn:
             if self.backend == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " CASCADE"))
+                conn.execute(text("; ".join(f'DELETE FROM "{n}"' for n in names)))
             else:
                 for n in names:
                     conn.execute(text(f'DELETE FROM "{n}"'))
