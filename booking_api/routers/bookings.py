@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import RowMapping
 from sqlmodel import col, select
 
 from instruments.inventory import Instrument, ServiceMode
@@ -109,22 +108,13 @@ def list_(
     if end:
         q = q.where(Booking.start < end)
     q = q.order_by(col(Booking.start), col(Booking.id)).offset(page.offset).limit(page.limit)
-    # plain rows, not ORM objects: a page of hundreds is only read and answered
-    rows = session.execute(q.with_only_columns(*Booking.__table__.columns)).mappings().all()
-    ids = q.with_only_columns(col(Booking.id))
-    splits = splits_of(session, [_Listed(r) for r in rows], ids_query=ids)
-    among = sorted({r["instrument_id"] for r in rows})
+    # plain rows, not ORM objects: a page of hundreds is only read and answered (a row reads as a
+    # booking does where ``splits_of`` looks: its id and price)
+    rows = session.execute(q.with_only_columns(*Booking.__table__.columns)).all()
+    splits = splits_of(session, rows, ids_query=q.with_only_columns(col(Booking.id)))
+    among = sorted({r.instrument_id for r in rows})
     zones = dict(session.execute(select(Instrument.id, Instrument.timezone).where(col(Instrument.id).in_(among))).all())
-    return [BookingOut.data(r, zones.get(r["instrument_id"], "Asia/Shanghai"), splits[r["id"]]) for r in rows]
-
-
-class _Listed:
-    """A listed row as ``splits_of`` reads a booking (its id and price)."""
-
-    __slots__ = ("id", "price_fen")
-
-    def __init__(self, row: RowMapping) -> None:
-        self.id, self.price_fen = row["id"], row["price_fen"]
+    return [BookingOut.data(r._mapping, zones.get(r.instrument_id, "Asia/Shanghai"), splits[r.id]) for r in rows]
 
 
 @router.get("/{booking_id}", response_model=BookingOut, summary="One booking (404 if it is not yours to see)")
