@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -217,16 +218,22 @@ def body(instrument: str, start: datetime, end: datetime) -> dict:
 
 
 def run_clients(
-    phase: Phase, base: str, tokens: list[str], work: list[list[dict]], expect: Callable[[int], bool]
+    phase: Phase,
+    base: str,
+    tokens: list[str],
+    work: list[list],
+    expect: Callable[[int], bool],
+    send: Callable[[httpx.Client, Any], httpx.Response] = lambda api, item: api.post("/api/v1/bookings", json=item),
 ) -> None:
-    """One thread per client posting its bookings in order; latencies and statuses into ``phase``."""
+    """One thread per client sending its items in order (by default: posting them as bookings);
+    latencies and statuses into ``phase``."""
     lock = threading.Lock()
 
-    def client(token: str, items: list[dict]) -> None:
+    def client(token: str, items: list) -> None:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
             for item in items:
                 t0 = time.perf_counter()
-                r = api.post("/api/v1/bookings", json=item)
+                r = send(api, item)
                 dt = time.perf_counter() - t0
                 with lock:
                     phase.latencies.append(dt)
@@ -252,22 +259,8 @@ def floor_phase(name: str, base: str, tokens: list[str], path: str, n: int) -> P
     authenticated path, the token lookup) costs with no booking work, the ceiling any booking
     path on this machine stays under."""
     phase = Phase(name)
-    lock = threading.Lock()
     share = -(-n // len(tokens))
-
-    def client(token: str) -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
-            for _ in range(share):
-                t0 = time.perf_counter()
-                r = api.get(path)
-                dt = time.perf_counter() - t0
-                with lock:
-                    phase.latencies.append(dt)
-                    phase.statuses[r.status_code] += 1
-                    if r.status_code != 200:
-                        phase.failures.append(f"{r.status_code} {r.text[:200]}")
-
-    timed(phase, [threading.Thread(target=client, args=(t,)) for t in tokens])
+    run_clients(phase, base, tokens, [[path] * share for _ in tokens], lambda s: s == 200, lambda api, p: api.get(p))
     return phase
 
 
