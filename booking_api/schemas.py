@@ -32,7 +32,12 @@ class VoucherShareOut(BaseModel):
 
     @classmethod
     def of(cls, s: VoucherShare, tz: str) -> VoucherShareOut:
-        return cls.model_validate({**vars(s), "expires_at": s.expires_at.astimezone(ZoneInfo(tz))})
+        return cls.model_validate(cls.data(s, tz))
+
+    @staticmethod
+    def data(s: VoucherShare, tz: str) -> dict[str, Any]:
+        """The share as plain values, its expiry in ``tz``."""
+        return {**vars(s), "expires_at": s.expires_at.astimezone(ZoneInfo(tz))}
 
 
 PRICE_SPLIT_EXAMPLE = {
@@ -73,13 +78,12 @@ class PriceSplitOut(BaseModel):
     @staticmethod
     def data(s: PriceSplit, tz: str) -> dict[str, Any]:
         """The split as plain values, the vouchers' expiry in ``tz``."""
-        z = ZoneInfo(tz)
         return {
             "price_fen": s.price_fen,
             "voucher_fen": s.voucher_fen,
             "enterprise_fen": s.enterprise_fen,
             "lapsed_fen": s.lapsed_fen,
-            "vouchers": [{**vars(v), "expires_at": v.expires_at.astimezone(z)} for v in s.vouchers],
+            "vouchers": [VoucherShareOut.data(v, tz) for v in s.vouchers],
         }
 
 
