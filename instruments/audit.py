@@ -57,6 +57,30 @@ def record(
     return row
 
 
+def row(
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The audit row of one change as plain values (every column), for a bulk INSERT:
+    :func:`record_many`, or a change that writes its rows together (``db.execute_together``)."""
+    return {
+        "id": new_id("aud"),
+        "at": at or utcnow(),
+        "actor_user_id": actor.user_id,
+        "actor_role": str(actor.role) if actor.role else None,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
+
+
 Change = tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]
 """(action, entity, entity_id, before, after): one row of :func:`record_many`."""
 
@@ -68,21 +92,7 @@ def record_many(session: Session, actor: Actor, changes: list[Change]) -> list[s
     if not changes:
         return []
     at = utcnow()
-    role = str(actor.role) if actor.role else None
-    rows = [
-        {
-            "id": new_id("aud"),
-            "at": at,
-            "actor_user_id": actor.user_id,
-            "actor_role": role,
-            "action": action,
-            "entity": entity,
-            "entity_id": entity_id,
-            "before": before,
-            "after": after,
-        }
-        for action, entity, entity_id, before, after in changes
-    ]
+    rows = [row(actor, action, entity, entity_id, before, after, at) for action, entity, entity_id, before, after in changes]
     session.execute(insert(AuditLog), rows)
     return [r["id"] for r in rows]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, create_engine
 
@@ -138,6 +139,22 @@ def get_engine(url: str) -> Engine:
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def execute_together(session: Session, inserts: list[Insert]) -> None:
+    """Run ``inserts`` (rows written alongside a change: its audit row, its note, its mails) in the
+    session's transaction with one round trip where the database allows: on PostgreSQL as one
+    statement, each INSERT but the last a data-modifying CTE (they see one snapshot, and succeed or
+    fail together); elsewhere one after another. The rows must not depend on each other (no
+    foreign key from one to another), since the CTEs run in no set order; RETURNING is not read."""
+    if not inserts:
+        return
+    if is_postgres(session) and len(inserts) > 1:
+        *rest, last = inserts
+        session.execute(last.add_cte(*(stmt.cte(f"written_{k}") for k, stmt in enumerate(rest))))
+        return
+    for stmt in inserts:
+        session.execute(stmt)
 
 
 references.install()  # every session refuses an unknown id naming the field, before the database does

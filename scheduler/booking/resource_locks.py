@@ -33,10 +33,12 @@ from instruments.staff import Operator, OperatorInstrument
 from instruments.units import Lab
 
 
-def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[str, Instrument]:
+def lock_for_booking(session: Session, instrument_ids: Iterable[str], operators: bool = True) -> dict[str, Instrument]:
     """Lock the instruments, their labs and every operator who may run them; the instruments by id.
+    ``operators=False`` leaves the operators alone: for a booking in a mode no operator works in
+    (``inventory.OPERATOR_MODES``), whose rules never read an operator's time and which takes none.
 
-    Three statements: the labs (found through the instruments in a subquery), the instruments
+    Three statements (two without operators): the labs (found through the instruments in a subquery), the instruments
     (with their booking policies, not locked, and the version tokens of their opening facts and of
     the calendar, see ``instruments.fact_cache``), the operators (through their instrument links
     in a subquery). The labs, instruments and policies are read fresh and kept in the session
@@ -68,12 +70,13 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str]) -> dict[st
     moved = sorted({i.lab_id for i in locked if i.lab_id} - {lab.id for lab in labs})
     if moved:  # the instrument changed labs between the two statements (rare): start over
         raise Conflict("An instrument was just moved to another lab; please retry.")
-    session.exec(
-        select(Operator.id)
-        .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
-        .order_by(col(Operator.id))
-        .with_for_update()
-    ).all()
+    if operators:
+        session.exec(
+            select(Operator.id)
+            .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
+            .order_by(col(Operator.id))
+            .with_for_update()
+        ).all()
     keep(session, *labs, *locked, *(policy for _, policy, *_ in rows if policy is not None))
     for inst, _, token, _ in rows:
         fact_cache.note(session, fact_cache.INSTRUMENT, inst.id, token)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import literal
 from sqlmodel import Session, col, func, select
 
 from instruments.actor import Actor
@@ -148,7 +149,7 @@ class Attempt:
             return 0
         if self.facts is not None and self.moving is None:
             return self.facts.lab_load(self.start, self.end)
-        if self.moving is None and self.enterprise is not None:
+        if self._counted_together:
             return self._loads[0]
         q = self._lab_load_query(lab)
         if self.moving is not None:
@@ -181,20 +182,29 @@ class Attempt:
         )
 
     @cached_property
-    def _loads(self) -> tuple[int, int]:
-        """(lab load, future bookings) of a new booking by an enterprise in a lab: the two counts
-        every such attempt asks, in one statement."""
+    def _loads(self) -> tuple[int, int, list[Qualification] | None]:
+        """(lab load, future bookings, qualifications) of a new booking by an enterprise in a lab:
+        what every such attempt asks, in one statement. The qualifications (None when not read)
+        ride along as an outer join on a one-row table, for a self-operated booking: the only
+        one whose rules read them."""
         assert self.lab is not None and self.enterprise is not None
         lab_q = self._lab_load_query(self.lab).scalar_subquery()
         future_q = self._future_query(self.enterprise).scalar_subquery()
-        lab_load, future = self.session.exec(select(lab_q, future_q)).one()
-        return int(lab_load), int(future)
+        if self.service_mode != ServiceMode.self_operated:
+            lab_load, future = self.session.exec(select(lab_q, future_q)).one()
+            return int(lab_load), int(future), None
+        one = select(literal(1).label("one")).subquery("one")
+        mine = (col(Qualification.user_id) == (self.user_id or "")) & (col(Qualification.instrument_id) == self.instrument.id)
+        rows = self.session.exec(select(lab_q, future_q, Qualification).select_from(one).outerjoin(Qualification, mine)).all()
+        return int(rows[0][0]), int(rows[0][1]), [q for *_, q in rows if q is not None]
 
     @cached_property
     def qualifications(self) -> list[Qualification]:
         """The booking user's qualifications for this instrument."""
         if self.facts is not None:
             return self.facts.qualifications
+        if self._counted_together and self._loads[2] is not None:
+            return self._loads[2]
         return list(
             self.session.exec(
                 select(Qualification).where(
@@ -203,6 +213,12 @@ class Attempt:
             ).all()
         )
 
+    @property
+    def _counted_together(self) -> bool:
+        """Whether this attempt's counts (and qualifications) come from ``_loads``: a new
+        booking by an enterprise, in a lab."""
+        return self.moving is None and self.enterprise is not None and self.lab is not None
+
     @cached_property
     def future_bookings(self) -> int:
         """Live bookings of this instrument by the enterprise that end after ``now``."""
@@ -210,7 +226,7 @@ class Attempt:
             return 0
         if self.facts is not None:
             return self.facts.future_bookings
-        if self.moving is None and self.lab is not None:
+        if self._counted_together:
             return self._loads[1]
         return int(self.session.exec(self._future_query(self.enterprise)).one())
 

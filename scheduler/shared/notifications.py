@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, Session, SQLModel
 
 from instruments.db import json_field, utc_field, utcnow
@@ -107,3 +109,36 @@ def tell(
         roles=roles,
         now=now,
     )
+
+
+def tell_inserts(
+    session: Session,
+    kind: MailKind,
+    key: str,
+    data: dict[str, Any],
+    *,
+    enterprise_id: str | None = None,
+    user_id: str | None = None,
+    link: str = "",
+    now: datetime | None = None,
+) -> list[Insert]:
+    """What :func:`tell` writes (the note and its mails, the same rows), as INSERTs for the caller
+    to run together with its other rows (``instruments.db.execute_together``): the instant booking
+    writes its audit row, note and mail in one round trip."""
+    from scheduler.shared.outbox import insert_of, mail_rows
+
+    words = render(kind, DEFAULT_LANGUAGE, data)
+    note = {
+        "id": new_id("ntf"),
+        "enterprise_id": enterprise_id,
+        "owner_unit_id": None,
+        "subject": words.subject,
+        "body": words.text,
+        "link": link,
+        "created_at": utcnow(),
+        "read_at": None,
+        "kind": str(kind),
+        "data": data,
+    }
+    mails = insert_of(session, mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now))
+    return [insert(Notification).values([note]), *([mails] if mails is not None else [])]

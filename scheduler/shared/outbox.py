@@ -39,6 +39,7 @@ from sqlalchemy import Text, UniqueConstraint, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from instruments.db import is_postgres, json_field, utc_field, utcnow
@@ -101,14 +102,43 @@ def enqueue(
     written again, so a job that runs twice mails once: the rows go in with one ``INSERT … ON
     CONFLICT (idempotency_key) DO NOTHING RETURNING id`` (no lookup first, no race between two
     writers), and the mails returned are those really written."""
+    rows = mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id,
+                     owner_unit_id=owner_unit_id, roles=roles, to=to, now=now)  # fmt: skip
+    return [OutboxMail(**row) for row in _insert(session, rows)]
+
+
+def mail_rows(
+    session: Session,
+    kind: MailKind | str,
+    key: str,
+    data: dict[str, Any],
+    *,
+    user_id: str | None = None,
+    enterprise_id: str | None = None,
+    owner_unit_id: str | None = None,
+    roles: tuple[str, ...] = (),
+    to: list[Recipient] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The rows :func:`enqueue` writes for one event (its recipients looked up, each mail
+    rendered), not yet written."""
     kind = MailKind(kind)
     people = (
         to
         if to is not None
         else recipients(session, kind, user_id=user_id, enterprise_id=enterprise_id, owner_unit_id=owner_unit_id, roles=roles)
     )
-    written = _insert(session, _rows(kind, key, data, people, now or utcnow()))
-    return [OutboxMail(**row) for row in written]
+    return _rows(kind, key, data, people, now or utcnow())
+
+
+def insert_of(session: Session, rows: list[dict[str, Any]]) -> Insert | None:
+    """The INSERT of mail ``rows`` that skips an event already in the outbox for a recipient
+    (``ON CONFLICT (idempotency_key) DO NOTHING``), for a caller writing them together with
+    other rows (``instruments.db.execute_together``); None for no rows."""
+    if not rows:
+        return None
+    insert = postgresql_insert if is_postgres(session) else sqlite_insert
+    return insert(OutboxMail.__table__).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 @dataclass(frozen=True)
