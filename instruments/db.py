@@ -146,7 +146,9 @@ def execute_together(session: Session, inserts: list[Insert]) -> None:
     session's transaction with one round trip where the database allows: on PostgreSQL as one
     statement, each INSERT but the last a data-modifying CTE (they see one snapshot, and succeed or
     fail together); elsewhere one after another. The rows must not depend on each other (no
-    foreign key from one to another), since the CTEs run in no set order; RETURNING is not read."""
+    foreign key from one to another), since the CTEs run in no set order; RETURNING is not read.
+    Give a one-row INSERT its values as a dict: that form's compiled SQL is cached, a list's is
+    compiled anew each time."""
     if not inserts:
         return
     if is_postgres(session) and len(inserts) > 1:

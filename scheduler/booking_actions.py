@@ -133,7 +133,7 @@ def book(
         session, kind, f"{kind}:{booking.id}:created", mail_data(session, booking, inst, new=True),
         enterprise_id=booking.enterprise_id, user_id=booking.user_id, link=f"/api/v1/bookings/{booking.id}",
     )  # fmt: skip
-    execute_together(session, [insert(AuditLog).values([created]), *told])
+    execute_together(session, [insert(AuditLog).values(created), *told])
     return booking
 
 

@@ -141,4 +141,4 @@ def tell_inserts(
         "data": data,
     }
     mails = insert_of(session, mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now))
-    return [insert(Notification).values([note]), *([mails] if mails is not None else [])]
+    return [insert(Notification).values(note), *([mails] if mails is not None else [])]

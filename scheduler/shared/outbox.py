@@ -138,7 +138,9 @@ def insert_of(session: Session, rows: list[dict[str, Any]]) -> Insert | None:
     if not rows:
         return None
     insert = postgresql_insert if is_postgres(session) else sqlite_insert
-    return insert(OutboxMail.__table__).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # one row as a dict, not a list of one: SQLAlchemy caches the compiled single-row form only
+    values = rows[0] if len(rows) == 1 else rows
+    return insert(OutboxMail.__table__).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 @dataclass(frozen=True)
