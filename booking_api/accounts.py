@@ -11,7 +11,7 @@ from functools import cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from instruments.actor import Actor, Role
@@ -141,6 +141,19 @@ def issue_token(session: Session, user: User, label: str = "") -> tuple[ApiToken
     return tok, plain
 
 
+@cache
+def _token_lookup():  # noqa: ANN202 - a select
+    """The token lookup, built once: every authenticated request runs it, and building a
+    statement and its cache key anew each time costs more than running it."""
+    return (
+        select(ApiToken, User, Enterprise, MailPreference.language, MailPreference.opt_outs)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .outerjoin(Enterprise, col(Enterprise.id) == User.enterprise_id)
+        .outerjoin(MailPreference, col(MailPreference.user_id) == User.id)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
 def authenticate(session: Session, plain: str) -> User:
     """The user behind an API token, in one query (token, user, the user's enterprise and mail
     preference joined); the user and their enterprise are kept in the session
@@ -148,13 +161,7 @@ def authenticate(session: Session, plain: str) -> User:
     standing, does not read them again, and the user's mail preference is remembered for the
     mail the request may send them (``mail_prefs.remember_account``: the booker of a new booking
     is its mail's recipient)."""
-    found = session.exec(
-        select(ApiToken, User, Enterprise, MailPreference.language, MailPreference.opt_outs)
-        .join(User, col(User.id) == ApiToken.user_id)
-        .outerjoin(Enterprise, col(Enterprise.id) == User.enterprise_id)
-        .outerjoin(MailPreference, col(MailPreference.user_id) == User.id)
-        .where(ApiToken.token_hash == hash_token(plain))
-    ).first()
+    found = session.exec(_token_lookup(), params={"token_hash": hash_token(plain)}).first()
     if found is None or found[0].revoked_at is not None:
         raise Unauthorized("The API token is unknown or revoked.")
     user, enterprise, language, opt_outs = found[1], found[2], found[3], found[4]

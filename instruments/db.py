@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, bindparam, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, create_engine
+from sqlmodel import Field, Session, SQLModel, create_engine
 
 from . import references
 
@@ -141,22 +145,52 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def execute_together(session: Session, inserts: list[Insert]) -> None:
-    """Run ``inserts`` (rows written alongside a change: its audit row, its note, its mails) in the
-    session's transaction with one round trip where the database allows: on PostgreSQL as one
-    statement, each INSERT but the last a data-modifying CTE (they see one snapshot, and succeed or
-    fail together); elsewhere one after another. The rows must not depend on each other (no
-    foreign key from one to another), since the CTEs run in no set order; RETURNING is not read.
-    Give a one-row INSERT its values as a dict: that form's compiled SQL is cached, a list's is
-    compiled anew each time."""
-    if not inserts:
+@dataclass(frozen=True)
+class Rows:
+    """New rows of one table, all with the same columns, for :func:`write_together`.
+    ``skip_conflicts``: the unique columns whose clash skips a row (``ON CONFLICT (…) DO
+    NOTHING``) instead of failing the write."""
+
+    table: Table
+    rows: list[dict[str, Any]]
+    skip_conflicts: tuple[str, ...] = ()
+
+
+def write_together(session: Session, parts: list[Rows]) -> None:
+    """Insert the rows written alongside a change (its audit row, its note, its mails) in the
+    session's transaction with one round trip where the database allows: on PostgreSQL one
+    statement, each table's INSERT but the last a data-modifying CTE (they see one snapshot and
+    succeed or fail together), built once per shape with bind parameters; elsewhere one INSERT a
+    table. The rows must not depend on each other (no foreign key from one to another): the CTEs
+    run in no set order."""
+    parts = [p for p in parts if p.rows]
+    if not parts:
         return
-    if is_postgres(session) and len(inserts) > 1:
-        *rest, last = inserts
-        session.execute(last.add_cte(*(stmt.cte(f"written_{k}") for k, stmt in enumerate(rest))))
+    if not is_postgres(session):
+        for p in parts:
+            stmt = sqlite_insert(p.table)
+            if p.skip_conflicts:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(p.skip_conflicts))
+            session.execute(stmt, p.rows)
         return
-    for stmt in inserts:
-        session.execute(stmt)
+    shape = tuple((p.table.name, len(p.rows), tuple(p.rows[0]), p.skip_conflicts) for p in parts)
+    params = {f"w{k}_{i}_{c}": v for k, p in enumerate(parts) for i, row in enumerate(p.rows) for c, v in row.items()}
+    session.execute(_together(shape), params)
+
+
+@lru_cache(maxsize=64)
+def _together(shape: tuple[tuple[str, int, tuple[str, ...], tuple[str, ...]], ...]) -> Insert:
+    """The statement of :func:`write_together` for one shape ((table, rows, columns, conflict
+    columns) a part): built once, so neither the statement nor its cache key is made again for
+    every change that writes rows of that shape."""
+    inserts = []
+    for k, (name, count, columns, skip) in enumerate(shape):
+        table = SQLModel.metadata.tables[name]
+        values = [{c: bindparam(f"w{k}_{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(count)]
+        stmt = postgresql_insert(table).values(values[0] if count == 1 else values)
+        inserts.append(stmt.on_conflict_do_nothing(index_elements=list(skip)) if skip else stmt)
+    *rest, last = inserts
+    return last.add_cte(*(stmt.cte(f"written_{k}") for k, stmt in enumerate(rest))) if rest else last
 
 
 references.install()  # every session refuses an unknown id naming the field, before the database does

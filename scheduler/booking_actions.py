@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from instruments import audit
 from instruments.actor import Actor, Role
 from instruments.audit import AuditLog, record, snapshot
 from instruments.availability import zone
-from instruments.db import execute_together, utcnow
+from instruments.db import Rows, utcnow, write_together
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import BookingPolicy, policy_of
@@ -34,7 +33,7 @@ from scheduler.booking.rules import Attempt, evaluate
 from scheduler.money import credit, vouchers
 from scheduler.money.price_split import mail_data
 from scheduler.shared.mail_prefs import MailKind
-from scheduler.shared.notifications import tell, tell_inserts
+from scheduler.shared.notifications import tell, told_rows
 
 
 @dataclass
@@ -129,11 +128,11 @@ def book(
     # the audit row, the note and the mail, written together (one round trip on PostgreSQL)
     created = audit.row(actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     kind = MailKind.booking_created
-    told = tell_inserts(
+    told = told_rows(
         session, kind, f"{kind}:{booking.id}:created", mail_data(session, booking, inst, new=True),
         enterprise_id=booking.enterprise_id, user_id=booking.user_id, link=f"/api/v1/bookings/{booking.id}",
     )  # fmt: skip
-    execute_together(session, [insert(AuditLog).values(created), *told])
+    write_together(session, [Rows(AuditLog.__table__, [created]), *told])
     return booking
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Index, false
+from sqlalchemy import Index, bindparam, false
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -142,15 +143,28 @@ def live_bookings(
     session: Session, instrument_id: str, start: datetime, end: datetime, exclude: str | None = None
 ) -> list[Booking]:
     """Live bookings whose blocked range meets [start, end)."""
-    q = select(Booking).where(
-        Booking.instrument_id == instrument_id,
-        col(Booking.status).in_(LIVE),
-        Booking.blocked_start < end,
-        Booking.blocked_end > start,
-    )
+    params = {"instrument_id": instrument_id, "start": start, "end": end}
+    q = _meeting()
     if exclude:
-        q = q.where(Booking.id != exclude)
-    return list(session.exec(q.order_by(Booking.blocked_start)).all())
+        q, params["exclude"] = q.where(Booking.id != bindparam("exclude")), exclude
+    return list(session.exec(q, params=params).all())
+
+
+@cache
+def _meeting():  # noqa: ANN202 - a select
+    """The live bookings of an instrument meeting a range, built once with bind parameters:
+    every booking asks it, and building a statement and its cache key anew each time costs more
+    than running it."""
+    return (
+        select(Booking)
+        .where(
+            Booking.instrument_id == bindparam("instrument_id"),
+            col(Booking.status).in_(LIVE),
+            Booking.blocked_start < bindparam("end"),
+            Booking.blocked_end > bindparam("start"),
+        )
+        .order_by(Booking.blocked_start)
+    )
 
 
 def visible_query(actor: Actor):  # noqa: ANN201 - a select

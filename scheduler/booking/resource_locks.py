@@ -21,7 +21,9 @@ writers are serialised by the database.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from instruments import fact_cache
@@ -48,21 +50,9 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str], operators:
     ids = sorted(set(instrument_ids))
     if not ids:
         return {}
-    labs = session.exec(
-        select(Lab)
-        .where(col(Lab.id).in_(select(Instrument.lab_id).where(col(Instrument.id).in_(ids))))
-        .order_by(col(Lab.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    rows = session.exec(
-        select(Instrument, BookingPolicy, fact_cache.instrument_token(Instrument.id), fact_cache.calendar_token())
-        .outerjoin(BookingPolicy, col(BookingPolicy.instrument_id) == Instrument.id)
-        .where(col(Instrument.id).in_(ids))
-        .order_by(col(Instrument.id))
-        .with_for_update(of=Instrument)
-        .execution_options(populate_existing=True)
-    ).all()
+    labs_q, instruments_q, operators_q = _lock_statements()
+    labs = session.exec(labs_q, params={"ids": ids}).all()
+    rows = session.exec(instruments_q, params={"ids": ids}).all()
     locked = [inst for inst, *_ in rows]
     missing = sorted(set(ids) - {i.id for i in locked})
     if missing:
@@ -71,14 +61,39 @@ def lock_for_booking(session: Session, instrument_ids: Iterable[str], operators:
     if moved:  # the instrument changed labs between the two statements (rare): start over
         raise Conflict("An instrument was just moved to another lab; please retry.")
     if operators:
-        session.exec(
-            select(Operator.id)
-            .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
-            .order_by(col(Operator.id))
-            .with_for_update()
-        ).all()
+        session.exec(operators_q, params={"ids": ids}).all()
     keep(session, *labs, *locked, *(policy for _, policy, *_ in rows if policy is not None))
     for inst, _, token, _ in rows:
         fact_cache.note(session, fact_cache.INSTRUMENT, inst.id, token)
     fact_cache.note(session, fact_cache.CALENDAR, "", rows[0][3])
     return {i.id: i for i in locked}
+
+
+@cache
+def _lock_statements():  # noqa: ANN202 - three selects
+    """The three locking statements, built once with the instrument ids as an expanding
+    parameter: every booking runs them, and building a statement and its cache key anew each
+    time costs more than running it."""
+    ids = bindparam("ids", expanding=True)
+    labs = (
+        select(Lab)
+        .where(col(Lab.id).in_(select(Instrument.lab_id).where(col(Instrument.id).in_(ids))))
+        .order_by(col(Lab.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    instruments = (
+        select(Instrument, BookingPolicy, fact_cache.instrument_token(Instrument.id), fact_cache.calendar_token())
+        .outerjoin(BookingPolicy, col(BookingPolicy.instrument_id) == Instrument.id)
+        .where(col(Instrument.id).in_(ids))
+        .order_by(col(Instrument.id))
+        .with_for_update(of=Instrument)
+        .execution_options(populate_existing=True)
+    )
+    operators = (
+        select(Operator.id)
+        .where(col(Operator.id).in_(select(OperatorInstrument.operator_id).where(col(OperatorInstrument.instrument_id).in_(ids))))
+        .order_by(col(Operator.id))
+        .with_for_update()
+    )
+    return labs, instruments, operators

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import literal
+from sqlalchemy import bindparam, literal
 from sqlmodel import Session, col, func, select
 
 from instruments.actor import Actor
@@ -157,45 +157,25 @@ class Attempt:
         return int(self.session.exec(q).one())
 
     def _lab_load_query(self, lab: Lab):  # noqa: ANN202 - a select
-        return (
-            select(func.count())
-            .select_from(Booking)
-            .join(Instrument, Instrument.id == Booking.instrument_id)
-            .where(
-                Instrument.lab_id == lab.id,
-                col(Booking.status).in_(LIVE),
-                Booking.start < self.end,
-                Booking.end > self.start,
-            )
-        )
+        return lab_load_query(lab.id, self.start, self.end)
 
     def _future_query(self, enterprise: Enterprise):  # noqa: ANN202 - a select
-        return (
-            select(func.count())
-            .select_from(Booking)
-            .where(
-                Booking.instrument_id == self.instrument.id,
-                Booking.enterprise_id == enterprise.id,
-                col(Booking.status).in_(LIVE),
-                Booking.end > self.now,
-            )
-        )
+        return future_query(self.instrument.id, enterprise.id, self.now)
 
     @cached_property
     def _loads(self) -> tuple[int, int, list[Qualification] | None]:
         """(lab load, future bookings, qualifications) of a new booking by an enterprise in a lab:
-        what every such attempt asks, in one statement. The qualifications (None when not read)
-        ride along as an outer join on a one-row table, for a self-operated booking: the only
-        one whose rules read them."""
+        what every such attempt asks, in one statement (``_loads_statements``). The
+        qualifications (None when not read) ride along for a self-operated booking: the only one
+        whose rules read them."""
         assert self.lab is not None and self.enterprise is not None
-        lab_q = self._lab_load_query(self.lab).scalar_subquery()
-        future_q = self._future_query(self.enterprise).scalar_subquery()
+        counts, with_qualifications = _loads_statements()
+        params = {"lab_id": self.lab.id, "start": self.start, "end": self.end, "instrument_id": self.instrument.id,
+                  "enterprise_id": self.enterprise.id, "now": self.now}  # fmt: skip
         if self.service_mode != ServiceMode.self_operated:
-            lab_load, future = self.session.exec(select(lab_q, future_q)).one()
+            lab_load, future = self.session.exec(counts, params=params).one()
             return int(lab_load), int(future), None
-        one = select(literal(1).label("one")).subquery("one")
-        mine = (col(Qualification.user_id) == (self.user_id or "")) & (col(Qualification.instrument_id) == self.instrument.id)
-        rows = self.session.exec(select(lab_q, future_q, Qualification).select_from(one).outerjoin(Qualification, mine)).all()
+        rows = self.session.exec(with_qualifications, params={**params, "user_id": self.user_id or ""}).all()
         return int(rows[0][0]), int(rows[0][1]), [q for *_, q in rows if q is not None]
 
     @cached_property
@@ -229,6 +209,44 @@ class Attempt:
         if self._counted_together:
             return self._loads[1]
         return int(self.session.exec(self._future_query(self.enterprise)).one())
+
+
+def lab_load_query(lab_id: object, start: object, end: object):  # noqa: ANN201 - a select
+    """Live bookings of the lab's instruments meeting [start, end): values or bind parameters."""
+    return (
+        select(func.count())
+        .select_from(Booking)
+        .join(Instrument, Instrument.id == Booking.instrument_id)
+        .where(Instrument.lab_id == lab_id, col(Booking.status).in_(LIVE), Booking.start < end, Booking.end > start)
+    )
+
+
+def future_query(instrument_id: object, enterprise_id: object, now: object):  # noqa: ANN201 - a select
+    """Live bookings of the instrument by the enterprise ending after ``now``: values or bind
+    parameters."""
+    return (
+        select(func.count())
+        .select_from(Booking)
+        .where(
+            Booking.instrument_id == instrument_id,
+            Booking.enterprise_id == enterprise_id,
+            col(Booking.status).in_(LIVE),
+            Booking.end > now,
+        )
+    )
+
+
+@cache
+def _loads_statements():  # noqa: ANN202 - two selects
+    """A new booking's two counts in one statement, and the same with the booking user's
+    qualifications for the instrument as an outer join on a one-row table; built once with bind
+    parameters (every booking runs one: building a statement and its cache key anew each time
+    costs more than running it)."""
+    lab_q = lab_load_query(bindparam("lab_id"), bindparam("start"), bindparam("end")).scalar_subquery()
+    future_q = future_query(bindparam("instrument_id"), bindparam("enterprise_id"), bindparam("now")).scalar_subquery()
+    one = select(literal(1).label("one")).subquery("one")
+    mine = (col(Qualification.user_id) == bindparam("user_id")) & (col(Qualification.instrument_id) == bindparam("instrument_id"))
+    return select(lab_q, future_q), select(lab_q, future_q, Qualification).select_from(one).outerjoin(Qualification, mine)
 
 
 class Rule:

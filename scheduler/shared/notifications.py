@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, Session, SQLModel
 
-from instruments.db import json_field, utc_field, utcnow
+from instruments.db import Rows, json_field, utc_field, utcnow
 from instruments.ids import new_id
 from scheduler.shared.mail_prefs import DEFAULT_LANGUAGE, MailKind
 from scheduler.shared.mail_templates import render
@@ -111,7 +109,7 @@ def tell(
     )
 
 
-def tell_inserts(
+def told_rows(
     session: Session,
     kind: MailKind,
     key: str,
@@ -121,11 +119,11 @@ def tell_inserts(
     user_id: str | None = None,
     link: str = "",
     now: datetime | None = None,
-) -> list[Insert]:
-    """What :func:`tell` writes (the note and its mails, the same rows), as INSERTs for the caller
-    to run together with its other rows (``instruments.db.execute_together``): the instant booking
-    writes its audit row, note and mail in one round trip."""
-    from scheduler.shared.outbox import insert_of, mail_rows
+) -> list[Rows]:
+    """What :func:`tell` writes (the note and its mails, the same rows), for the caller to write
+    together with its other rows (``instruments.db.write_together``): the instant booking writes
+    its audit row, note and mail in one round trip."""
+    from scheduler.shared.outbox import mail_rows, rows_of
 
     words = render(kind, DEFAULT_LANGUAGE, data)
     note = {
@@ -140,5 +138,5 @@ def tell_inserts(
         "kind": str(kind),
         "data": data,
     }
-    mails = insert_of(session, mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now))
-    return [insert(Notification).values(note), *([mails] if mails is not None else [])]
+    mails = mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now)
+    return [Rows(Notification.__table__, [note]), rows_of(mails)]

@@ -39,10 +39,9 @@ from sqlalchemy import Text, UniqueConstraint, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.dml import Insert
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
-from instruments.db import is_postgres, json_field, utc_field, utcnow
+from instruments.db import Rows, is_postgres, json_field, utc_field, utcnow
 from instruments.errors import InvalidState, NotFound
 from instruments.ids import new_id
 from scheduler.shared.mail_prefs import MailKind, Recipient, recipients
@@ -131,16 +130,11 @@ def mail_rows(
     return _rows(kind, key, data, people, now or utcnow())
 
 
-def insert_of(session: Session, rows: list[dict[str, Any]]) -> Insert | None:
-    """The INSERT of mail ``rows`` that skips an event already in the outbox for a recipient
-    (``ON CONFLICT (idempotency_key) DO NOTHING``), for a caller writing them together with
-    other rows (``instruments.db.execute_together``); None for no rows."""
-    if not rows:
-        return None
-    insert = postgresql_insert if is_postgres(session) else sqlite_insert
-    # one row as a dict, not a list of one: SQLAlchemy caches the compiled single-row form only
-    values = rows[0] if len(rows) == 1 else rows
-    return insert(OutboxMail.__table__).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+def rows_of(rows: list[dict[str, Any]]) -> Rows:
+    """Mail ``rows`` for a caller writing them together with other rows
+    (``instruments.db.write_together``), skipping an event already in the outbox for a recipient
+    (``ON CONFLICT (idempotency_key) DO NOTHING``), as :func:`enqueue` does."""
+    return Rows(OutboxMail.__table__, rows, skip_conflicts=("idempotency_key",))
 
 
 @dataclass(frozen=True)
