@@ -57,13 +57,23 @@ def check_references(session: Session, *_: Any) -> None:
     """Refuse the flush if a new or changed foreign-key value names no row (see the module)."""
     if not session.new and not session.dirty:
         return
+    _check(session, list(session.new) + list(session.dirty))
+
+
+def refuse_unknown(session: Session, obj: SQLModel) -> None:
+    """The same check for one new row that is written without a flush (a booking written
+    together with its audit row and mail, ``bookings.write_new``)."""
+    _check(session, [obj], new=True)
+
+
+def _check(session: Session, objs: list[Any], new: bool = False) -> None:
     known: dict[tuple[str, Any], bool] = {}
     pending: set[tuple[str, Any]] | None = None
-    for obj in list(session.new) + list(session.dirty):
+    for obj in objs:
         state = inspect(obj)
         for attr, table, column in _foreign_keys(state.mapper):
             value = getattr(obj, attr, None)
-            if value is None or (not state.pending and not state.attrs[attr].history.added):
+            if value is None or (not new and not state.pending and not state.attrs[attr].history.added):
                 continue
             if (table, value) not in known:
                 target = _class_of(table)

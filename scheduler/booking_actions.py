@@ -19,13 +19,21 @@ from instruments import audit
 from instruments.actor import Actor, Role
 from instruments.audit import AuditLog, record, snapshot
 from instruments.availability import zone
-from instruments.db import Rows, utcnow, write_together
+from instruments.db import Rows, utcnow
 from instruments.errors import Conflict, Forbidden, InvalidInput, InvalidState, PolicyViolation, Violation
 from instruments.inventory import OPERATOR_MODES, Instrument
 from instruments.policy import BookingPolicy, policy_of
 from instruments.tariffs import booking_price_fen
 from scheduler.booking.booking_requests import RequestStatus, request_to_fulfil
-from scheduler.booking.bookings import Booking, BookingStatus, can_see, collision_entry, flush_or_conflict, get_visible
+from scheduler.booking.bookings import (
+    Booking,
+    BookingStatus,
+    can_see,
+    collision_entry,
+    flush_or_conflict,
+    get_visible,
+    write_new,
+)
 from scheduler.booking.enterprises import Enterprise, booking_for
 from scheduler.booking.freed_time import FreedCause, note_freed
 from scheduler.booking.resource_locks import lock_for_booking
@@ -119,20 +127,19 @@ def book(
         notes=data.notes,
         source="manager" if attempt.by_staff else "instant",
     )
-    flush_or_conflict(session, booking, actor=actor, savepoint=savepoint)
-    if req is not None:
-        before = snapshot(req)
-        req.status = RequestStatus.booked
-        session.add(req)
-        record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
-    # the audit row, the note and the mail, written together (one round trip on PostgreSQL)
+    # the booking with its audit row, note and mail, written together (one round trip on PostgreSQL)
     created = audit.row(actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     kind = MailKind.booking_created
     told = told_rows(
         session, kind, f"{kind}:{booking.id}:created", mail_data(session, booking, inst, new=True),
         enterprise_id=booking.enterprise_id, user_id=booking.user_id, link=f"/api/v1/bookings/{booking.id}",
     )  # fmt: skip
-    write_together(session, [Rows(AuditLog.__table__, [created]), *told])
+    write_new(session, booking, [Rows(AuditLog.__table__, [created]), *told], actor=actor, savepoint=savepoint)
+    if req is not None:
+        before = snapshot(req)
+        req.status = RequestStatus.booked
+        session.add(req)
+        record(session, actor, "request.book", "booking_request", req.id, before=before, after=snapshot(req))
     return booking
 
 

@@ -17,14 +17,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Index, bindparam, false
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from instruments.actor import Actor, Role
 from instruments.availability import zone
-from instruments.db import fen_field, utc_field, utcnow
+from instruments.db import Rows, fen_field, utc_field, utcnow, write_together
 from instruments.errors import Conflict, NotFound
 from instruments.ids import new_id
 from instruments.inventory import Instrument
+from instruments.references import refuse_unknown
 
 
 class BookingStatus(StrEnum):
@@ -217,13 +219,41 @@ def flush_or_conflict(
             session.add(booking)
             session.flush()
     except IntegrityError as exc:
-        if not savepoint:
-            session.rollback()  # PostgreSQL doomed the transaction; the answer reads in a new one
-        others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
-        inst = session.get(Instrument, key[0])
-        tz = zone(inst.timezone)
-        names = ", ".join(collision_text(actor, b, inst, tz) for b in others)
-        raise Conflict(
-            f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
-            conflicts=[collision_entry(actor, b, inst, tz) for b in others],
-        ) from exc
+        raise _refused(session, actor, key, savepoint) from exc
+
+
+def write_new(
+    session: Session, booking: Booking, alongside: list[Rows], actor: Actor | None = None, *, savepoint: bool = True
+) -> None:
+    """Write a new booking and the rows that go with it (its audit row, note and mails) in one
+    round trip on PostgreSQL (``instruments.db.write_together``), then hold it in the session as
+    a loaded row, as a flush would have left it. Otherwise as :func:`flush_or_conflict` writes a
+    new booking: an unknown id is refused naming its field first (``instruments.references``),
+    what is pending is flushed before, an overlap the database refuses becomes a Conflict, and
+    ``savepoint`` is the same choice."""
+    refuse_unknown(session, booking)
+    key = (booking.instrument_id, booking.blocked_start, booking.blocked_end, booking.id)
+    row = {c.name: getattr(booking, c.name) for c in Booking.__table__.columns}
+    session.flush()
+    try:
+        with session.begin_nested() if savepoint else nullcontext():
+            write_together(session, [Rows(Booking.__table__, [row]), *alongside])
+    except IntegrityError as exc:
+        raise _refused(session, actor, key, savepoint) from exc
+    make_transient_to_detached(booking)
+    session.add(booking)
+
+
+def _refused(session: Session, actor: Actor | None, key: tuple, savepoint: bool) -> Conflict:
+    """The Conflict for a booking write the database refused, naming the bookings now in the way
+    (``key``: instrument, blocked start and end, the booking's own id)."""
+    if not savepoint:
+        session.rollback()  # PostgreSQL doomed the transaction; the answer reads in a new one
+    others = live_bookings(session, key[0], key[1], key[2], exclude=key[3])
+    inst = session.get(Instrument, key[0])
+    tz = zone(inst.timezone)
+    names = ", ".join(collision_text(actor, b, inst, tz) for b in others)
+    return Conflict(
+        f"Another booking took this time just now{': ' + names if names else ''}. Pick another slot.",
+        conflicts=[collision_entry(actor, b, inst, tz) for b in others],
+    )
