@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from instruments.actor import Actor
@@ -60,9 +59,36 @@ class PriceSplit:
     vouchers: list[VoucherShare]
 
 
+VOUCHER_COLUMNS = ("id", "code", "status", "face_value_fen", "reserved_fen", "consumed_fen", "expires_at")
+"""The voucher's columns its share of a booking reads, in the order ``share_from`` takes them."""
+
+
+def share_from(
+    voucher_id: str,
+    code: str,
+    status: VoucherStatus,
+    face_value_fen: int,
+    reserved_fen: int,
+    consumed_fen: int,
+    expires_at: datetime,
+) -> VoucherShare:
+    """A voucher's share of the booking it names, from its ``VOUCHER_COLUMNS`` (e.g. a listing's
+    row that joins each booking to its voucher): what it consumed once the service completed,
+    else what it reserves."""
+    pays = consumed_fen if status == VoucherStatus.consumed else reserved_fen
+    return VoucherShare(voucher_id, code, str(status), face_value_fen, pays, face_value_fen - pays, expires_at)
+
+
 def _share(v: Voucher) -> VoucherShare:
-    pays = v.consumed_fen if v.status == VoucherStatus.consumed else v.reserved_fen
-    return VoucherShare(v.id, v.code, str(v.status), v.face_value_fen, pays, v.face_value_fen - pays, v.expires_at)
+    return share_from(*(getattr(v, k) for k in VOUCHER_COLUMNS))
+
+
+def split_of(price_fen: int, shares: list[VoucherShare]) -> PriceSplit:
+    """The split of a booking of ``price_fen`` given the shares of the vouchers that pay for it."""
+    if not shares:
+        return PriceSplit(price_fen, 0, price_fen, 0, shares)
+    paid = sum(s.pays_fen for s in shares)
+    return PriceSplit(price_fen, paid, price_fen - paid, sum(s.lapses_fen for s in shares), shares)
 
 
 def unpaid(booking: Booking) -> PriceSplit:
@@ -72,24 +98,15 @@ def unpaid(booking: Booking) -> PriceSplit:
     return PriceSplit(booking.price_fen, 0, booking.price_fen, 0, [])
 
 
-def splits_of(session: Session, bookings: Iterable[Booking], ids_query: Select | None = None) -> dict[str, PriceSplit]:
+def splits_of(session: Session, bookings: Iterable[Booking]) -> dict[str, PriceSplit]:
     """The split of each booking, from the voucher rows that reserve or consumed money for it
-    (one query for the lot). A cancelled booking's voucher was released: it pays nothing.
-    ``ids_query``: a select of the bookings' ids, matched in the database instead of sending
-    every id (for a page of hundreds of bookings the subquery is cheaper than the long IN list)."""
+    (one query for the lot). A cancelled booking's voucher was released: it pays nothing."""
     rows = list(bookings)
-    ids = [b.id for b in rows]
     vouchers: dict[str, list[Voucher]] = {}
-    if ids:
-        among = ids_query if ids_query is not None else ids
-        for v in session.exec(select(Voucher).where(col(Voucher.booking_id).in_(among))).all():
+    if rows:
+        for v in session.exec(select(Voucher).where(col(Voucher.booking_id).in_([b.id for b in rows]))).all():
             vouchers.setdefault(v.booking_id or "", []).append(v)
-    out = {}
-    for b in rows:
-        shares = [_share(v) for v in vouchers.get(b.id, [])]
-        paid = sum(s.pays_fen for s in shares)
-        out[b.id] = PriceSplit(b.price_fen, paid, b.price_fen - paid, sum(s.lapses_fen for s in shares), shares)
-    return out
+    return {b.id: split_of(b.price_fen, [_share(v) for v in vouchers.get(b.id, [])]) for b in rows}
 
 
 def mail_data(
