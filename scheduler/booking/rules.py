@@ -164,13 +164,14 @@ class Attempt:
 
     @cached_property
     def _loads(self) -> tuple[int, int, list[Qualification] | None]:
-        """(lab load, future bookings, qualifications) of a new booking by an enterprise in a lab:
+        """(lab load, future bookings, qualifications) of a new booking by an enterprise:
         what every such attempt asks, in one statement (``_loads_statements``). The
         qualifications (None when not read) ride along for a self-operated booking: the only one
         whose rules read them."""
-        assert self.lab is not None and self.enterprise is not None
+        assert self.enterprise is not None
         counts, with_qualifications = _loads_statements()
-        params = {"lab_id": self.lab.id, "start": self.start, "end": self.end, "instrument_id": self.instrument.id,
+        # no lab: its count is of no instrument (lab_id = NULL matches none), 0 as ``lab_load`` says
+        params = {"lab_id": self.instrument.lab_id, "start": self.start, "end": self.end, "instrument_id": self.instrument.id,
                   "enterprise_id": self.enterprise.id, "now": self.now}  # fmt: skip
         if self.service_mode != ServiceMode.self_operated:
             lab_load, future = self.session.exec(counts, params=params).one()
@@ -196,8 +197,8 @@ class Attempt:
     @property
     def _counted_together(self) -> bool:
         """Whether this attempt's counts (and qualifications) come from ``_loads``: a new
-        booking by an enterprise, in a lab."""
-        return self.moving is None and self.enterprise is not None and self.lab is not None
+        booking by an enterprise."""
+        return self.moving is None and self.enterprise is not None
 
     @cached_property
     def future_bookings(self) -> int:

@@ -5,6 +5,7 @@ statement that still refuses a disabled account."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,8 +15,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from booking_api.accounts import User
+from fixtures import factories
 from instruments import fact_cache
+from instruments.audit import AuditLog
 from instruments.db import read_engine_of
+from scheduler.shared.notifications import Notification
+from scheduler.shared.outbox import OutboxMail
 from tests.booking_api.conftest import auth
 from tests.world import next_workday, raw_booking
 
@@ -134,3 +139,45 @@ def test_the_token_lookup_is_one_statement_and_refuses_a_disabled_account(client
     assert client.get(f"{API}/me", headers=auth(world, "member_b")).status_code == 401
     body = {"instrument_id": world.xrd.id, "start": world.at(9).isoformat(), "end": world.at(10).isoformat()}
     assert client.post(f"{API}/bookings", json=body, headers=auth(world, "member_b")).status_code == 401
+
+
+def test_a_members_self_operated_booking_is_six_statements_on_postgresql(client, world, session, db):
+    """An enterprise member booking self-operated: the token; the labs and the instrument locked
+    (no operator is locked: none works in this mode); the counts with the member's qualifications;
+    the collisions; the booking written with its audit row, note and mail in one statement. SQLite
+    sends the last as one INSERT a table, and its BEGIN and COMMIT."""
+    fact_cache.bump(session, calendar=True)
+    factories.qualify(session, world.member_a.user_id, world.xrd, world.day - timedelta(days=30))
+    session.commit()
+    counts, ids = [], []
+    for day in range(3):
+        start = world.at(9, day=next_workday(world.day, 7 * day) if day else world.day)
+        body = {"instrument_id": world.xrd.id, "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(), "service_mode": "self_operated"}  # fmt: skip
+        with statements(db.engine) as seen:
+            r = client.post(f"{API}/bookings", json=body, headers=auth(world, "member_a"))
+        assert r.status_code == 201, r.text
+        counts.append(seen)
+        ids.append(r.json()["id"])
+    assert not any(re.search(r"\bFROM operator\b", s) for s in counts[2]), counts[2]
+    writes = [s for s in counts[2] if "INSERT" in s.upper()]
+    if db.backend == "postgresql":
+        assert len(counts[2]) == 6, [s[:90] for s in counts[2]]
+        assert len(writes) == 1 and all(t in writes[0] for t in ("booking", "audit_log", "notification", "outbox_mail"))
+    else:
+        assert len(writes) == 4, writes
+    session.expire_all()
+    for booking_id in ids:  # every row written together is there
+        assert session.query(AuditLog).filter_by(entity_id=booking_id, action="booking.create").count() == 1
+        assert session.query(Notification).filter(Notification.link.endswith(booking_id)).count() == 1
+        assert session.query(OutboxMail).filter_by(idempotency_key=f"booking_created:{booking_id}:created:a@t.cn").count() == 1
+
+
+def test_an_unqualified_member_is_refused_from_the_same_counts_statement(client, world, session, db):
+    start = world.at(9)
+    body = {"instrument_id": world.xrd.id, "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "service_mode": "self_operated"}  # fmt: skip
+    r = client.post(f"{API}/bookings", json=body, headers=auth(world, "member_b"))
+    assert r.status_code == 422, r.text
+    assert [v["code"] for v in r.json()["violations"]] == ["not_qualified"], r.json()
+    assert not any(session.query(Notification).filter(Notification.enterprise_id == world.ent_b.id))  # nothing written
