@@ -54,11 +54,12 @@ class CancelIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def _out(session, b: Booking, new: bool = False) -> BookingOut:
-    """The answer for one booking (``new``: made in this request, so no voucher pays for it yet)."""
+def _out(session, b: Booking, new: bool = False) -> dict:
+    """The answer for one booking as plain values, validated and written once by the route's
+    response model (``new``: made in this request, so no voucher pays for it yet)."""
     inst = session.get(Instrument, b.instrument_id)
     split = unpaid(b) if new else splits_of(session, [b])[b.id]
-    return BookingOut.of(b, inst.timezone if inst else "Asia/Shanghai", split)
+    return BookingOut.data(b, inst.timezone if inst else "Asia/Shanghai", split)
 
 
 @router.post(
@@ -76,7 +77,7 @@ def create(
     session: SessionDep,
     actor: ActorDep,
     idempotency_key: IdempotencyKey = None,
-) -> BookingOut:
+) -> dict:  # validated and written by the response model
     data = actions.BookingInput(**{**body.model_dump(), "service_mode": body.service_mode.value})
     return once(
         session,
@@ -133,26 +134,26 @@ def get_one(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut
     return BookingOut.of(booking, inst.timezone, splits_of(session, [booking])[booking.id])
 
 
-def _done(session, booking: Booking) -> BookingOut:
+def _done(session, booking: Booking) -> dict:
     out = _out(session, booking)
     commit(session)
     return out
 
 
 @router.post("/{booking_id}/confirm", response_model=BookingOut, summary="Confirm a tentative booking (lab manager)")
-def confirm(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+def confirm(booking_id: str, session: SessionDep, actor: ActorDep) -> dict:
     return _done(session, actions.confirm(session, actor, booking_id))
 
 
 @router.post(
     "/{booking_id}/reject", response_model=BookingOut, summary="Turn a tentative booking down (lab manager)"
 )
-def reject(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> BookingOut:
+def reject(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> dict:
     return _done(session, actions.reject(session, actor, booking_id, body.reason if body else ""))
 
 
 @router.post("/{booking_id}/move", response_model=BookingOut, summary="Move a booking (lab manager; the booking enterprise until the cancellation cut-off)")
-def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) -> BookingOut:
+def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) -> dict:
     return _done(session, actions.move(session, actor, booking_id, body.start, body.end))
 
 
@@ -161,22 +162,22 @@ def move(booking_id: str, body: MoveIn, session: SessionDep, actor: ActorDep) ->
     response_model=BookingOut,
     summary="Cancel (enterprise within the cut-off; lab manager any time)",
 )
-def cancel(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> BookingOut:
+def cancel(booking_id: str, session: SessionDep, actor: ActorDep, body: CancelIn | None = None) -> dict:
     return _done(session, actions.cancel(session, actor, booking_id, body.reason if body else ""))
 
 
 @router.post("/{booking_id}/check-in", response_model=BookingOut, summary="Record arrival")
-def check_in(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+def check_in(booking_id: str, session: SessionDep, actor: ActorDep) -> dict:
     return _done(session, actions.check_in(session, actor, booking_id))
 
 
 @router.post(
     "/{booking_id}/check-out", response_model=BookingOut, summary="Record the end of use; the booking is completed"
 )
-def check_out(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+def check_out(booking_id: str, session: SessionDep, actor: ActorDep) -> dict:
     return _done(session, actions.check_out(session, actor, booking_id))
 
 
 @router.post("/{booking_id}/no-show", response_model=BookingOut, summary="Mark a no-show (lab manager)")
-def no_show(booking_id: str, session: SessionDep, actor: ActorDep) -> BookingOut:
+def no_show(booking_id: str, session: SessionDep, actor: ActorDep) -> dict:
     return _done(session, actions.mark_no_show(session, actor, booking_id))

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, cached_property
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, literal
+from sqlalchemy import bindparam, literal, null
 from sqlmodel import Session, col, func, select
 
 from instruments.actor import Actor
@@ -119,6 +120,8 @@ class Attempt:
         # another booking's blocked range must not meet ours
         if self.facts is not None and self.moving is None:
             return self.facts.collisions(lo, hi)
+        if self._counted_together:
+            return self._new_booking_facts.collisions
         return live_bookings(self.session, self.instrument.id, lo, hi, exclude=self.moving.id if self.moving else None)
 
     @cached_property
@@ -150,7 +153,7 @@ class Attempt:
         if self.facts is not None and self.moving is None:
             return self.facts.lab_load(self.start, self.end)
         if self._counted_together:
-            return self._loads[0]
+            return self._new_booking_facts.lab_load
         q = self._lab_load_query(lab)
         if self.moving is not None:
             q = q.where(Booking.id != self.moving.id)
@@ -163,29 +166,34 @@ class Attempt:
         return future_query(self.instrument.id, enterprise.id, self.now)
 
     @cached_property
-    def _loads(self) -> tuple[int, int, list[Qualification] | None]:
-        """(lab load, future bookings, qualifications) of a new booking by an enterprise:
-        what every such attempt asks, in one statement (``_loads_statements``). The
-        qualifications (None when not read) ride along for a self-operated booking: the only one
-        whose rules read them."""
+    def _new_booking_facts(self) -> NewBookingFacts:
+        """What the rules of a new booking by an enterprise read from the bookings, in one
+        statement (``_new_booking_statements``): the lab's load, the enterprise's future bookings,
+        the collisions, and for a self-operated booking (the only one whose rules read them) the
+        user's qualifications."""
         assert self.enterprise is not None
-        counts, with_qualifications = _loads_statements()
+        lo, hi = self.blocked
         # no lab: its count is of no instrument (lab_id = NULL matches none), 0 as ``lab_load`` says
         params = {"lab_id": self.instrument.lab_id, "start": self.start, "end": self.end, "instrument_id": self.instrument.id,
-                  "enterprise_id": self.enterprise.id, "now": self.now}  # fmt: skip
-        if self.service_mode != ServiceMode.self_operated:
-            lab_load, future = self.session.exec(counts, params=params).one()
-            return int(lab_load), int(future), None
-        rows = self.session.exec(with_qualifications, params={**params, "user_id": self.user_id or ""}).all()
-        return int(rows[0][0]), int(rows[0][1]), [q for *_, q in rows if q is not None]
+                  "enterprise_id": self.enterprise.id, "now": self.now, "blocked_start": lo, "blocked_end": hi,
+                  "user_id": self.user_id or ""}  # fmt: skip
+        self_operated = self.service_mode == ServiceMode.self_operated
+        rows = self.session.exec(_new_booking_statements()[self_operated], params=params).all()
+        collisions = {b.id: b for *_, b in rows if b is not None}
+        return NewBookingFacts(
+            int(rows[0][0]),
+            int(rows[0][1]),
+            list({q.id: q for _, _, q, _ in rows if q is not None}.values()) if self_operated else None,
+            sorted(collisions.values(), key=lambda b: (b.blocked_start, b.id)),
+        )
 
     @cached_property
     def qualifications(self) -> list[Qualification]:
         """The booking user's qualifications for this instrument."""
         if self.facts is not None:
             return self.facts.qualifications
-        if self._counted_together and self._loads[2] is not None:
-            return self._loads[2]
+        if self._counted_together and self._new_booking_facts.qualifications is not None:
+            return self._new_booking_facts.qualifications
         return list(
             self.session.exec(
                 select(Qualification).where(
@@ -196,8 +204,8 @@ class Attempt:
 
     @property
     def _counted_together(self) -> bool:
-        """Whether this attempt's counts (and qualifications) come from ``_loads``: a new
-        booking by an enterprise."""
+        """Whether this attempt's counts, collisions (and qualifications) come from ``_new_booking_facts``:
+        a new booking by an enterprise."""
         return self.moving is None and self.enterprise is not None
 
     @cached_property
@@ -208,7 +216,7 @@ class Attempt:
         if self.facts is not None:
             return self.facts.future_bookings
         if self._counted_together:
-            return self._loads[1]
+            return self._new_booking_facts.future_bookings
         return int(self.session.exec(self._future_query(self.enterprise)).one())
 
 
@@ -237,17 +245,39 @@ def future_query(instrument_id: object, enterprise_id: object, now: object):  # 
     )
 
 
+class NewBookingFacts(NamedTuple):
+    lab_load: int
+    future_bookings: int
+    qualifications: list[Qualification] | None  # None: not read (a mode that needs none)
+    collisions: list[Booking]
+
+
 @cache
-def _loads_statements():  # noqa: ANN202 - two selects
-    """A new booking's two counts in one statement, and the same with the booking user's
-    qualifications for the instrument as an outer join on a one-row table; built once with bind
-    parameters (every booking runs one: building a statement and its cache key anew each time
-    costs more than running it)."""
+def _new_booking_statements() -> tuple[Any, Any]:
+    """What a new booking's rules read from the bookings, in one statement: the two counts as
+    scalar subqueries, and the collisions (live bookings of the instrument whose blocked range
+    meets ours) as an outer join on a one-row table, so that no collision is still one row; the
+    second form also joins the user's qualifications for the instrument (rows: qualifications ×
+    collisions, each a handful at most). Built once with bind parameters: every booking runs one,
+    and building a statement and its cache key anew each time costs more than running it."""
     lab_q = lab_load_query(bindparam("lab_id"), bindparam("start"), bindparam("end")).scalar_subquery()
     future_q = future_query(bindparam("instrument_id"), bindparam("enterprise_id"), bindparam("now")).scalar_subquery()
     one = select(literal(1).label("one")).subquery("one")
+    meets = (
+        (Booking.instrument_id == bindparam("instrument_id"))
+        & col(Booking.status).in_(LIVE)
+        & (Booking.blocked_start < bindparam("blocked_end"))
+        & (Booking.blocked_end > bindparam("blocked_start"))
+    )
     mine = (col(Qualification.user_id) == bindparam("user_id")) & (col(Qualification.instrument_id) == bindparam("instrument_id"))
-    return select(lab_q, future_q), select(lab_q, future_q, Qualification).select_from(one).outerjoin(Qualification, mine)
+    without = select(lab_q, future_q, null(), Booking).select_from(one).outerjoin(Booking, meets)
+    with_qualifications = (
+        select(lab_q, future_q, Qualification, Booking)
+        .select_from(one)
+        .outerjoin(Qualification, mine)
+        .outerjoin(Booking, meets)
+    )
+    return without, with_qualifications
 
 
 class Rule:

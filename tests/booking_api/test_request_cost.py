@@ -141,11 +141,11 @@ def test_the_token_lookup_is_one_statement_and_refuses_a_disabled_account(client
     assert client.post(f"{API}/bookings", json=body, headers=auth(world, "member_b")).status_code == 401
 
 
-def test_a_members_self_operated_booking_is_six_statements_on_postgresql(client, world, session, db):
+def test_a_members_self_operated_booking_is_five_statements_on_postgresql(client, world, session, db):
     """An enterprise member booking self-operated: the token; the labs and the instrument locked
-    (no operator is locked: none works in this mode); the counts with the member's qualifications;
-    the collisions; the booking written with its audit row, note and mail in one statement. SQLite
-    sends the last as one INSERT a table, and its BEGIN and COMMIT."""
+    (no operator is locked: none works in this mode); the counts, the member's qualifications and
+    the collisions in one statement; the booking written with its audit row, note and mail in one
+    statement. SQLite sends the last as one INSERT a table, and its BEGIN and COMMIT."""
     fact_cache.bump(session, calendar=True)
     factories.qualify(session, world.member_a.user_id, world.xrd, world.day - timedelta(days=30))
     session.commit()
@@ -162,7 +162,7 @@ def test_a_members_self_operated_booking_is_six_statements_on_postgresql(client,
     assert not any(re.search(r"\bFROM operator\b", s) for s in counts[2]), counts[2]
     writes = [s for s in counts[2] if "INSERT" in s.upper()]
     if db.backend == "postgresql":
-        assert len(counts[2]) == 6, [s[:90] for s in counts[2]]
+        assert len(counts[2]) == 5, [s[:90] for s in counts[2]]
         assert len(writes) == 1 and all(t in writes[0] for t in ("booking", "audit_log", "notification", "outbox_mail"))
     else:
         assert len(writes) == 4, writes
@@ -181,3 +181,22 @@ def test_an_unqualified_member_is_refused_from_the_same_counts_statement(client,
     assert r.status_code == 422, r.text
     assert [v["code"] for v in r.json()["violations"]] == ["not_qualified"], r.json()
     assert not any(session.query(Notification).filter(Notification.enterprise_id == world.ent_b.id))  # nothing written
+
+
+def test_collisions_read_with_several_qualifications_are_each_named_once_in_order(client, world, session):
+    """The one statement joins qualifications and collisions (rows: their product): two
+    qualifications (one expired) and two bookings in the way still give each booking once, by
+    start, and the valid qualification still counts."""
+    factories.qualify(session, world.member_a.user_id, world.xrd, world.day - timedelta(days=400), world.day - timedelta(days=40))
+    factories.qualify(session, world.member_a.user_id, world.xrd, world.day - timedelta(days=30))
+    later = raw_booking(world, world.at(10), world.at(11), enterprise_id=world.ent_a.id)
+    earlier = raw_booking(world, world.at(9), world.at(10), enterprise_id=world.ent_a.id)
+    session.add_all([later, earlier])
+    session.commit()
+    body = {"instrument_id": world.xrd.id, "start": world.at(9, 30).isoformat(), "end": world.at(10, 30).isoformat(),
+            "service_mode": "self_operated"}  # fmt: skip
+    r = client.post(f"{API}/bookings", json=body, headers=auth(world, "member_a"))
+    assert r.status_code == 409, r.text
+    assert [c["booking"] for c in r.json()["conflicts"]] == [earlier.id, later.id]
+    free = {**body, "start": world.at(14).isoformat(), "end": world.at(15).isoformat()}
+    assert client.post(f"{API}/bookings", json=free, headers=auth(world, "member_a")).status_code == 201
