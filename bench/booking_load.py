@@ -442,9 +442,13 @@ def _backend_pids(url: str) -> list[int]:
 
 
 @contextmanager
-def cpu_meter(base: str, url: str, out: dict) -> Iterator[None]:
+def cpu_meter(base: str, url: str, out: dict, shares: list | None = None) -> Iterator[None]:
     """CPU seconds spent while the block runs by the server, the database's backends and this
-    process (the clients), into ``out``."""
+    process (the clients), into ``out``; into ``shares`` the server processes' shares of the
+    server's CPU (those above 5 %: the workers), largest first. The clients' keep-alive
+    connections are dealt to the workers by the kernel as they connect, so one worker may serve
+    three of four clients: the shares tell a run whose split was uneven."""
+    shares = [] if shares is None else shares
     port = base.rsplit(":", 1)[1]
     server, backends = _server_pids(port), _backend_pids(url)
     before = {pid: _cpu_of(pid) for pid in server + backends}
@@ -453,7 +457,10 @@ def cpu_meter(base: str, url: str, out: dict) -> Iterator[None]:
     out["client_s"] = time.process_time() - own
     server = sorted(set(server) | set(_server_pids(port)))
     backends = sorted(set(backends) | set(_backend_pids(url)))
-    out["server_s"] = sum(_cpu_of(p) - before.get(p, 0.0) for p in server)
+    spent = {p: _cpu_of(p) - before.get(p, 0.0) for p in server}
+    out["server_s"] = sum(spent.values())
+    shares.extend(sorted((v / out["server_s"] for v in spent.values() if v > 0.05 * out["server_s"]), reverse=True)
+                  if out["server_s"] else [])  # fmt: skip
     out["database_s"] = sum(_cpu_of(p) - before.get(p, 0.0) for p in backends)
 
 
@@ -474,6 +481,7 @@ def run(args: argparse.Namespace) -> dict:
     clients = max(args.clients, args.race_clients)
     today = datetime.now(TZ).date()
     cpu_of: dict[str, dict[str, float]] = {"book": {}}
+    worker_shares: list[float] = []
     floors: list[Phase] = []
     with own_database(args.database, keep=args.keep) as url:
         t0 = time.perf_counter()
@@ -492,7 +500,7 @@ def run(args: argparse.Namespace) -> dict:
                 if args.py_spy:
                     spy = profile(base, args.py_spy)
                 try:
-                    with cpu_meter(base, url, cpu_of["book"]):
+                    with cpu_meter(base, url, cpu_of["book"], worker_shares):
                         book, booked = book_phase(base, setup, args.bookings, args.clients)
                     conflict = conflict_phase(base, setup, booked, args.conflicts, args.clients)
                     race = race_phase(base, setup, booked, args.race_clients, args.race_slots)
@@ -524,10 +532,12 @@ def run(args: argparse.Namespace) -> dict:
                 f"clients {ms['client_s']} ms; total {round(sum(ms.values()), 2)} ms "
                 f"(at most {round(os.cpu_count() * 1000 / max(0.01, sum(ms.values())))}/s on {os.cpu_count()} cores)"
             )
+    if worker_shares:
+        print("server CPU by worker (book): " + " / ".join(f"{100 * x:.0f} %" for x in worker_shares))
     if server_log:
         print("server log (last lines):\n  " + "\n  ".join(server_log.splitlines()[-8:]))
     return {"database": "postgresql" if url.startswith("postgresql") else "sqlite", "workers": args.workers,
-            "overlaps": found, "phases": rows, "cpu_ms_per_request": per}  # fmt: skip
+            "overlaps": found, "phases": rows, "cpu_ms_per_request": per, "worker_shares": worker_shares}  # fmt: skip
 
 
 def profile(base: str, out: str) -> subprocess.Popen:
