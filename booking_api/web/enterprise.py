@@ -96,6 +96,8 @@ def reason_text(_: Gettext, reason: dict[str, Any], minutes: int | None = None) 
             "It fits on {instruments} in {span}, but this round limits any one enterprise's share of the contested "
             "time and your enterprise had reached it. It stays open for the next round."
         )
+    elif code == "enterprise_suspended":
+        text = _("Your enterprise may not book for now: its booking is suspended (credit rules).")
     else:  # a booking rule refused the slot the round found
         text = _("The time the round found on {instruments}, {span}, is no longer free.")
     return text.format(**facts)

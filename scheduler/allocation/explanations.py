@@ -78,8 +78,15 @@ def _vouchers(session: Any, inp: RoundInput, u: solver.Unplaced) -> str:
 
 
 def explain_unplaced(session: Any, inp: RoundInput, u: solver.Unplaced) -> dict[str, Any]:
-    """One solver reason as a structured reason with a message in people's terms."""
+    """One solver reason as a structured reason with a message in people's terms. A request of an
+    enterprise suspended from booking had no instrument to go to: that is its reason, worded as
+    the booking rule words it."""
     r = inp.problem.request_by_id[u.request]
+    if (ent := inp.suspended.get(u.request)) is not None:
+        tz = get_settings().default_timezone
+        until = ent.booking_suspended_until
+        msg = f"{ent.name} may not book until {local(until, tz)} ({tz}) (credit suspension); it stays open for a later round."
+        return reason("enterprise_suspended", msg, [], None, until, tz)
     insts = [inp.instruments[i] for i in r.eligible if i in inp.instruments]
     tz = insts[0].timezone if insts else get_settings().default_timezone
     start, end = inp.at(r.release), inp.at(inp.problem.deadline_of(r))

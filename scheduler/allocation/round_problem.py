@@ -58,6 +58,9 @@ class RoundInput:
     warnings: list[str] = field(default_factory=list)
     vouchers: dict[str, Voucher] = field(default_factory=dict)  # the vouchers offered to the solver
     cap_labels: dict[str, str] = field(default_factory=dict)  # solver cap id -> its name for people
+    # requests of enterprises suspended from booking at the round's time: given to the solver with
+    # no instrument, so that they hold no time another request could use, and explained as such
+    suspended: dict[str, Enterprise] = field(default_factory=dict)
 
     def minutes(self, dt: datetime) -> int:
         return int((dt - self.t0).total_seconds() // 60)
@@ -99,6 +102,15 @@ def _lab_full(session: Session, lab: Lab, start: datetime, end: datetime) -> lis
     return out
 
 
+def _suspended(session: Session, enterprise_ids: set[str], now: datetime) -> dict[str, Enterprise]:
+    """The enterprises among ``enterprise_ids`` that may not book at ``now`` (a credit
+    suspension, ``rules.EnterpriseInGoodStanding``), by id."""
+    if not enterprise_ids:
+        return {}
+    q = select(Enterprise).where(col(Enterprise.id).in_(sorted(enterprise_ids)), col(Enterprise.booking_suspended_until) > now)
+    return {e.id: e for e in session.exec(q).all()}
+
+
 def build_round_input(
     session: Session,
     now: datetime,
@@ -118,7 +130,12 @@ def build_round_input(
     policies: dict[str, BookingPolicy] = {}
     eligible_of: dict[str, list[Instrument]] = {}
     external = external_instruments(session) if reqs else []
+    barred = _suspended(session, {r.enterprise_id for r in reqs}, now)
     for r in reqs:
+        if r.enterprise_id in barred:
+            inp.suspended[r.id] = barred[r.enterprise_id]
+            eligible_of[r.id] = []
+            continue
         insts = [i for i in eligible_among(external, r) if i.status in BOOKABLE_STATUSES]
         eligible_of[r.id] = insts
         for i in insts:

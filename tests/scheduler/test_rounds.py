@@ -193,3 +193,24 @@ def test_a_valid_voucher_raises_the_weight_of_its_holders_requests(db, session, 
     session.add(vch)
     session.commit()
     assert {r.id: r.weight for r in build_round_input(session, now).problem.requests} == before
+
+
+def test_a_suspended_enterprises_request_holds_no_time_and_is_explained(db, session, world):
+    """The solver is not given a request the write would refuse (its enterprise may not book at
+    the round's time): the time it would have taken goes to another request."""
+    w = world
+    now = w.at(8) - timedelta(days=2)
+    suspended = request(session, w, w.member_a, 3, priority=5)
+    others = [request(session, w, w.member_b, 3) for _ in range(2)]  # the day holds two 3-h blocks
+    w.ent_a.booking_suspended_until = now + timedelta(days=30)
+    session.add(w.ent_a)
+    session.commit()
+    rnd = run_round(db.engine, SYSTEM, now=now, **FAST)
+    assert (rnd.requests_considered, rnd.placed, rnd.unplaced) == (3, 2, 1)
+    assert rnd.metrics["unplaced_reasons"] == {"enterprise_suspended": 1}
+    with db.session() as s:
+        got = s.get(BookingRequest, suspended.id)
+        assert got.status == RequestStatus.unplaced
+        (why,) = got.explanation
+        assert why["code"] == "enterprise_suspended" and w.ent_a.name in why["message"]
+        assert {s.get(BookingRequest, r.id).status for r in others} == {RequestStatus.allocated}
