@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
-from .db import utc_field, utcnow
+from .db import json_field, utc_field, utcnow
 from .errors import Conflict
 from .ids import new_id
 
@@ -34,6 +35,7 @@ class RunLock(SQLModel, table=True):
     holder: str = Field(default="", description="Who took it (user id, 'job', 'cli'), for the refusal message")
     acquired_at: datetime = utc_field()
     expires_at: datetime = utc_field()
+    progress: dict[str, Any] | None = json_field(default_factory=lambda: None, nullable=True)
 
 
 class Busy(Conflict):
@@ -86,6 +88,14 @@ def renew(engine: Engine, name: str, token: str, lifetime: timedelta) -> bool:
         ).rowcount
         s.commit()
     return bool(kept)
+
+
+def report(engine: Engine, name: str, progress: dict[str, Any]) -> None:
+    """Write how far the work holding ``name`` has got into its lock row, in a transaction of its
+    own, for other processes to show (``progress`` names the run, so a reader knows whose it is)."""
+    with Session(engine) as s:
+        s.execute(update(RunLock).where(RunLock.name == name).values(progress=progress))
+        s.commit()
 
 
 def release(engine: Engine, name: str, token: str) -> None:

@@ -5,16 +5,19 @@ callback. Runs are kept in memory, the last ``KEEP`` of them: a run is a window 
 made; the round itself, once written, is the record (``AllocationRound``).
 
 With several server processes (``labshare serve --workers N``) a poll may reach a process that did
-not start the run: ``elsewhere`` then answers from the database — "running in another process"
-while the rounds' run lock is held, and the written round once it carries the run's id — so the
-page keeps following the run whichever process answers.
+not start the run: ``elsewhere`` then answers from the database — the run's phase and figures,
+which the running process writes into the rounds' run lock (``run_lock.report``, on every change
+of phase and at most every ``REPORT_EVERY`` seconds within one), and the written round once it
+carries the run's id — so the page follows the run whichever process answers.
 
 With ``inline=True`` a run happens inside ``start`` (tests: no thread, no waiting)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +29,12 @@ from sqlmodel import Session, col, select
 from instruments.actor import Actor
 from instruments.db import utcnow
 from instruments.ids import new_id
-from instruments.run_lock import Busy, RunLock
+from instruments.run_lock import Busy, RunLock, report
 from scheduler.allocation.rounds import ROUND_LOCK, AllocationRound, run_round
 
 log = logging.getLogger("labshare.rounds")
 KEEP = 20
+REPORT_EVERY = 1.0  # seconds between two progress rows of one phase
 
 
 @dataclass
@@ -78,6 +82,9 @@ class RoundRuns:
                     return RoundRun(run_id, rnd.started_at, phase="written", round_id=rnd.id, done=True)
             lock = session.get(RunLock, ROUND_LOCK)
             if lock is not None and lock.expires_at > now:
+                told = lock.progress or {}
+                if told.get("run_id") == run_id:  # this run, in another process: as far as it said
+                    return RoundRun(run_id, lock.acquired_at, phase=told.get("phase", "elsewhere"), info=told.get("info") or {})
                 return RoundRun(run_id, lock.acquired_at, phase="elsewhere")
         return None
 
@@ -100,9 +107,19 @@ class RoundRuns:
     def _work(
         self, engine: Engine, actor: Actor, limits: Limits, now: datetime | None, triggered_by: str, run: RoundRun
     ) -> None:
+        told = {"at": float("-inf"), "phase": ""}
+
         def progress(stage: str, info: dict[str, Any]) -> None:
             with self._lock:
                 run.phase, run.info, run.updates = stage, {**run.info, **info}, run.updates + 1
+                state = {"run_id": run.id, "phase": run.phase, "info": run.info}
+            t = time.monotonic()
+            if stage != told["phase"] or t - told["at"] >= REPORT_EVERY:
+                told.update(at=t, phase=stage)
+                try:  # for the other processes' polls; the run goes on without it
+                    report(engine, ROUND_LOCK, json.loads(json.dumps(state, default=str)))
+                except Exception:
+                    log.warning("round %s: progress not written for other processes", run.id, exc_info=True)
 
         try:
             rnd = run_round(

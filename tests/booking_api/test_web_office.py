@@ -21,7 +21,8 @@ from booking_api.web.office_rounds import round_limits
 from fixtures.voucher_presets import PRESETS
 from instruments.actor import SYSTEM
 from instruments.audit import AuditLog
-from instruments.run_lock import acquire, release
+from instruments.run_lock import acquire, release, report
+from scheduler.allocation import round_runs
 from scheduler.allocation.round_runs import Limits, RoundRuns
 from scheduler.allocation.rounds import ROUND_LOCK, AllocationRound
 from scheduler.booking import credit_code
@@ -450,6 +451,37 @@ def test_a_run_is_followed_from_another_server_process(office, world, session, d
     assert box.status_code == 200 and box.headers["HX-Redirect"] == f"/office/rounds/{rnd.id}"
     assert office.get(run_path, follow_redirects=False).headers["location"] == f"/office/rounds/{rnd.id}"
     assert office.get("/office/rounds/runs/rrn_neverstarted").status_code == 404
+
+
+def test_another_process_shows_the_runs_phase_and_figures_as_the_run_reports_them(office, world, session, db):
+    """The running process writes the run's phase and latest figures into the rounds' lock; a
+    process that did not start the run shows them rather than only "running elsewhere"."""
+    other = RoundRuns()
+    office.app.state.round_runs = other
+    token = acquire(db.engine, ROUND_LOCK, "another worker", timedelta(minutes=5))
+    try:
+        report(db.engine, ROUND_LOCK, {"run_id": "rrn_mine", "phase": "cp_sat", "info": {"requests": 7, "objective": 42, "upper_bound": 50}})
+        mine = other.elsewhere(db.engine, "rrn_mine")
+        assert (mine.phase, mine.info["objective"], mine.done) == ("cp_sat", 42, False)
+        assert other.elsewhere(db.engine, "rrn_someone_elses").phase == "elsewhere"
+        box = office.get("/office/rounds/runs/rrn_mine/progress", headers=ZH)
+        assert box.status_code == 200 and 'data-phase="cp_sat"' in box.text
+        assert "目前最优分配：42" in box.text and "任何分配都不超过：50" in box.text and 'hx-trigger="every 1s"' in box.text
+    finally:
+        release(db.engine, ROUND_LOCK, token)
+
+
+def test_a_run_reports_each_phase_for_the_other_processes(office, world, session, db, monkeypatch):
+    w = world
+    _requests(session, w)
+    told: list[dict] = []
+    monkeypatch.setattr(round_runs, "report", lambda engine, name, state: told.append({"name": name, **state}))
+    run = RoundRuns(inline=True).start(db.engine, w.admin, FAST, now=w.at(8) - timedelta(days=2))
+    assert run.phase == "written"
+    assert {t["name"] for t in told} == {ROUND_LOCK} and {t["run_id"] for t in told} == {run.id}
+    phases = [t["phase"] for t in told]
+    assert phases[0] == "loaded" and phases[-1] == "written" and "solved" in phases
+    assert told[0]["info"]["requests"] >= 1
 
 
 # --- refusals -----------------------------------------------------------------------------------
