@@ -120,7 +120,7 @@ class Attempt:
         # another booking's blocked range must not meet ours
         if self.facts is not None and self.moving is None:
             return self.facts.collisions(lo, hi)
-        if self._counted_together:
+        if self._read_together:
             return self._new_booking_facts.collisions
         return live_bookings(self.session, self.instrument.id, lo, hi, exclude=self.moving.id if self.moving else None)
 
@@ -152,7 +152,7 @@ class Attempt:
             return 0
         if self.facts is not None and self.moving is None:
             return self.facts.lab_load(self.start, self.end)
-        if self._counted_together:
+        if self._read_together:
             return self._new_booking_facts.lab_load
         q = self._lab_load_query(lab)
         if self.moving is not None:
@@ -192,7 +192,7 @@ class Attempt:
         """The booking user's qualifications for this instrument."""
         if self.facts is not None:
             return self.facts.qualifications
-        if self._counted_together and self._new_booking_facts.qualifications is not None:
+        if self._read_together and self._new_booking_facts.qualifications is not None:
             return self._new_booking_facts.qualifications
         return list(
             self.session.exec(
@@ -203,9 +203,9 @@ class Attempt:
         )
 
     @property
-    def _counted_together(self) -> bool:
-        """Whether this attempt's counts, collisions (and qualifications) come from ``_new_booking_facts``:
-        a new booking by an enterprise."""
+    def _read_together(self) -> bool:
+        """Whether this attempt's counts, collisions (and qualifications) come from one statement
+        (``_new_booking_facts``): a new booking by an enterprise."""
         return self.moving is None and self.enterprise is not None
 
     @cached_property
@@ -215,7 +215,7 @@ class Attempt:
             return 0
         if self.facts is not None:
             return self.facts.future_bookings
-        if self._counted_together:
+        if self._read_together:
             return self._new_booking_facts.future_bookings
         return int(self.session.exec(self._future_query(self.enterprise)).one())
 
