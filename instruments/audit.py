@@ -43,18 +43,9 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditLog:
-    row = AuditLog(
-        at=utcnow(),
-        actor_user_id=actor.user_id,
-        actor_role=str(actor.role) if actor.role else None,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-    )
-    session.add(row)
-    return row
+    entry = AuditLog(**row(actor, action, entity, entity_id, before, after))
+    session.add(entry)
+    return entry
 
 
 def row(
