@@ -358,3 +358,26 @@ def test_another_units_rule_or_closure_answers_404_and_an_edit_without_its_csrf_
     assert r.status_code == 403 and exceptions_of(session, world.xrd.id)[0].title == "我的"
     [theirs] = exceptions_of(session, world.other.id)
     assert theirs.title == "别家"
+
+
+def test_a_rule_the_form_cannot_show_as_days_keeps_its_rrule_unless_days_are_ticked(client, world, session):
+    from instruments import catalogue
+
+    csrf = signed_in(client, session, world.manager)
+    pinned(client)
+    rule = catalogue.add_opening_rule(
+        session,
+        world.manager,
+        world.xrd,
+        OpeningRule(rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", start_time=time(9), end_time=time(12), valid_from=date(2026, 10, 3)),
+    )
+    session.commit()
+    url = f"/unit/instruments/{world.xrd.id}/hours/rules/{rule.id}"
+    page = client.get(url, headers=ZH)
+    assert 'data-testid="rule-rrule"' in page.text and "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA" in page.text
+    data = {"csrf": csrf, "start": "09:00", "end": "12:30", "valid_from": "2026-10-03", "label": "隔周六"}
+    assert client.post(url, data=data, follow_redirects=False).status_code == 303
+    again = next(x for x in rules_of(session, world.xrd.id) if x.id == rule.id)
+    assert (again.rrule, again.end_time, again.label) == ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", time(12, 30), "隔周六")
+    assert client.post(url, data={**data, "days": ["SU"]}, follow_redirects=False).status_code == 303
+    assert next(x for x in rules_of(session, world.xrd.id) if x.id == rule.id).rrule == "FREQ=WEEKLY;BYDAY=SU"
