@@ -3,7 +3,9 @@
 open on 调休 make-up workdays unless told otherwise) with a form to add one; an 8-week preview
 calendar (FullCalendar, vendored; ``hours/preview.json``) of the open hours with the holidays and
 make-up workdays of ``instruments.workdays``, closures and extra openings; closures with a public
-title and a reason (the instrument's page then says "Closed: <title>") and extra openings; and an
+title and a reason (the instrument's page then says "Closed: <title>") and extra openings; every
+rule and closure editable in place (``hours/rules/{id}``, ``hours/exceptions/{id}``: the page with
+its form prefilled, posting back there, so a typo or a moved end needs no delete and re-add); and an
 ``.ics`` import whose dry run lists what would be created before the manager confirms
 (``scheduler.calendars.ics_import``, the service behind the API's import). Only the manager's own
 unit's instruments: another unit's answers 404."""

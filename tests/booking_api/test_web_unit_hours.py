@@ -1,8 +1,10 @@
 """An instrument's opening hours for its lab manager (/unit/instruments/{id}/hours): opening rules
-added and deleted (refusals beside their fields), the 8-week preview's holidays and 调休 make-up
-workdays as the national calendar has them, closures with a public title that the instrument's
-public page then names, and the .ics import's dry run (nothing written) then its confirmation.
-Another unit's instrument answers 404. ``now`` is pinned through ``web_now``."""
+added, edited through their prefilled form and deleted (refusals beside their fields), the 8-week
+preview's holidays and 调休 make-up workdays as the national calendar has them, closures with a
+public title that the instrument's public page then names, closures edited in place (they may
+overlap their own old times, not another), and the .ics import's dry run (nothing written) then its
+confirmation. Another unit's instrument, rule or closure answers 404. ``now`` is pinned through
+``web_now``."""
 
 from __future__ import annotations
 
