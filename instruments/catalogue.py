@@ -170,3 +170,64 @@ def remove_exception(session: Session, actor: Actor, inst: Instrument, exception
     record(session, actor, "exception.delete", "availability_exception", exc.id, before=snapshot(exc))
     session.delete(exc)
     session.flush()
+
+
+RULE_FIELDS = frozenset({"rrule", "start_time", "end_time", "valid_from", "valid_until", "follows_holidays", "label"})
+EXCEPTION_FIELDS = frozenset({"kind", "start", "end", "title", "reason"})
+
+
+def _unknown(changes: dict[str, Any], allowed: frozenset[str]) -> None:
+    extra = sorted(set(changes) - allowed)
+    if extra:
+        raise InvalidInput(f"These fields cannot be changed: {', '.join(extra)}.", field=extra[0])
+
+
+def update_opening_rule(
+    session: Session, actor: Actor, inst: Instrument, rule_id: str, changes: dict[str, Any]
+) -> OpeningRule:
+    """Change one of the instrument's opening rules (``changes``: field → new value, any of
+    ``RULE_FIELDS``; ``valid_until`` may become None). The rule as it would read afterwards is
+    checked as a new one is (``validate_rule``) before the row is touched, so a refused edit leaves
+    nothing pending in the session; NotFound if the instrument has no such rule."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    _unknown(changes, RULE_FIELDS)
+    rule = session.get(OpeningRule, rule_id)
+    if rule is None or rule.instrument_id != inst.id:
+        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
+    before = snapshot(rule)
+    current = {k: getattr(rule, k) for k in RULE_FIELDS}
+    candidate = validate_rule(OpeningRule(**{**current, **changes, "id": rule.id, "instrument_id": inst.id}))
+    for k in RULE_FIELDS:
+        setattr(rule, k, getattr(candidate, k))
+    session.add(rule)
+    session.flush()
+    record(session, actor, "opening_rule.update", "opening_rule", rule.id, before=before, after=snapshot(rule))
+    return rule
+
+
+def update_exception(
+    session: Session, actor: Actor, inst: Instrument, exception_id: str, changes: dict[str, Any]
+) -> AvailabilityException:
+    """Change one of the instrument's closures or extra openings (``changes``: any of
+    ``EXCEPTION_FIELDS``). The exception as it would read afterwards is checked as a new one is
+    (``validate_exception``: it may overlap its own old times, never another exception) before the
+    row is touched; NotFound if the instrument has no such exception. Its ``source`` stays: an
+    edited ``ics`` closure is still one (a re-import of the file skips it only while its times are
+    unchanged)."""
+    actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
+    _unknown(changes, EXCEPTION_FIELDS)
+    exc = session.get(AvailabilityException, exception_id)
+    if exc is None or exc.instrument_id != inst.id:
+        raise NotFound(f"No exception {exception_id!r} on this instrument.")
+    before = snapshot(exc)
+    current = {k: getattr(exc, k) for k in EXCEPTION_FIELDS}
+    candidate = AvailabilityException(
+        **{**current, **changes, "id": exc.id, "instrument_id": inst.id, "source": exc.source}
+    )
+    validate_exception(session, candidate)
+    for k in EXCEPTION_FIELDS:
+        setattr(exc, k, getattr(candidate, k))
+    session.add(exc)
+    session.flush()
+    record(session, actor, "exception.update", "availability_exception", exc.id, before=before, after=snapshot(exc))
+    return exc

@@ -3,7 +3,9 @@
 open on 调休 make-up workdays unless told otherwise) with a form to add one; an 8-week preview
 calendar (FullCalendar, vendored; ``hours/preview.json``) of the open hours with the holidays and
 make-up workdays of ``instruments.workdays``, closures and extra openings; closures with a public
-title and a reason (the instrument's page then says "Closed: <title>") and extra openings; and an
+title and a reason (the instrument's page then says "Closed: <title>") and extra openings; every
+rule and closure editable in place (``hours/rules/{id}``, ``hours/exceptions/{id}``: the page with
+its form prefilled, posting back there, so a typo or a moved end needs no delete and re-add); and an
 ``.ics`` import whose dry run lists what would be created before the manager confirms
 (``scheduler.calendars.ics_import``, the service behind the API's import). Only the manager's own
 unit's instruments: another unit's answers 404."""
@@ -23,7 +25,7 @@ from starlette.datastructures import FormData
 
 from instruments import catalogue
 from instruments.availability import AvailabilityException, ExceptionKind, OpeningRule, load_opening, zone
-from instruments.errors import DomainError
+from instruments.errors import DomainError, NotFound
 from instruments.inventory import Instrument
 from instruments.workdays import DayKind, WorkCalendar
 from scheduler.calendars import ics_import
@@ -122,7 +124,11 @@ def _page(
     ics_error: str = "",
     note: str = "",
     status: int = 200,
+    editing_rule: OpeningRule | None = None,
+    editing_exception: AvailabilityException | None = None,
 ) -> Response:
+    """The hours page; with ``editing_rule`` (``editing_exception``) the rule (closure) form edits
+    that row, prefilled from it unless ``rule_values`` (``exc_values``) carry what was posted."""
     _ = gettext(request)
     tz = zone(inst.timezone)
     today = now.astimezone(tz).date()
@@ -135,6 +141,10 @@ def _page(
         .order_by(AvailabilityException.start)
     ).all()
     first = preview_start(now, tz)
+    if editing_rule is not None and rule_values is None:
+        rule_values = rule_form_values(editing_rule)
+    if editing_exception is not None and exc_values is None:
+        exc_values = exception_form_values(editing_exception, tz)
     return render(
         request,
         "unit_hours.html",
@@ -153,7 +163,47 @@ def _page(
         note=note,
         first=first,
         last=first + timedelta(weeks=PREVIEW_WEEKS, days=-1),
+        editing_rule=editing_rule,
+        editing_rrule="" if editing_rule is None or weekly_days(editing_rule.rrule) is not None else editing_rule.rrule,
+        editing_exception=editing_exception,
     )
+
+
+def weekly_days(rrule: str) -> list[str] | None:
+    """The weekdays of a rule the form can show (weekly on listed days, or daily); None for any
+    other RRULE (an interval, a month day: entered through the API)."""
+    parts = dict(p.split("=", 1) for p in rrule.upper().split(";") if "=" in p)
+    if parts.get("FREQ") == "DAILY" and set(parts) == {"FREQ"}:
+        return list(DAYS)
+    if parts.get("FREQ") == "WEEKLY" and set(parts) == {"FREQ", "BYDAY"}:
+        days = parts["BYDAY"].split(",")
+        if days and all(d in DAYS for d in days):
+            return [d for d in DAYS if d in days]
+    return None
+
+
+def rule_form_values(rule: OpeningRule) -> dict[str, Any]:
+    """A rule as its form's fields."""
+    return {
+        "days": weekly_days(rule.rrule) or [],
+        "start": rule.start_time.strftime("%H:%M"),
+        "end": rule.end_time.strftime("%H:%M"),
+        "valid_from": rule.valid_from.isoformat(),
+        "valid_until": rule.valid_until.isoformat() if rule.valid_until else "",
+        "follows_holidays": rule.follows_holidays,
+        "label": rule.label,
+    }
+
+
+def exception_form_values(exc: AvailabilityException, tz: ZoneInfo) -> dict[str, Any]:
+    """A closure or extra opening as its form's fields (``datetime-local``: the instrument's wall clock)."""
+    return {
+        "kind": str(exc.kind),
+        "title": exc.title,
+        "reason": exc.reason,
+        "start": f"{exc.start.astimezone(tz):%Y-%m-%dT%H:%M}",
+        "end": f"{exc.end.astimezone(tz):%Y-%m-%dT%H:%M}",
+    }
 
 
 NOTES = {
@@ -162,6 +212,8 @@ NOTES = {
     "rule_deleted": N_("The opening rule is deleted."),
     "exception": N_("Added."),
     "exception_deleted": N_("Deleted."),
+    "rule_updated": N_("The opening rule is updated."),
+    "exception_updated": N_("Saved."),
     "imported": N_("The calendar is imported."),
 }
 
@@ -280,11 +332,10 @@ def _rule_error(field: str, _: Gettext) -> str:
     }.get(field, _("This value is not allowed."))
 
 
-@router.post("/unit/instruments/{instrument_id}/hours/rules")
-def add_rule(
-    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
-) -> Response:
-    """Add a weekly opening rule: the chosen weekdays, from–to, valid from a day (until one)."""
+def _rule_input(form: FormData, _: Gettext, keep_rrule: str = "") -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The rule form as posted: its values (to show again), the refusals beside their fields, and
+    the rule's fields when there are none. ``keep_rrule``: an edited rule's RRULE that the form
+    cannot show as days, kept when no day is ticked."""
     values = {
         "days": [d for d in form.getlist("days") if d in DAYS],
         "start": str(form.get("start", "")),
@@ -298,7 +349,7 @@ def add_rule(
     start, end = _clock(values["start"]), _clock(values["end"])
     valid_from = _day(values["valid_from"])
     valid_until = _day(values["valid_until"]) if values["valid_until"].strip() else None
-    if not values["days"]:
+    if not values["days"] and not keep_rrule:
         errors["days"] = _rule_error("days", _)
     if start is None:
         errors["start"] = _rule_error("start", _)
@@ -308,28 +359,90 @@ def add_rule(
         errors["valid_from"] = _rule_error("valid_from", _)
     if values["valid_until"].strip() and valid_until is None:
         errors["valid_until"] = _("Give a date like 2026-12-31.")
+    fields = {
+        "rrule": "FREQ=WEEKLY;BYDAY=" + ",".join(d for d in DAYS if d in values["days"]) if values["days"] else keep_rrule,
+        "start_time": start,
+        "end_time": end,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "follows_holidays": values["follows_holidays"],
+        "label": values["label"],
+    }
+    return values, errors, fields
+
+
+def _rule_refusal(e: DomainError, _: Gettext) -> dict[str, str]:
+    """A refusal of the catalogue's ``validate_rule`` beside the form's field."""
+    field = getattr(e, "field", None) or "rrule"
+    field = {"end_time": "end", "start_time": "start"}.get(field, field)
+    return {field if field in ("end", "start", "valid_until", "valid_from") else "days": _rule_error(field, _)}
+
+
+@router.post("/unit/instruments/{instrument_id}/hours/rules")
+def add_rule(
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
+) -> Response:
+    """Add a weekly opening rule: the chosen weekdays, from–to, valid from a day (until one)."""
+    values, errors, fields = _rule_input(form, _)
     if not errors:
-        rule = OpeningRule(
-            instrument_id=inst.id,
-            rrule="FREQ=WEEKLY;BYDAY=" + ",".join(d for d in DAYS if d in values["days"]),
-            start_time=start,
-            end_time=end,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            follows_holidays=values["follows_holidays"],
-            label=values["label"],
-        )
         try:
-            catalogue.add_opening_rule(session, actor, inst, rule)
+            catalogue.add_opening_rule(session, actor, inst, OpeningRule(instrument_id=inst.id, **fields))
         except DomainError as e:
             session.rollback()
-            field = getattr(e, "field", None) or "rrule"
-            field = {"end_time": "end", "start_time": "start"}.get(field, field)
-            errors[field if field in ("end", "start", "valid_until", "valid_from") else "days"] = _rule_error(field, _)
+            errors = _rule_refusal(e, _)
     if errors:
         return _page(request, session, inst, now, rule_values=values, rule_errors=errors, status=422)
     commit(session)
     return RedirectResponse(f"/unit/instruments/{inst.id}/hours?done=rule", status_code=303)
+
+
+def _own_row(session: Session, model: type, row_id: str, inst: Instrument) -> Any:
+    """The instrument's rule or exception, or None (another instrument's, or none)."""
+    row = session.get(model, row_id)
+    return row if row is not None and row.instrument_id == inst.id else None
+
+
+@router.get("/unit/instruments/{instrument_id}/hours/rules/{rule_id}")
+def edit_rule_page(
+    request: Request, rule_id: str, session: SessionDep, actor: ManagerDep, inst: OwnInstrument, now: NowDep
+) -> Response:
+    """The hours page with the rule form editing this rule, prefilled."""
+    rule = _own_row(session, OpeningRule, rule_id, inst)
+    if rule is None:
+        return not_found_page(request)
+    return _page(request, session, inst, now, editing_rule=rule)
+
+
+@router.post("/unit/instruments/{instrument_id}/hours/rules/{rule_id}")
+def update_rule(
+    request: Request,
+    rule_id: str,
+    session: SessionDep,
+    actor: ManagerDep,
+    form: CheckedForm,
+    inst: OwnInstrument,
+    now: NowDep,
+    _: Words,
+) -> Response:
+    """Save an edited opening rule (checked as an added one is); refusals re-show the form."""
+    rule = _own_row(session, OpeningRule, rule_id, inst)
+    if rule is None:
+        return not_found_page(request)
+    keep = "" if weekly_days(rule.rrule) is not None else rule.rrule
+    values, errors, fields = _rule_input(form, _, keep_rrule=keep)
+    if not errors:
+        try:
+            catalogue.update_opening_rule(session, actor, inst, rule.id, fields)
+        except NotFound:
+            return not_found_page(request)
+        except DomainError as e:
+            session.rollback()
+            errors = _rule_refusal(e, _)
+    if errors:
+        rule = _own_row(session, OpeningRule, rule_id, inst)
+        return _page(request, session, inst, now, rule_values=values, rule_errors=errors, status=422, editing_rule=rule)
+    commit(session)
+    return RedirectResponse(f"/unit/instruments/{inst.id}/hours?done=rule_updated", status_code=303)
 
 
 @router.post("/unit/instruments/{instrument_id}/hours/rules/{rule_id}/delete")
@@ -344,12 +457,11 @@ def delete_rule(
     return RedirectResponse(f"/unit/instruments/{inst.id}/hours?done=rule_deleted", status_code=303)
 
 
-@router.post("/unit/instruments/{instrument_id}/hours/exceptions")
-def add_exception(
-    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
-) -> Response:
-    """Add a closure (a blackout with a public title and a reason) or an extra opening."""
-    tz = zone(inst.timezone)
+def _exception_input(
+    form: FormData, tz: ZoneInfo, _: Gettext
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The closure form as posted: its values, the refusals beside their fields, and the
+    exception's fields when there are none."""
     values = {k: str(form.get(k, "")).strip() for k in ("kind", "title", "reason", "start", "end")}
     errors: dict[str, str] = {}
     if values["kind"] not in {k.value for k in ExceptionKind}:
@@ -365,28 +477,84 @@ def add_exception(
         errors["end"] = _("Give a date and time.")
     elif start is not None and end <= start:
         errors["end"] = _("The end must be after the start.")
+    fields: dict[str, Any] = {}
     if not errors:
-        exc = AvailabilityException(
-            instrument_id=inst.id,
-            kind=ExceptionKind(values["kind"]),
-            start=start,
-            end=end,
-            title=values["title"],
-            reason=values["reason"],
-        )
+        fields = {
+            "kind": ExceptionKind(values["kind"]),
+            "start": start,
+            "end": end,
+            "title": values["title"],
+            "reason": values["reason"],
+        }
+    return values, errors, fields
+
+
+def _exception_refusal(e: DomainError, _: Gettext) -> dict[str, str]:
+    if "overlaps" in e.detail:
+        return {"start": _("This overlaps another closure or extra opening; change or delete that one first.")}
+    return {"end" if getattr(e, "field", None) == "end" else "start": e.detail}
+
+
+@router.post("/unit/instruments/{instrument_id}/hours/exceptions")
+def add_exception(
+    request: Request, session: SessionDep, actor: ManagerDep, form: CheckedForm, inst: OwnInstrument, now: NowDep, _: Words
+) -> Response:
+    """Add a closure (a blackout with a public title and a reason) or an extra opening."""
+    values, errors, fields = _exception_input(form, zone(inst.timezone), _)
+    if not errors:
         try:
-            catalogue.add_exception(session, actor, inst, exc)
+            catalogue.add_exception(session, actor, inst, AvailabilityException(instrument_id=inst.id, **fields))
         except DomainError as e:
             session.rollback()
-            errors["start"] = (
-                _("This overlaps another closure or extra opening; change or delete that one first.")
-                if "overlaps" in e.detail
-                else e.detail
-            )
+            errors = _exception_refusal(e, _)
     if errors:
         return _page(request, session, inst, now, exc_values=values, exc_errors=errors, status=422)
     commit(session)
     return RedirectResponse(f"/unit/instruments/{inst.id}/hours?done=exception", status_code=303)
+
+
+@router.get("/unit/instruments/{instrument_id}/hours/exceptions/{exception_id}")
+def edit_exception_page(
+    request: Request, exception_id: str, session: SessionDep, actor: ManagerDep, inst: OwnInstrument, now: NowDep
+) -> Response:
+    """The hours page with the closure form editing this closure or extra opening, prefilled."""
+    exc = _own_row(session, AvailabilityException, exception_id, inst)
+    if exc is None:
+        return not_found_page(request)
+    return _page(request, session, inst, now, editing_exception=exc)
+
+
+@router.post("/unit/instruments/{instrument_id}/hours/exceptions/{exception_id}")
+def update_exception(
+    request: Request,
+    exception_id: str,
+    session: SessionDep,
+    actor: ManagerDep,
+    form: CheckedForm,
+    inst: OwnInstrument,
+    now: NowDep,
+    _: Words,
+) -> Response:
+    """Save an edited closure or extra opening (it may overlap its own old times, not another)."""
+    exc = _own_row(session, AvailabilityException, exception_id, inst)
+    if exc is None:
+        return not_found_page(request)
+    values, errors, fields = _exception_input(form, zone(inst.timezone), _)
+    if not errors:
+        try:
+            catalogue.update_exception(session, actor, inst, exc.id, fields)
+        except NotFound:
+            return not_found_page(request)
+        except DomainError as e:
+            session.rollback()
+            errors = _exception_refusal(e, _)
+    if errors:
+        exc = _own_row(session, AvailabilityException, exception_id, inst)
+        return _page(
+            request, session, inst, now, exc_values=values, exc_errors=errors, status=422, editing_exception=exc
+        )
+    commit(session)
+    return RedirectResponse(f"/unit/instruments/{inst.id}/hours?done=exception_updated", status_code=303)
 
 
 @router.post("/unit/instruments/{instrument_id}/hours/exceptions/{exception_id}/delete")

@@ -1,8 +1,10 @@
 """An instrument's opening hours for its lab manager (/unit/instruments/{id}/hours): opening rules
-added and deleted (refusals beside their fields), the 8-week preview's holidays and 调休 make-up
-workdays as the national calendar has them, closures with a public title that the instrument's
-public page then names, and the .ics import's dry run (nothing written) then its confirmation.
-Another unit's instrument answers 404. ``now`` is pinned through ``web_now``."""
+added, edited through their prefilled form and deleted (refusals beside their fields), the 8-week
+preview's holidays and 调休 make-up workdays as the national calendar has them, closures with a
+public title that the instrument's public page then names, closures edited in place (they may
+overlap their own old times, not another), and the .ics import's dry run (nothing written) then its
+confirmation. Another unit's instrument, rule or closure answers 404. ``now`` is pinned through
+``web_now``."""
 
 from __future__ import annotations
 
@@ -238,3 +240,146 @@ def test_the_apis_closure_title_labels_the_public_page_too(client, world, sessio
     assert "Closed: Maintenance<" in page.text  # a reason that says no more than the title is not repeated
     page = client.get(f"/instruments/{world.xrd.id}?week={day}", headers=ZH)
     assert "已关闭：Maintenance" in page.text
+
+
+def _add_closure(client, world, csrf: str, title: str, lo: str, hi: str) -> AvailabilityException:
+    day = world.day
+    r = client.post(
+        f"/unit/instruments/{world.xrd.id}/hours/exceptions",
+        data={"csrf": csrf, "kind": "closed", "title": title, "reason": "换灯丝", "start": f"{day}T{lo}", "end": f"{day}T{hi}"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return r
+
+
+def test_a_closure_is_edited_through_its_prefilled_form(client, world, session):
+    csrf = signed_in(client, session, world.manager)
+    pinned(client, datetime.combine(world.day - timedelta(days=1), time(9), TZ))
+    _add_closure(client, world, csrf, "维户", "08:00", "12:00")
+    [exc] = exceptions_of(session, world.xrd.id)
+    hours = client.get(f"/unit/instruments/{world.xrd.id}/hours", headers=ZH).text
+    edit_url = f"/unit/instruments/{world.xrd.id}/hours/exceptions/{exc.id}"
+    assert f'href="{edit_url}#exception-form-box"' in hours and ">编辑<" in hours
+    page = client.get(edit_url, headers=ZH)
+    assert page.status_code == 200 and "编辑关闭或临时开放" in page.text
+    assert f'action="{edit_url}"' in page.text
+    assert 'value="维户"' in page.text and f'value="{world.day}T12:00"' in page.text and 'value="换灯丝"' in page.text
+    r = client.post(
+        edit_url,
+        data={"csrf": csrf, "kind": "closed", "title": "维护", "reason": "换灯丝", "start": f"{world.day}T08:00", "end": f"{world.day}T13:00"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("done=exception_updated")
+    assert "已保存。" in client.get(r.headers["location"], headers=ZH).text
+    [again] = exceptions_of(session, world.xrd.id)
+    assert (again.id, again.title, again.end) == (exc.id, "维护", datetime.combine(world.day, time(13), TZ))
+
+
+def test_an_edited_closure_ending_before_it_starts_or_overlapping_another_is_refused_beside_the_field(
+    client, world, session
+):
+    csrf = signed_in(client, session, world.manager)
+    pinned(client, datetime.combine(world.day - timedelta(days=1), time(9), TZ))
+    _add_closure(client, world, csrf, "一", "08:00", "10:00")
+    _add_closure(client, world, csrf, "二", "14:00", "16:00")
+    first = next(e for e in exceptions_of(session, world.xrd.id) if e.title == "一")
+    url = f"/unit/instruments/{world.xrd.id}/hours/exceptions/{first.id}"
+    ok = {"csrf": csrf, "kind": "closed", "title": "一", "start": f"{world.day}T08:00", "end": f"{world.day}T10:00"}
+    r = client.post(url, data={**ok, "end": f"{world.day}T07:00"}, headers=ZH)
+    assert r.status_code == 422 and 'data-testid="error-end"' in r.text
+    assert f'action="{url}"' in r.text and f'value="{world.day}T07:00"' in r.text  # the form as posted, still editing
+    r = client.post(url, data={**ok, "end": f"{world.day}T15:00"}, headers=ZH)
+    assert r.status_code == 422 and 'data-testid="error-start"' in r.text and "重叠" in r.text
+    # moved an hour later: it overlaps only its own old times
+    assert client.post(url, data={**ok, "start": f"{world.day}T09:00", "end": f"{world.day}T11:00"}, follow_redirects=False).status_code == 303
+    again = next(e for e in exceptions_of(session, world.xrd.id) if e.id == first.id)
+    assert (again.start, again.end) == (datetime.combine(world.day, time(9), TZ), datetime.combine(world.day, time(11), TZ))
+
+
+def test_an_opening_rule_is_edited_through_its_prefilled_form(client, world, session):
+    csrf = signed_in(client, session, world.manager)
+    pinned(client)
+    rule = min(rules_of(session, world.xrd.id), key=lambda x: x.start_time)  # the morning's
+    url = f"/unit/instruments/{world.xrd.id}/hours/rules/{rule.id}"
+    assert f'href="{url}#rule-form-box"' in client.get(f"/unit/instruments/{world.xrd.id}/hours", headers=ZH).text
+    page = client.get(url, headers=ZH)
+    assert page.status_code == 200 and "编辑开放规则" in page.text and f'action="{url}"' in page.text
+    assert f'value="{rule.start_time:%H:%M}"' in page.text and f'value="{rule.valid_from}"' in page.text
+    assert page.text.count(" checked>") >= 5  # the weekdays ticked (and the holiday box if it follows them)
+    data = {"csrf": csrf, "days": ["MO", "WE"], "start": "09:00", "end": "11:30", "valid_from": str(rule.valid_from), "label": "晚开"}
+    r = client.post(url, data={**data, "end": "08:00"}, headers=ZH)
+    assert r.status_code == 422 and 'data-testid="error-end"' in r.text and f'action="{url}"' in r.text
+    r = client.post(url, data={**data, "days": []}, headers=ZH)
+    assert r.status_code == 422 and 'data-testid="error-days"' in r.text
+    r = client.post(url, data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=rule_updated")
+    assert "开放规则已更新。" in client.get(r.headers["location"], headers=ZH).text
+    again = next(x for x in rules_of(session, world.xrd.id) if x.id == rule.id)
+    assert (again.rrule, again.start_time, again.end_time, again.label, again.follows_holidays) == (
+        "FREQ=WEEKLY;BYDAY=MO,WE",
+        time(9),
+        time(11, 30),
+        "晚开",
+        False,
+    )
+
+
+def test_another_units_rule_or_closure_answers_404_and_an_edit_without_its_csrf_token_403(client, world, session):
+    from instruments import catalogue
+
+    csrf = signed_in(client, session, world.manager)
+    pinned(client)
+    other_rule = rules_of(session, world.other.id)[0]
+    other_exc = catalogue.add_exception(
+        session,
+        world.other_manager,
+        world.other,
+        AvailabilityException(instrument_id=world.other.id, start=world.at(8), end=world.at(10), title="别家"),
+    )
+    session.commit()
+    rule_data = {"csrf": csrf, "days": ["MO"], "start": "09:00", "end": "12:00", "valid_from": "2026-10-01"}
+    exc_data = {"csrf": csrf, "kind": "closed", "title": "x", "start": f"{world.day}T08:00", "end": f"{world.day}T09:00"}
+    for url, data in (
+        (f"/unit/instruments/{world.xrd.id}/hours/rules/{other_rule.id}", rule_data),  # my instrument, their rule
+        (f"/unit/instruments/{world.other.id}/hours/rules/{other_rule.id}", rule_data),  # their instrument
+        (f"/unit/instruments/{world.xrd.id}/hours/exceptions/{other_exc.id}", exc_data),
+        (f"/unit/instruments/{world.other.id}/hours/exceptions/{other_exc.id}", exc_data),
+    ):
+        assert client.get(url, headers=ZH).status_code == 404, url
+        assert client.post(url, data=data, headers=ZH).status_code == 404, url
+    mine = rules_of(session, world.xrd.id)[0]
+    r = client.post(f"/unit/instruments/{world.xrd.id}/hours/rules/{mine.id}", data={**rule_data, "csrf": "forged"})
+    assert r.status_code == 403
+    again = next(x for x in rules_of(session, world.xrd.id) if x.id == mine.id)
+    assert (again.rrule, again.label) == (mine.rrule, mine.label)
+    _add_closure(client, world, csrf, "我的", "08:00", "09:00")
+    [exc] = exceptions_of(session, world.xrd.id)
+    no_token = {k: v for k, v in exc_data.items() if k != "csrf"}
+    r = client.post(f"/unit/instruments/{world.xrd.id}/hours/exceptions/{exc.id}", data=no_token)
+    assert r.status_code == 403 and exceptions_of(session, world.xrd.id)[0].title == "我的"
+    [theirs] = exceptions_of(session, world.other.id)
+    assert theirs.title == "别家"
+
+
+def test_a_rule_the_form_cannot_show_as_days_keeps_its_rrule_unless_days_are_ticked(client, world, session):
+    from instruments import catalogue
+
+    csrf = signed_in(client, session, world.manager)
+    pinned(client)
+    rule = catalogue.add_opening_rule(
+        session,
+        world.manager,
+        world.xrd,
+        OpeningRule(rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", start_time=time(9), end_time=time(12), valid_from=date(2026, 10, 3)),
+    )
+    session.commit()
+    url = f"/unit/instruments/{world.xrd.id}/hours/rules/{rule.id}"
+    page = client.get(url, headers=ZH)
+    assert 'data-testid="rule-rrule"' in page.text and "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA" in page.text
+    data = {"csrf": csrf, "start": "09:00", "end": "12:30", "valid_from": "2026-10-03", "label": "隔周六"}
+    assert client.post(url, data=data, follow_redirects=False).status_code == 303
+    again = next(x for x in rules_of(session, world.xrd.id) if x.id == rule.id)
+    assert (again.rrule, again.end_time, again.label) == ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", time(12, 30), "隔周六")
+    assert client.post(url, data={**data, "days": ["SU"]}, follow_redirects=False).status_code == 303
+    assert next(x for x in rules_of(session, world.xrd.id) if x.id == rule.id).rrule == "FREQ=WEEKLY;BYDAY=SU"

@@ -103,6 +103,23 @@ def test_a_closure_changed_after_its_session_expired_it_refuses_the_next_booking
     assert "outside_opening_hours" in _refusals(session, w, w.at(14, day=d), w.at(15, day=d))
 
 
+def test_a_closure_another_worker_edits_is_seen_by_the_next_booking(session, world, worker2):
+    w = world
+    fact_cache.bump(session, [w.xrd.id], calendar=True)
+    session.commit()
+    d = next_workday(w.day, 7)
+    inst2 = worker2.get(type(w.xrd), w.xrd.id)
+    exc = catalogue.add_exception(worker2, w.manager, inst2, _closure(w, d, 16, 17))
+    worker2.commit()
+    _book(session, w, w.at(9, day=d), w.at(10, day=d))  # fills the cache with the short closure
+    catalogue.update_exception(worker2, w.manager, inst2, exc.id, {"start": w.at(13, day=d)})
+    worker2.commit()
+    assert "outside_opening_hours" in _refusals(session, w, w.at(14, day=d), w.at(15, day=d))
+    catalogue.update_exception(worker2, w.manager, inst2, exc.id, {"start": w.at(15, day=d)})  # and back, shorter
+    worker2.commit()
+    assert _book(session, w, w.at(14, day=d), w.at(15, day=d)).id
+
+
 def test_an_opening_rule_removed_by_another_worker_closes_the_instrument(session, world, worker2):
     w = world
     fact_cache.bump(session, [w.xrd.id], calendar=True)
