@@ -22,6 +22,8 @@ from instruments.catalogue import (
     get_instrument,
     remove_exception,
     remove_opening_rule,
+    update_exception,
+    update_opening_rule,
 )
 from instruments.errors import InvalidInput, NotFound
 from instruments.inventory import Instrument
@@ -60,6 +62,20 @@ class RuleIn(BaseModel):
     label: str = ""
 
 
+class RulePatch(BaseModel):
+    """The fields of an opening rule to change; those not sent stay. ``valid_until: null`` makes
+    the rule open-ended; no other field may be null."""
+
+    model_config = {"json_schema_extra": {"examples": [{"end_time": "12:30", "label": "winter hours"}]}}
+    rrule: str = Field(default=None, min_length=1, max_length=500, description="RFC 5545 RRULE value")
+    start_time: LocalTime = None
+    end_time: LocalTime = None
+    valid_from: date = None
+    valid_until: date | None = None
+    follows_holidays: bool = None
+    label: str = None
+
+
 class OpeningRuleOut(BaseModel):
     """An opening rule as served: its times are local wall-clock "HH:MM" (``wall_clock``)."""
 
@@ -93,6 +109,17 @@ class ExceptionIn(BaseModel):
     end: ApiDatetime
     title: str = Field(default="", max_length=200, description="Shown publicly: 'Closed: <title>'")
     reason: str = Field(default="", max_length=500)
+
+
+class ExceptionPatch(BaseModel):
+    """The fields of a closure or extra opening to change; those not sent stay (none may be null)."""
+
+    model_config = {"json_schema_extra": {"examples": [{"end": "2026-12-09T13:00:00+08:00", "title": "Maintenance"}]}}
+    kind: ExceptionKind = None
+    start: ApiDatetime = None
+    end: ApiDatetime = None
+    title: str = Field(default=None, max_length=200, description="Shown publicly: 'Closed: <title>'")
+    reason: str = Field(default=None, max_length=500)
 
 
 class AvailabilityOut(BaseModel):
@@ -202,6 +229,18 @@ def create_rule(instrument_id: str, body: RuleIn, session: SessionDep, actor: Ac
     return rule
 
 
+@router.patch(
+    "/instruments/{instrument_id}/opening-rules/{rule_id}",
+    response_model=OpeningRuleOut,
+    summary="Change an opening rule (lab manager): checked as a new one is",
+)
+def patch_rule(instrument_id: str, rule_id: str, body: RulePatch, session: SessionDep, actor: ActorDep) -> OpeningRule:
+    inst = _managed_instrument(session, actor, instrument_id)
+    rule = update_opening_rule(session, actor, inst, rule_id, body.model_dump(exclude_unset=True))
+    commit(session)
+    return rule
+
+
 @router.delete(
     "/instruments/{instrument_id}/opening-rules/{rule_id}",
     status_code=204,
@@ -236,6 +275,20 @@ def create_exception(
 ) -> AvailabilityException:
     inst = _managed_instrument(session, actor, instrument_id)
     exc = add_exception(session, actor, inst, AvailabilityException(instrument_id=inst.id, **body.model_dump()))
+    commit(session)
+    return exc
+
+
+@router.patch(
+    "/instruments/{instrument_id}/exceptions/{exception_id}",
+    response_model=AvailabilityException,
+    summary="Change a closure or extra opening (lab manager): it may overlap its own old times, never another",
+)
+def patch_exception(
+    instrument_id: str, exception_id: str, body: ExceptionPatch, session: SessionDep, actor: ActorDep
+) -> AvailabilityException:
+    inst = _managed_instrument(session, actor, instrument_id)
+    exc = update_exception(session, actor, inst, exception_id, body.model_dump(exclude_unset=True))
     commit(session)
     return exc
 

@@ -258,6 +258,31 @@ def test_overlapping_exceptions_are_refused(client, world):
     assert [(f["start"][11:16], f["end"][11:16]) for f in free] == [("08:30", "09:00"), ("13:30", "17:30")]
 
 
+def test_rules_and_closures_are_changed_in_place_by_their_unit_only(client, world):
+    m, other = auth(world, "manager"), auth(world, "other_manager")
+    rules = f"{API}/instruments/{world.xrd.id}/opening-rules"
+    rule = client.post(rules, json={"rrule": "FREQ=WEEKLY;BYDAY=SA", "start_time": "09:00", "end_time": "12:00",
+                                    "valid_from": world.day.isoformat(), "valid_until": (world.day + timedelta(days=7)).isoformat()}, headers=m).json()  # fmt: skip
+    r = client.patch(f"{rules}/{rule['id']}", json={"end_time": "12:30", "valid_until": None, "label": "winter"}, headers=m)
+    assert r.status_code == 200, r.text
+    assert (r.json()["start_time"], r.json()["end_time"], r.json()["valid_until"], r.json()["label"]) == ("09:00", "12:30", None, "winter")
+    assert client.patch(f"{rules}/{rule['id']}", json={"end_time": "08:00"}, headers=m).status_code == 422
+    assert client.patch(f"{rules}/{rule['id']}", json={"rrule": None}, headers=m).status_code == 422
+    assert client.patch(f"{rules}/{rule['id']}", json={"label": "x"}, headers=other).status_code == 403
+    assert client.patch(f"{rules}/opr_nope", json={"label": "x"}, headers=m).status_code == 404
+    assert client.get(rules).json()[-1]["end_time"] == "12:30"  # the refused edits left it as it was
+
+    closures = f"{API}/instruments/{world.xrd.id}/exceptions"
+    first = client.post(closures, json={"start": iso(world.at(9)), "end": iso(world.at(10)), "title": "Service"}, headers=m).json()
+    second = client.post(closures, json={"start": iso(world.at(14)), "end": iso(world.at(15))}, headers=m).json()
+    r = client.patch(f"{closures}/{first['id']}", json={"end": iso(world.at(11)), "title": "Annual service"}, headers=m)
+    assert r.status_code == 200 and r.json()["title"] == "Annual service", r.text  # over its own old times
+    assert datetime.fromisoformat(r.json()["end"]) == world.at(11)
+    r = client.patch(f"{closures}/{first['id']}", json={"end": iso(world.at(14, 30))}, headers=m)
+    assert r.status_code == 422 and second["id"] in r.json()["detail"]
+    assert client.patch(f"{closures}/{second['id']}", json={"title": "x"}, headers=other).status_code == 403
+
+
 def test_requests_are_scoped_and_validated(client, world):
     body = {
         "category": "XRD",
