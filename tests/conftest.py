@@ -125,34 +125,11 @@ def world(db: Db, session: Session):  # noqa: ANN201
     return build_world(session)
 
 
-_routed_apps: dict[tuple, object] = {}
-
-
-def _app_for(url: str):  # noqa: ANN202
-    """An app for ``url`` whose state is a freshly created app's, on routing already worked out.
-
-    FastAPI works out an app's routes (every endpoint's dependencies and models) on its first
-    request: about 0.25 s for this app's 270 routes, paid again by each new app, and some 670 tests
-    each make one. So each test creates its app as before, then takes only that app's per-app
-    parts — ``state`` (the login throttle, the office's round runs, the engine) and no dependency
-    overrides — into an app of the same database and configuration (middleware, jobs)
-    that this test process created and routed before. The routers are the same module-level
-    objects either way; the middleware stack holds no state of its own."""
-    from booking_api.app import create_app
-    from instruments.settings import get_settings
-
-    fresh = create_app(url)
-    key = (url, get_settings().run_jobs, repr(fresh.user_middleware))
-    app = _routed_apps.setdefault(key, fresh)
-    if app is not fresh:
-        app.state = fresh.state
-        app.dependency_overrides.clear()  # the routes read this very dict: emptied, not replaced
-    return app
-
-
 @pytest.fixture
 def client(db: Db):  # noqa: ANN201
     from fastapi.testclient import TestClient
 
-    with TestClient(_app_for(db.url), raise_server_exceptions=False) as c:
+    from tests.routed_app import app_for
+
+    with TestClient(app_for(db.url), raise_server_exceptions=False) as c:
         yield c
