@@ -12,12 +12,12 @@ def app_for(url: str) -> FastAPI:
     """An app for ``url`` whose state is a freshly created app's, on routing already worked out.
 
     FastAPI works out an app's routes (every endpoint's dependencies and models) on its first
-    request: about 0.25 s of CPU for this app's 270 routes, paid again by each new app, and some
-    710 tests make one (the ``client`` fixture, the races' ``app``). So each test creates its app
-    as before, then takes only that app's per-app parts — ``state`` (the login throttle, the
-    office's round runs, the engine) and no dependency overrides — into an app of the same
-    database and configuration (middleware, jobs) that this test process created and routed
-    before. The routers are the same module-level objects either way; the middleware stack holds
+    request, again for each new app, and most tests make one (the ``client`` fixture, the races'
+    ``app``): the suite's dearest per-test cost (bench/RESULTS.md, "The test suite"). So each
+    test creates its app as before, then takes only that app's per-app parts — ``state`` (the
+    login throttle, the office's round runs, the engine) and no dependency overrides — into an
+    app of the same database and configuration (middleware, jobs) that this test process created
+    and routed before. The routers are the same module-level objects either way; the middleware stack holds
     no state of its own (with rate limits on, a configuration of their own, it would: the rate
     limit tests make their own apps)."""
     from booking_api.app import create_app

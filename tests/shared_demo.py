@@ -1,7 +1,7 @@
 """The demo for one fixed day, built once per test run on SQLite and shared by every test process:
 the tests that only need "the demo as ``labshare demo --today 2026-11-23`` builds it" copy this file
-instead of building it again (a build is some 17,000 statements, 7-30 s depending on the machine's
-load). Under xdist the workers share the run's temporary root: the first to ask builds the file
+instead of building it again (a build runs every booking through the real services: one of the
+suite's dearest fixtures; bench/RESULTS.md, "The test suite"). Under xdist the workers share the run's temporary root: the first to ask builds the file
 under a lock, the others wait for it and copy it. The file is complete on its own (no WAL beside it)
 and never written after it is built; a test that writes works on its own copy (``copy_demo``)."""
 
