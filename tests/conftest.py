@@ -129,7 +129,7 @@ def world(db: Db, session: Session):  # noqa: ANN201
 def client(db: Db):  # noqa: ANN201
     from fastapi.testclient import TestClient
 
-    from booking_api.app import create_app
+    from tests.routed_app import app_for
 
-    with TestClient(create_app(db.url), raise_server_exceptions=False) as c:
+    with TestClient(app_for(db.url), raise_server_exceptions=False) as c:
         yield c

@@ -1,45 +1,40 @@
 """The programme office's statistics, year-end and audit pages in a real browser, on the demo's own
-data (``fixtures.demo.build_demo`` for a fixed day, served by a server of this module's own, so the
-other browser tests keep their small database): the statistics show issued, used and redeemed
-amounts and a CSV download arrives; a year-end run with a budget pays it out to the fen (the page
-says so), is frozen, and its printable report opens in Chinese; the audit log filters. Screenshots
-in zh-CN: office-statistics-zh-CN, office-year-end-zh-CN, office-year-end-report-zh-CN,
-office-audit-zh-CN."""
+data (a copy of the run's shared demo, ``fixtures.demo.build_demo`` for a fixed day — see
+``tests/shared_demo.py`` — served by a server of this module's own, so the other browser tests keep
+their small database): the statistics show issued, used and redeemed amounts and a CSV download
+arrives; a year-end run with a budget pays it out to the fen (the page says so), is frozen, and its
+printable report opens in Chinese; the audit log filters. Screenshots in zh-CN:
+office-statistics-zh-CN, office-year-end-zh-CN, office-year-end-report-zh-CN, office-audit-zh-CN."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.shared_demo import copy_demo
+
 from .conftest import PASSWORD, Server, _free_port, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one chromium at a time
 
-DEMO_DAY = date(2026, 11, 23)
 
-
-@pytest.fixture(scope="session")  # built once however the browser tests are ordered (a demo build is ~10 s)
+@pytest.fixture(scope="session")  # started once however the browser tests are ordered
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import uvicorn
     from sqlmodel import Session, select
 
     from booking_api.accounts import User, set_password
     from booking_api.app import create_app
-    from booking_api.migrate import upgrade
-    from fixtures.demo import build_demo
     from instruments.actor import SYSTEM
     from instruments.db import get_engine
 
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('office') / 'demo.db'}"
-    upgrade(db_url)
+    db_url = copy_demo(tmp_path_factory, tmp_path_factory.mktemp("office"))  # written to: a copy
     with Session(get_engine(db_url)) as s:
-        build_demo(s, DEMO_DAY)
         admin = s.exec(select(User).where(User.email == "admin@labshare.example.cn")).one()
         set_password(s, SYSTEM, admin, PASSWORD)
         s.commit()

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from booking_api.app import create_app
+from tests.routed_app import app_for
 
 
 @pytest.fixture
 def app(db):  # noqa: ANN001, ANN201 - one app (one engine) shared by every thread's client
-    return create_app(db.url)
+    return app_for(db.url)
