@@ -6,6 +6,8 @@ leave the same audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session, select
@@ -150,12 +152,19 @@ def add_exception(
     return exc
 
 
+def own_row(session: Session, model: type[Any], row_id: str, inst: Instrument, what: str) -> Any:
+    """The instrument's opening rule or exception ``row_id`` (``model``); NotFound naming
+    ``what`` if there is none, or it is another instrument's."""
+    row = session.get(model, row_id)
+    if row is None or row.instrument_id != inst.id:
+        raise NotFound(f"No {what} {row_id!r} on this instrument.")
+    return row
+
+
 def remove_opening_rule(session: Session, actor: Actor, inst: Instrument, rule_id: str) -> None:
     """Delete one of the instrument's opening rules (NotFound if it has no such rule)."""
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    rule = session.get(OpeningRule, rule_id)
-    if rule is None or rule.instrument_id != inst.id:
-        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
+    rule = own_row(session, OpeningRule, rule_id, inst, "opening rule")
     record(session, actor, "opening_rule.delete", "opening_rule", rule.id, before=snapshot(rule))
     session.delete(rule)
     session.flush()
@@ -164,9 +173,7 @@ def remove_opening_rule(session: Session, actor: Actor, inst: Instrument, rule_i
 def remove_exception(session: Session, actor: Actor, inst: Instrument, exception_id: str) -> None:
     """Delete one of the instrument's exceptions (NotFound if it has no such exception)."""
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
-    exc = session.get(AvailabilityException, exception_id)
-    if exc is None or exc.instrument_id != inst.id:
-        raise NotFound(f"No exception {exception_id!r} on this instrument.")
+    exc = own_row(session, AvailabilityException, exception_id, inst, "exception")
     record(session, actor, "exception.delete", "availability_exception", exc.id, before=snapshot(exc))
     session.delete(exc)
     session.flush()
@@ -182,26 +189,40 @@ def _unknown(changes: dict[str, Any], allowed: frozenset[str]) -> None:
         raise InvalidInput(f"These fields cannot be changed: {', '.join(extra)}.", field=extra[0])
 
 
+def _edit(
+    session: Session,
+    actor: Actor,
+    row: Any,
+    fields: frozenset[str],
+    changes: dict[str, Any],
+    check: Callable[[Any], object],
+    action: str,
+    entity: str,
+) -> None:
+    """Change ``fields`` of ``row`` in place as ``changes`` say. The row as it would read
+    afterwards (every other column as it is: id, instrument, source) is built apart and checked
+    (``check``) before the row is touched, so a refused edit leaves nothing pending in the
+    session; then one audit row (``action``) with before and after."""
+    before = snapshot(row)
+    candidate = type(row)(**{**row.model_dump(), **changes})
+    check(candidate)
+    for k in fields:
+        setattr(row, k, getattr(candidate, k))
+    session.add(row)
+    session.flush()
+    record(session, actor, action, entity, row.id, before=before, after=snapshot(row))
+
+
 def update_opening_rule(
     session: Session, actor: Actor, inst: Instrument, rule_id: str, changes: dict[str, Any]
 ) -> OpeningRule:
     """Change one of the instrument's opening rules (``changes``: field → new value, any of
-    ``RULE_FIELDS``; ``valid_until`` may become None). The rule as it would read afterwards is
-    checked as a new one is (``validate_rule``) before the row is touched, so a refused edit leaves
-    nothing pending in the session; NotFound if the instrument has no such rule."""
+    ``RULE_FIELDS``; ``valid_until`` may become None), checked as a new one is
+    (``validate_rule``); NotFound if the instrument has no such rule."""
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     _unknown(changes, RULE_FIELDS)
-    rule = session.get(OpeningRule, rule_id)
-    if rule is None or rule.instrument_id != inst.id:
-        raise NotFound(f"No opening rule {rule_id!r} on this instrument.")
-    before = snapshot(rule)
-    current = {k: getattr(rule, k) for k in RULE_FIELDS}
-    candidate = validate_rule(OpeningRule(**{**current, **changes, "id": rule.id, "instrument_id": inst.id}))
-    for k in RULE_FIELDS:
-        setattr(rule, k, getattr(candidate, k))
-    session.add(rule)
-    session.flush()
-    record(session, actor, "opening_rule.update", "opening_rule", rule.id, before=before, after=snapshot(rule))
+    rule = own_row(session, OpeningRule, rule_id, inst, "opening rule")
+    _edit(session, actor, rule, RULE_FIELDS, changes, validate_rule, "opening_rule.update", "opening_rule")
     return rule
 
 
@@ -209,25 +230,13 @@ def update_exception(
     session: Session, actor: Actor, inst: Instrument, exception_id: str, changes: dict[str, Any]
 ) -> AvailabilityException:
     """Change one of the instrument's closures or extra openings (``changes``: any of
-    ``EXCEPTION_FIELDS``). The exception as it would read afterwards is checked as a new one is
-    (``validate_exception``: it may overlap its own old times, never another exception) before the
-    row is touched; NotFound if the instrument has no such exception. Its ``source`` stays: an
-    edited ``ics`` closure is still one (a re-import of the file skips it only while its times are
-    unchanged)."""
+    ``EXCEPTION_FIELDS``), checked as a new one is (``validate_exception``: it may overlap its own
+    old times, never another exception); NotFound if the instrument has no such exception. Its
+    ``source`` stays: an edited ``ics`` closure is still one (a re-import of the file skips it only
+    while its times are unchanged)."""
     actor.require_unit_manager(inst.owner_unit_id, f"the unit that owns {inst.name}")
     _unknown(changes, EXCEPTION_FIELDS)
-    exc = session.get(AvailabilityException, exception_id)
-    if exc is None or exc.instrument_id != inst.id:
-        raise NotFound(f"No exception {exception_id!r} on this instrument.")
-    before = snapshot(exc)
-    current = {k: getattr(exc, k) for k in EXCEPTION_FIELDS}
-    candidate = AvailabilityException(
-        **{**current, **changes, "id": exc.id, "instrument_id": inst.id, "source": exc.source}
-    )
-    validate_exception(session, candidate)
-    for k in EXCEPTION_FIELDS:
-        setattr(exc, k, getattr(candidate, k))
-    session.add(exc)
-    session.flush()
-    record(session, actor, "exception.update", "availability_exception", exc.id, before=before, after=snapshot(exc))
+    exc = own_row(session, AvailabilityException, exception_id, inst, "exception")
+    check = partial(validate_exception, session)
+    _edit(session, actor, exc, EXCEPTION_FIELDS, changes, check, "exception.update", "availability_exception")
     return exc
