@@ -93,7 +93,7 @@ def book(
     session: Session, actor: Actor, data: BookingInput, now: datetime | None = None, *, savepoint: bool = True
 ) -> Booking:
     """Instant booking of a specific slot, checked against every rule. ``savepoint=False``: the
-    caller's transaction ends if the database refuses the write (``bookings.flush_or_conflict``)."""
+    caller's transaction ends if the database refuses the write (``bookings.write_new``)."""
     now = now or utcnow()
     _check_times(data.start, data.end)
     inst = lock_instrument(session, data.instrument_id, data.service_mode)

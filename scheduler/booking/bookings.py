@@ -8,7 +8,8 @@ initial migration.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -183,12 +184,7 @@ def visible_query(actor: Actor):  # noqa: ANN201 - a select
 
 
 def flush_or_conflict(
-    session: Session,
-    booking: Booking,
-    changes: dict[str, Any] | None = None,
-    actor: Actor | None = None,
-    *,
-    savepoint: bool = True,
+    session: Session, booking: Booking, changes: dict[str, Any] | None = None, actor: Actor | None = None
 ) -> None:
     """Write a new booking, or ``changes`` to an existing one, inside a SAVEPOINT; an overlap the
     database refuses becomes a Conflict showing the other booking's time, and its id only if
@@ -196,13 +192,7 @@ def flush_or_conflict(
 
     The write happens inside the savepoint (``begin_nested`` flushes what is pending *before* the
     savepoint, where a refusal would doom the whole transaction), so after a refusal the session
-    stays usable: a round goes on with its other placements, an API request answers 409.
-
-    ``savepoint=False`` saves the SAVEPOINT and RELEASE round trips for a caller whose transaction
-    ends with the refusal anyway (``POST /bookings``: its rules already found no collision under
-    the instrument's lock, so the database refuses only a writer that bypassed that lock): what is
-    pending is flushed first, as ``begin_nested`` does, and a refusal rolls the whole transaction
-    back before the other booking is read for the answer."""
+    stays usable: a round goes on with its other placements, an API request answers 409."""
     changes = changes or {}
     key = (
         booking.instrument_id,
@@ -210,16 +200,11 @@ def flush_or_conflict(
         changes.get("blocked_end", booking.blocked_end),
         booking.id,
     )
-    if not savepoint:
+    with _refereed(session, actor, key, savepoint=True):
+        for k, v in changes.items():
+            setattr(booking, k, v)
+        session.add(booking)
         session.flush()
-    try:
-        with session.begin_nested() if savepoint else nullcontext():
-            for k, v in changes.items():
-                setattr(booking, k, v)
-            session.add(booking)
-            session.flush()
-    except IntegrityError as exc:
-        raise _refused(session, actor, key, savepoint) from exc
 
 
 def write_new(
@@ -227,21 +212,36 @@ def write_new(
 ) -> None:
     """Write a new booking and the rows that go with it (its audit row, note and mails) in one
     round trip on PostgreSQL (``instruments.db.write_together``), then hold it in the session as
-    a loaded row, as a flush would have left it. Otherwise as :func:`flush_or_conflict` writes a
-    new booking: an unknown id is refused naming its field first (``instruments.references``),
-    what is pending is flushed before, an overlap the database refuses becomes a Conflict, and
-    ``savepoint`` is the same choice."""
+    a loaded row, as a flush would have left it. As :func:`flush_or_conflict` writes a new
+    booking, an unknown id is refused naming its field first (``instruments.references``) and an
+    overlap the database refuses becomes a Conflict.
+
+    ``savepoint=False`` saves the SAVEPOINT and RELEASE round trips for a caller whose transaction
+    ends with the refusal anyway (``POST /bookings``: its rules already found no collision under
+    the instrument's lock, so the database refuses only a writer that bypassed that lock): a
+    refusal then rolls the whole transaction back before the other booking is read for the
+    answer."""
     refuse_unknown(session, booking)
     key = (booking.instrument_id, booking.blocked_start, booking.blocked_end, booking.id)
     row = {c.name: getattr(booking, c.name) for c in Booking.__table__.columns}
-    session.flush()
-    try:
-        with session.begin_nested() if savepoint else nullcontext():
-            write_together(session, [Rows(Booking.__table__, [row]), *alongside])
-    except IntegrityError as exc:
-        raise _refused(session, actor, key, savepoint) from exc
+    with _refereed(session, actor, key, savepoint):
+        write_together(session, [Rows(Booking.__table__, [row]), *alongside])
     make_transient_to_detached(booking)
     session.add(booking)
+
+
+@contextmanager
+def _refereed(session: Session, actor: Actor | None, key: tuple, savepoint: bool) -> Iterator[None]:
+    """Run a booking write, in a SAVEPOINT unless ``savepoint`` is False (what is pending is then
+    flushed first, as ``begin_nested`` does, so that a refusal is the write's own); the database
+    refusing it becomes the Conflict of :func:`_refused`."""
+    if not savepoint:
+        session.flush()
+    try:
+        with session.begin_nested() if savepoint else nullcontext():
+            yield
+    except IntegrityError as exc:
+        raise _refused(session, actor, key, savepoint) from exc
 
 
 def _refused(session: Session, actor: Actor | None, key: tuple, savepoint: bool) -> Conflict:

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from instruments.errors import Conflict
-from scheduler.booking.bookings import Booking, flush_or_conflict
+from scheduler.booking.bookings import Booking, flush_or_conflict, write_new
 from tests.world import raw_booking
 
 
@@ -36,7 +36,7 @@ def test_refused_insert_without_a_savepoint_is_the_same_conflict_and_ends_the_tr
         s.add(raw_booking(w, w.at(14), w.at(15)))  # pending: flushed before the write, rolled back with it
         late = raw_booking(w, w.at(10), w.at(12))
         with pytest.raises(Conflict) as err:
-            flush_or_conflict(s, late, actor=w.admin, savepoint=False)
+            write_new(s, late, [], actor=w.admin, savepoint=False)
         assert err.value.extra["conflicts"][0]["booking"] == first.id and first.id in err.value.detail
         s.rollback()
         assert [b.id for b in s.exec(select(Booking)).all()] == [first.id]
