@@ -130,10 +130,7 @@ def book(
     # the booking with its audit row, note and mail, written together (one round trip on PostgreSQL)
     created = audit.row(actor, "booking.create", "booking", booking.id, after=snapshot(booking))
     kind = MailKind.booking_created
-    told = told_rows(
-        session, kind, f"{kind}:{booking.id}:created", mail_data(session, booking, inst, new=True),
-        enterprise_id=booking.enterprise_id, user_id=booking.user_id, link=f"/api/v1/bookings/{booking.id}",
-    )  # fmt: skip
+    told = told_rows(session, kind, data=mail_data(session, booking, inst, new=True), **_about(kind, booking, "created"))
     write_new(session, booking, [Rows(AuditLog.__table__, [created]), *told], actor=actor, savepoint=savepoint)
     if req is not None:
         before = snapshot(req)
@@ -147,15 +144,18 @@ def _tell(
     session: Session, kind: MailKind, booking: Booking, inst: Instrument, key: str, data: dict | None = None
 ) -> None:
     """Tell the booking's user (else its enterprise's members) what happened, in the app and by mail."""
-    tell(
-        session,
-        kind,
-        f"{kind}:{booking.id}:{key}",
-        data or mail_data(session, booking, inst),
-        enterprise_id=booking.enterprise_id,
-        user_id=booking.user_id,
-        link=f"/api/v1/bookings/{booking.id}",
-    )
+    tell(session, kind, data=data or mail_data(session, booking, inst), **_about(kind, booking, key))
+
+
+def _about(kind: MailKind, booking: Booking, key: str) -> dict[str, str | None]:
+    """Whom an event about ``booking`` is told and how it is named: its key (``key`` tells the
+    booking's events of one kind apart), its readers and its link."""
+    return {
+        "key": f"{kind}:{booking.id}:{key}",
+        "enterprise_id": booking.enterprise_id,
+        "user_id": booking.user_id,
+        "link": f"/api/v1/bookings/{booking.id}",
+    }
 
 
 def _managed(session: Session, actor: Actor, booking_id: str) -> tuple[Booking, Instrument]:

@@ -51,15 +51,7 @@ def notify(
     """An in-app note; with a mail ``kind`` (and the event's ``key`` and ``data``) also its mails,
     to ``user_id`` if given, else the enterprise's members, the unit's lab managers, or ``roles``.
     Any other ``kind`` (e.g. ``round_outcome``) only labels the note's structured ``data``."""
-    note = Notification(
-        enterprise_id=enterprise_id,
-        owner_unit_id=owner_unit_id,
-        subject=subject,
-        body=body,
-        link=link,
-        kind=str(kind or ""),
-        data=data or {},
-    )
+    note = Notification(**_note_row(subject, body, enterprise_id, owner_unit_id, link, kind, data))
     session.add(note)
     if kind in set(MailKind):  # a mail kind (enum or its string): also mailed
         from scheduler.shared.outbox import enqueue
@@ -126,17 +118,31 @@ def told_rows(
     from scheduler.shared.outbox import mail_rows, rows_of
 
     words = render(kind, DEFAULT_LANGUAGE, data)
-    note = {
+    note = _note_row(words.subject, words.text, enterprise_id, None, link, kind, data)
+    mails = mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now)
+    return [Rows(Notification.__table__, [note]), rows_of(mails)]
+
+
+def _note_row(
+    subject: str,
+    body: str,
+    enterprise_id: str | None,
+    owner_unit_id: str | None,
+    link: str,
+    kind: MailKind | str | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A note's row as plain values (every column): the one :func:`notify` adds, and the one
+    :func:`told_rows` gives for writing together."""
+    return {
         "id": new_id("ntf"),
         "enterprise_id": enterprise_id,
-        "owner_unit_id": None,
-        "subject": words.subject,
-        "body": words.text,
+        "owner_unit_id": owner_unit_id,
+        "subject": subject,
+        "body": body,
         "link": link,
         "created_at": utcnow(),
         "read_at": None,
-        "kind": str(kind),
-        "data": data,
+        "kind": str(kind or ""),
+        "data": data or {},
     }
-    mails = mail_rows(session, kind, key, data, user_id=user_id, enterprise_id=enterprise_id, now=now)
-    return [Rows(Notification.__table__, [note]), rows_of(mails)]
