@@ -58,7 +58,7 @@ def row(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The audit row of one change as plain values (every column), for a bulk INSERT:
-    :func:`record_many`, or a change that writes its rows together (``db.execute_together``)."""
+    :func:`record_many`, or a change that writes its rows together (``db.write_together``)."""
     return {
         "id": new_id("aud"),
         "at": at or utcnow(),

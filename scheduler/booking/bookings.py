@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Index, bindparam, false
+from sqlalchemy import ColumnElement, Index, and_, bindparam, false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -158,15 +158,19 @@ def _meeting():  # noqa: ANN202 - a select
     """The live bookings of an instrument meeting a range, built once with bind parameters:
     every booking asks it, and building a statement and its cache key anew each time costs more
     than running it."""
-    return (
-        select(Booking)
-        .where(
-            Booking.instrument_id == bindparam("instrument_id"),
-            col(Booking.status).in_(LIVE),
-            Booking.blocked_start < bindparam("end"),
-            Booking.blocked_end > bindparam("start"),
-        )
-        .order_by(Booking.blocked_start)
+    return select(Booking).where(meeting(bindparam("instrument_id"), bindparam("start"), bindparam("end"))).order_by(
+        Booking.blocked_start
+    )
+
+
+def meeting(instrument_id: object, start: object, end: object) -> ColumnElement[bool]:
+    """A live booking of the instrument whose blocked range meets [start, end) (values or bind
+    parameters): what collides with a booking of that range."""
+    return and_(
+        Booking.instrument_id == instrument_id,
+        col(Booking.status).in_(LIVE),
+        Booking.blocked_start < end,
+        Booking.blocked_end > start,
     )
 
 

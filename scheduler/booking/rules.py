@@ -32,7 +32,7 @@ from instruments.policy import BookingPolicy, lead_minutes_for
 from instruments.staff import Operator, Qualification
 from instruments.units import Lab
 from instruments.workdays import WorkCalendar
-from scheduler.booking.bookings import LIVE, Booking, collision_text, live_bookings
+from scheduler.booking.bookings import LIVE, Booking, collision_text, live_bookings, meeting
 from scheduler.booking.enterprises import Enterprise
 from scheduler.booking.operators import free_operators
 from scheduler.booking.rule_facts import InstrumentFacts
@@ -263,12 +263,7 @@ def _new_booking_statements() -> tuple[Any, Any]:
     lab_q = lab_load_query(bindparam("lab_id"), bindparam("start"), bindparam("end")).scalar_subquery()
     future_q = future_query(bindparam("instrument_id"), bindparam("enterprise_id"), bindparam("now")).scalar_subquery()
     one = select(literal(1).label("one")).subquery("one")
-    meets = (
-        (Booking.instrument_id == bindparam("instrument_id"))
-        & col(Booking.status).in_(LIVE)
-        & (Booking.blocked_start < bindparam("blocked_end"))
-        & (Booking.blocked_end > bindparam("blocked_start"))
-    )
+    meets = meeting(bindparam("instrument_id"), bindparam("blocked_start"), bindparam("blocked_end"))
     mine = (col(Qualification.user_id) == bindparam("user_id")) & (col(Qualification.instrument_id) == bindparam("instrument_id"))
     without = select(lab_q, future_q, null(), Booking).select_from(one).outerjoin(Booking, meets)
     with_qualifications = (
