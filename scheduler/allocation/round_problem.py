@@ -102,15 +102,6 @@ def _lab_full(session: Session, lab: Lab, start: datetime, end: datetime) -> lis
     return out
 
 
-def _suspended(session: Session, enterprise_ids: set[str], now: datetime) -> dict[str, Enterprise]:
-    """The enterprises among ``enterprise_ids`` that may not book at ``now`` (a credit
-    suspension, ``rules.EnterpriseInGoodStanding``), by id."""
-    if not enterprise_ids:
-        return {}
-    q = select(Enterprise).where(col(Enterprise.id).in_(sorted(enterprise_ids)), col(Enterprise.booking_suspended_until) > now)
-    return {e.id: e for e in session.exec(q).all()}
-
-
 def build_round_input(
     session: Session,
     now: datetime,
@@ -130,10 +121,11 @@ def build_round_input(
     policies: dict[str, BookingPolicy] = {}
     eligible_of: dict[str, list[Instrument]] = {}
     external = external_instruments(session) if reqs else []
-    barred = _suspended(session, {r.enterprise_id for r in reqs}, now)
+    ent_ids = sorted({r.enterprise_id for r in reqs})
+    loaded = {e.id: e for e in session.exec(select(Enterprise).where(col(Enterprise.id).in_(ent_ids)))} if reqs else {}
     for r in reqs:
-        if r.enterprise_id in barred:
-            inp.suspended[r.id] = barred[r.enterprise_id]
+        if (ent := loaded.get(r.enterprise_id)) is not None and ent.suspended_at(now):
+            inp.suspended[r.id] = ent
             eligible_of[r.id] = []
             continue
         insts = [i for i in eligible_among(external, r) if i.status in BOOKABLE_STATUSES]
@@ -224,7 +216,7 @@ def build_round_input(
         inp.cap_labels[cap.id] = cap.label
         problem.caps.append(solver.Cap(cap.id, cap.limit_fen, cap.vouchers))
     for order, r in enumerate(reqs):
-        ent = enterprises.get(r.enterprise_id) or session.get(Enterprise, r.enterprise_id)
+        ent = loaded.get(r.enterprise_id)
         if ent is None:
             continue
         enterprises[ent.id] = ent

@@ -43,6 +43,10 @@ class Enterprise(SQLModel, table=True):
     )  # the programme office checked the registration (``enterprise_standing.verify``)
     verified_by: str = Field(default="", description="User id of the programme office member who verified it")
 
+    def suspended_at(self, now: datetime) -> bool:
+        """Whether a credit suspension bars the enterprise from booking at ``now``."""
+        return self.booking_suspended_until is not None and self.booking_suspended_until > now
+
 
 def create_enterprise(session: Session, actor: Actor, enterprise: Enterprise) -> Enterprise:
     actor.require_admin()

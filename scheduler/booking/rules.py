@@ -331,7 +331,7 @@ class EnterpriseInGoodStanding(Rule):
 
     def check(self, a: Attempt) -> Violation | None:
         e = a.enterprise
-        if e is not None and e.booking_suspended_until is not None and e.booking_suspended_until > a.now:
+        if e is not None and e.suspended_at(a.now):
             return self.fail(
                 f"{e.name} may not book until {_fmt(e.booking_suspended_until, a.tz)} (credit suspension).",
                 enterprise=e.name,
