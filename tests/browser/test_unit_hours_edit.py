@@ -85,3 +85,9 @@ def test_a_lab_manager_fixes_a_closures_title_and_moves_its_end(page, server, cl
     with Session(get_engine(server.db_url)) as s:
         exc = s.get(AvailabilityException, exception_id)
         assert (exc.title, exc.end) == ("年度维护", datetime.combine(day, time(13), TZ))
+    # the same edit page in English, by the switch
+    page.goto(f"/language?lang=en&next=/unit/instruments/{instrument_id}/hours/exceptions/{exception_id}")
+    expect(page.locator("#exception-form-box summary")).to_have_text("Edit the closure or extra opening")
+    expect(page.locator("#title")).to_have_value("年度维护")
+    expect(page.locator("#exc-end")).to_have_value(f"{day}T13:00")
+    shot(page, "unit-hours-edit-closure-en")
