@@ -21,12 +21,19 @@ from scheduler.booking.bookings import Booking
 from scheduler.money import ledger
 from scheduler.money import vouchers as v
 from scheduler.money.request_funding import submit_funded_request
+from tests.world import next_workday
 
 FAST = {"time_limit": 5, "workers": 1, "deterministic_time": 2.0}
 
 
 def now_of(w):
     return w.at(8) - timedelta(days=2)
+
+
+def next_workday_offset(w) -> int:
+    """Days from the world's day to the working day after it (w.day may be a Friday: the day
+    after it is then closed, whatever today is)."""
+    return (next_workday(w.day, 1) - w.day).days
 
 
 def programme(session, w, **rules) -> v.VoucherProgramme:
@@ -66,7 +73,7 @@ def test_one_voucher_funds_one_placed_request_and_the_other_is_explained(db, ses
     vch = issue(session, w, prog, w.ent_a)
     first = request(session, w, w.member_a, 3, funding="any_voucher", priority=3)
     second = request(session, w, w.member_a, 3, funding="any_voucher")
-    cash = request(session, w, w.member_b, 2, day_offset=1)
+    cash = request(session, w, w.member_b, 2, day_offset=next_workday_offset(w))
     session.commit()
     rnd = run_round(db.engine, SYSTEM, now=now_of(w), **FAST)
     assert (rnd.placed, rnd.unplaced) == (2, 1)
@@ -165,12 +172,13 @@ def test_a_voucher_spent_during_the_solve_is_not_reserved_twice(db, session, wor
     r = request(session, w, w.member_a, 2, funding="any_voucher")
     session.commit()
     real_solve = solver.solve
+    later = timedelta(days=next_workday_offset(w))
 
     def solve_then_spend(problem, **kw):
         alloc = real_solve(problem, **kw)
         with db.session() as s:  # meanwhile, the enterprise uses the voucher on an instant booking
             b = actions.book(
-                s, w.member_a, actions.BookingInput(w.xrd.id, w.at(8, 30) + timedelta(days=1), w.at(10, 30) + timedelta(days=1), "operator_run"),
+                s, w.member_a, actions.BookingInput(w.xrd.id, w.at(8, 30) + later, w.at(10, 30) + later, "operator_run"),
                 now=now_of(w),
             )
             v.apply_to_booking(s, w.member_a, b.id, vch.code, now=now_of(w))
