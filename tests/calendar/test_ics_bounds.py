@@ -101,7 +101,10 @@ def test_a_rule_that_never_matches_runs_into_the_time_limit(client, db, world, m
 
 def test_the_occurrence_limit_refuses_the_series_that_crosses_it(client, db, world, monkeypatch):
     monkeypatch.setattr(get_settings(), "ics_max_occurrences", 30)
-    small = series("20261201T080000", "FREQ=WEEKLY", uid="weekly@x")
+    # the import's horizon starts at the real clock: a weekly series from tomorrow has exactly two
+    # occurrences in the 10 days, whatever weekday today is
+    tomorrow = datetime.now(TZ).date() + timedelta(days=1)
+    small = series(f"{tomorrow:%Y%m%d}T080000", "FREQ=WEEKLY", uid="weekly@x")
     hourly = series("20261201T000000", "FREQ=HOURLY;INTERVAL=2", "PT1H", uid="hourly@x")
     body = post(client, world, ics(small, hourly), dry_run="true", horizon_days=10).json()
     assert [c["uid"] for c in body["created"]] == ["weekly@x", "weekly@x"]
